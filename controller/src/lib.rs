@@ -1,0 +1,3 @@
+//! The hellofleet control plane (skeleton; see issue 3).
+
+pub mod provider;

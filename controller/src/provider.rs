@@ -1,0 +1,58 @@
+//! The fleet a controller steers, behind one small trait.
+//!
+//! Implementations: `aws` (EC2 Auto Scaling, the only module importing
+//! `aws_sdk_autoscaling`), `local` (service processes on loopback plus an L4
+//! balancer) and an in-memory fake for tests.
+
+use async_trait::async_trait;
+use proto::{Health, Lifecycle};
+
+/// What the provider knows about the group right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSnapshot {
+    pub name: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: u32,
+    pub instances: Vec<InstanceInfo>,
+}
+
+/// One instance as the provider sees it (no load figures: those come from load reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceInfo {
+    pub id: String,
+    pub zone: String,
+    pub lifecycle: Lifecycle,
+    pub health: Health,
+    /// When the instance was launched, Unix milliseconds.
+    pub launched_at_ms: u64,
+    /// When it entered InService, Unix milliseconds (warmup counts from here).
+    pub in_service_at_ms: Option<u64>,
+    /// `host:port` the instance serves on, if known.
+    pub address: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the group `{0}` does not exist")]
+    NoSuchGroup(String),
+    #[error("desired capacity {desired} is outside [{min}, {max}]")]
+    OutOfBounds { desired: u32, min: u32, max: u32 },
+    #[error("the provider call failed: {0}")]
+    Call(String),
+}
+
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    /// `local` or `aws`.
+    fn kind(&self) -> &'static str;
+
+    /// The fleet's entry point (NLB or local balancer URL), if known.
+    fn endpoint(&self) -> Option<String>;
+
+    /// Reads the group and its instances.
+    async fn describe(&self) -> Result<GroupSnapshot, ProviderError>;
+
+    /// Sets the group's desired capacity (the provider launches or drains instances).
+    async fn set_desired_capacity(&self, desired: u32) -> Result<(), ProviderError>;
+}

@@ -1,0 +1,1 @@
+//! The hellofleet dashboard (skeleton; see issue 5).

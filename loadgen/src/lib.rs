@@ -1,0 +1,1 @@
+//! The hellofleet load generator (skeleton; see issue 4).

@@ -1,0 +1,110 @@
+//! The load report: what one instance tells the controller about itself.
+//!
+//! JSON example (`GET /load` on an instance, or `POST /api/reports` on the controller):
+//!
+//! ```json
+//! {
+//!   "instance_id": "i-local-3",
+//!   "seq": 42,
+//!   "sent_at_ms": 1763790000000,
+//!   "started_at_ms": 1763789950000,
+//!   "active_window_ms": 10000,
+//!   "concurrent_users": 17,
+//!   "users_sketch": { "p": 12, "sparse": [[5, 2], [907, 1]] },
+//!   "in_flight": 3,
+//!   "requests_total": 12345,
+//!   "log": { "enqueued": 4000, "shipped": 3980, "queued": 20, "dropped": 0,
+//!            "rejected": 0, "retried": 1, "failed": 0 },
+//!   "draining": false
+//! }
+//! ```
+//!
+//! Counters are monotonic since `started_at_ms`; the controller turns them into
+//! rates from consecutive reports. `concurrent_users` is this instance's own
+//! count; the fleet figure comes from merging every `users_sketch`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sketch::UserSketch;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub instance_id: String,
+    /// Increases by one with every report the instance produces.
+    pub seq: u64,
+    /// Wall-clock time the report was made, Unix milliseconds.
+    pub sent_at_ms: u64,
+    /// When the instance process started, Unix milliseconds.
+    pub started_at_ms: u64,
+    /// The window within which a user counts as concurrent.
+    pub active_window_ms: u64,
+    /// Users seen by this instance within the active window.
+    pub concurrent_users: u64,
+    /// The same users as a mergeable sketch.
+    pub users_sketch: UserSketch,
+    /// Requests being served right now.
+    pub in_flight: u64,
+    /// Requests completed since start.
+    pub requests_total: u64,
+    pub log: LogCounters,
+    /// True once the instance got SIGTERM (readiness is off).
+    pub draining: bool,
+}
+
+/// Log shipper counters, monotonic since start (except `queued`, a gauge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCounters {
+    /// Events handed to the shipper.
+    pub enqueued: u64,
+    /// Events accepted by the sink.
+    pub shipped: u64,
+    /// Events waiting in the queue or in a batch (gauge).
+    pub queued: u64,
+    /// Events dropped because the queue was full (drop mode only).
+    pub dropped: u64,
+    /// Events the sink refused (`rejectedLogEventsInfo`, oversize events).
+    pub rejected: u64,
+    /// Batch sends retried after throttling or a 5xx.
+    pub retried: u64,
+    /// Events given up on after the retries ran out.
+    pub failed: u64,
+}
+
+/// Why a report was refused by the controller.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReportError {
+    #[error("instance_id is empty or longer than 128 bytes")]
+    BadInstanceId,
+    #[error("in_flight ({0}) is absurd")]
+    AbsurdInFlight(u64),
+    #[error("concurrent_users ({0}) is absurd")]
+    AbsurdUsers(u64),
+    #[error("the users sketch is malformed: {0}")]
+    BadSketch(String),
+    #[error("sent_at_ms is before started_at_ms")]
+    TimeTravel,
+}
+
+/// Upper bound for any per-instance gauge; anything above is not a real instance.
+pub const ABSURD_GAUGE: u64 = 10_000_000;
+
+impl LoadReport {
+    /// Checks the report for values no honest instance sends.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        if self.instance_id.is_empty() || self.instance_id.len() > 128 {
+            return Err(ReportError::BadInstanceId);
+        }
+        if self.in_flight > ABSURD_GAUGE {
+            return Err(ReportError::AbsurdInFlight(self.in_flight));
+        }
+        if self.concurrent_users > ABSURD_GAUGE {
+            return Err(ReportError::AbsurdUsers(self.concurrent_users));
+        }
+        if self.sent_at_ms < self.started_at_ms {
+            return Err(ReportError::TimeTravel);
+        }
+        self.users_sketch
+            .check()
+            .map_err(|e| ReportError::BadSketch(e.to_string()))
+    }
+}

@@ -1,0 +1,155 @@
+//! The controller's JSON API, as read by the dashboard, loadgen and scripts.
+//!
+//! - `GET /api/status` → [`Status`]
+//! - `GET /api/decisions` → `Vec<DecisionRecord>` (oldest first)
+//! - `GET /api/metrics?since=<unix ms>` → `Vec<MetricPoint>` (oldest first)
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// `local` or `aws`.
+    pub provider: String,
+    /// Ticks completed since the controller started.
+    pub tick: u64,
+    /// When this status was computed, Unix milliseconds.
+    pub updated_at_ms: u64,
+    pub group: GroupStatus,
+    pub instances: Vec<InstanceStatus>,
+    pub fleet: FleetTotals,
+    pub policy: PolicySummary,
+    /// URL of the fleet's entry point (the NLB or the local balancer), if known.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: u32,
+    pub in_service: u32,
+    pub pending: u32,
+    pub draining: u32,
+}
+
+/// An instance's lifecycle, named as EC2 Auto Scaling names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lifecycle {
+    Pending,
+    #[serde(rename = "Pending:Wait")]
+    PendingWait,
+    InService,
+    Terminating,
+    #[serde(rename = "Terminating:Wait")]
+    TerminatingWait,
+    Terminated,
+    /// Any other state AWS reports (Standby, Detaching, warm pool states…).
+    Other,
+}
+
+impl Lifecycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Pending => "Pending",
+            Lifecycle::PendingWait => "Pending:Wait",
+            Lifecycle::InService => "InService",
+            Lifecycle::Terminating => "Terminating",
+            Lifecycle::TerminatingWait => "Terminating:Wait",
+            Lifecycle::Terminated => "Terminated",
+            Lifecycle::Other => "Other",
+        }
+    }
+
+    pub fn is_pending(self) -> bool {
+        matches!(self, Lifecycle::Pending | Lifecycle::PendingWait)
+    }
+
+    pub fn is_draining(self) -> bool {
+        matches!(self, Lifecycle::Terminating | Lifecycle::TerminatingWait)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Health {
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub id: String,
+    pub zone: String,
+    pub lifecycle_state: Lifecycle,
+    pub health: Health,
+    /// True while the instance is inside its warmup period.
+    pub warming: bool,
+    pub concurrent_users: u64,
+    pub requests_per_second: f64,
+    pub log_events_per_second: f64,
+    pub in_flight: u64,
+    /// When the instance was launched, Unix milliseconds.
+    pub launched_at_ms: u64,
+    /// `host:port` the instance serves on, if known.
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct FleetTotals {
+    /// Distinct users fleet-wide (merged sketches).
+    pub concurrent_users: u64,
+    /// Average over in-service, non-warming instances; `None` when there are none.
+    pub concurrent_users_per_instance: Option<f64>,
+    pub requests_per_second: f64,
+    pub log_events_per_second: f64,
+    /// Log events dropped, rejected or failed fleet-wide since the instances started.
+    pub log_events_lost: u64,
+}
+
+/// What the dashboard needs to draw the thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicySummary {
+    pub metric: String,
+    pub scale_out_threshold: f64,
+    pub scale_in_threshold: f64,
+    pub tick_ms: u64,
+}
+
+/// One policy evaluation, as data. `action` is `scale_out`, `scale_in` or `none`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub at_ms: u64,
+    pub tick: u64,
+    pub action: String,
+    /// The policy that acted or was closest to acting.
+    pub policy: Option<String>,
+    pub metric: String,
+    pub metric_value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// The matched step, e.g. `[0, 20) → +1 ChangeInCapacity`.
+    pub step: Option<String>,
+    pub capacity_before: u32,
+    pub capacity_after: u32,
+    /// Short machine-readable reason: `scaled`, `within_band`, `warming_up`,
+    /// `at_max`, `at_min`, `stale_data`, `no_data`, `not_enough_datapoints`…
+    pub reason: String,
+    /// One human sentence explaining the decision.
+    pub explanation: String,
+    /// Whether applying the change to the provider succeeded (None: nothing to apply).
+    #[serde(default)]
+    pub applied: Option<bool>,
+}
+
+/// One sample of the fleet, for charts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub at_ms: u64,
+    pub concurrent_users: u64,
+    pub concurrent_users_per_instance: Option<f64>,
+    pub desired_capacity: u32,
+    pub in_service: u32,
+    pub requests_per_second: f64,
+    pub log_events_per_second: f64,
+}

@@ -1,0 +1,1 @@
+//! The hellofleet API instance (skeleton; see issue 2).

@@ -1,0 +1,148 @@
+//! Test support shared by the crates' integration tests.
+//!
+//! - [`Moto`]: moto's AWS API emulator on a free loopback port, killed on drop.
+//! - [`free_port`]: a free TCP port on 127.0.0.1.
+//! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it.
+//!
+//! Tests never skip when a component is missing: they fail with the install command.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// A moto server (`moto_server`, from PyPI `moto[server]`) for one test.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    /// Starts moto on a free loopback port and waits until it answers.
+    pub fn start() -> Moto {
+        Self::start_on(free_port())
+    }
+
+    /// Starts moto on the given port (used to restart it on the same endpoint).
+    pub fn start_on(port: u16) -> Moto {
+        let child = Command::new(moto_command())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto_server ({e}). Install it with: pip install 'moto[server]'"
+                )
+            });
+        let mut moto = Moto { child, port };
+        moto.wait_ready(Duration::from_secs(30));
+        moto
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL` or an SDK endpoint override.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment for a child process that should talk to this emulator.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// Stops the server (the endpoint then refuses connections).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "moto_server exited early ({status}). Install it with: pip install 'moto[server]'"
+                );
+            }
+            if http_get_ok(self.port, "/moto-api/") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer on port {} within {timeout:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn moto_command() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    which("moto_server").unwrap_or_else(|| {
+        panic!("moto_server is not on PATH. Install it with: pip install 'moto[server]'")
+    })
+}
+
+/// Debian's Chromium (`CHROMIUM` overrides), or a panic with the install command.
+pub fn chromium_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| which(name))
+        .unwrap_or_else(|| {
+            panic!("Chromium is not installed. Install it with: apt-get update && apt-get install -y chromium")
+        })
+}
+
+/// Finds an executable on `PATH`.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A blocking `GET` on loopback that reports whether any HTTP response came back.
+pub fn http_get_ok(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if stream.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    matches!(stream.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1."))
+}
