@@ -1,0 +1,1 @@
+//! The step-scaling policy engine (pure). Being written: see issue 3.
