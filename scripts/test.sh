@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every crate's tests, infra checks.
+# Needs moto_server, chromium and the infra linters: `bash .ci/install.sh` installs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo nextest"
+cargo nextest run --workspace --locked --no-fail-fast
+
+echo "== doc tests"
+cargo test --workspace --locked --doc
+
+if [ -f .ci/infra-checks.sh ]; then
+  echo "== infra checks"
+  bash .ci/infra-checks.sh
+fi
