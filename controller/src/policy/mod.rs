@@ -1,1 +1,64 @@
-//! The step-scaling policy engine (pure). Being written: see issue 3.
+//! The step-scaling policy engine: pure, with EC2 Auto Scaling's documented semantics.
+//!
+//! Invariants (stated as absences): this module does no I/O, spawns nothing, reads no clock
+//! (time is always an argument, Unix milliseconds) and knows no AWS SDK type.
+//!
+//! How it is used, once per tick:
+//!
+//! ```text
+//! let mut alarms = Alarms::new(&policies);          // once, after policies.validate()
+//! alarms.observe(now_ms, &sample);                  // every tick: feed this tick's metrics
+//! let d = evaluate(&policies, &fleet, &alarms, now_ms);   // → Decision (data)
+//! // apply d.capacity_after when d.action != Action::None, record d.to_record(tick, now_ms)
+//! ```
+//!
+//! Semantics (AWS "step scaling policies", with the deviations called out):
+//!
+//! - **Alarm.** Each policy has an alarm: metric, statistic, threshold, comparison, period,
+//!   M-of-N (`datapoints_to_alarm` of `evaluation_periods`). Samples (one per tick) fall into
+//!   periods of `period_secs`; a sample taken at `t` belongs to the period `((k-1)P, kP]` with
+//!   `k = ceil(t / P)` (it describes the time just before it). A period's datapoint is the
+//!   statistic over its samples. The newest period counts as soon as it has a sample, so with
+//!   `period = tick` every tick is one datapoint (CloudWatch would wait for the period to end:
+//!   we trade that for reaction in seconds). A period without samples is missing; missing
+//!   datapoints never breach (CloudWatch's `notBreaching`).
+//! - **Steps.** Bounds are relative to the threshold. When the value is above the threshold a
+//!   step matches `threshold + lower <= value < threshold + upper`; when it is below,
+//!   `threshold + lower < value <= threshold + upper`. A missing lower bound is −∞, a missing
+//!   upper bound +∞. The step is chosen with the newest datapoint.
+//! - **Adjustment.** `ChangeInCapacity` adds the step's number; `ExactCapacity` sets it;
+//!   `PercentChangeInCapacity` adds that percent of the current capacity, rounded as AWS does
+//!   (> 1 down, (0, 1) → 1, (−1, 0) → −1, < −1 up) and then raised to
+//!   `min_adjustment_magnitude` if smaller.
+//! - **Current capacity** is the non-warming in-service count ([`FleetState::in_service`]).
+//!   While instances warm up, a scale-out breach raises desired only to
+//!   `max(desired, in_service + adjustment)` (AWS's worked example: 10 instances, +10 % at 60
+//!   → 11; 62 while warming → still 11; 70 with +30 % → 13). A scale-in waits until no instance
+//!   is warming.
+//! - **Priority.** If both alarms are in ALARM, scale-out wins (AWS: "the policy that provides
+//!   the largest capacity").
+//! - **Bounds.** The result is always inside `[min, max]`; a desired capacity found outside is
+//!   brought back in even without a breach (reason `out_of_bounds`).
+//! - **Bad data.** A tick whose sample is stale or missing never scales in (nor out): reason
+//!   `stale_data` / `no_data`. Only the min/max correction still happens.
+//!
+//! Files: `types` (config data + validation), `alarm` (period aggregation, M-of-N),
+//! `decide` (the evaluation and its explanation), `decision` (the result as data).
+
+mod alarm;
+mod decide;
+mod decision;
+mod types;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
+pub use decide::{Engine, apply_adjustment, evaluate, is_warming, round_percent};
+pub use decision::{Action, Decision, Reason};
+pub use types::{
+    AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, Statistic, StepAdjustment,
+    StepPolicy,
+};
+pub use validate::PolicyError;
