@@ -1,0 +1,191 @@
+//! Axis math: "nice" tick steps (1, 2, 5 × 10ⁿ), value → pixel mapping, tick labels.
+//! Pure functions, no I/O.
+
+/// An axis range with evenly spaced ticks that include both ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    pub min: f64,
+    pub max: f64,
+    pub step: f64,
+}
+
+impl Scale {
+    /// The tick values from `min` to `max` inclusive.
+    pub fn ticks(&self) -> Vec<f64> {
+        let n = ((self.max - self.min) / self.step).round() as usize;
+        (0..=n).map(|i| self.min + self.step * i as f64).collect()
+    }
+
+    /// Maps `value` to a pixel between `lo_px` (at `min`) and `hi_px` (at `max`).
+    pub fn map(&self, value: f64, lo_px: f64, hi_px: f64) -> f64 {
+        let span = self.max - self.min;
+        let t = if span > 0.0 {
+            (value - self.min) / span
+        } else {
+            0.0
+        };
+        lo_px + t * (hi_px - lo_px)
+    }
+}
+
+/// The nice number (1, 2, 5 or 10 × 10ⁿ) closest to `x` (> 0).
+pub fn nice_step(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return 1.0;
+    }
+    let exp = x.log10().floor();
+    let base = 10f64.powf(exp);
+    let f = x / base;
+    let nice = if f < 1.5 {
+        1.0
+    } else if f < 3.0 {
+        2.0
+    } else if f < 7.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * base
+}
+
+/// A scale covering `lo..=hi` with about `target` intervals.
+pub fn nice_scale(lo: f64, hi: f64, target: usize) -> Scale {
+    let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
+        (true, true) if hi > lo => (lo, hi),
+        (true, _) => (lo, lo + 1.0),
+        _ => (0.0, 1.0),
+    };
+    let step = nice_step((hi - lo) / target.max(1) as f64);
+    let min = (lo / step).floor() * step;
+    let max = (hi / step).ceil() * step;
+    Scale { min, max, step }
+}
+
+/// The x scale of a chart: the data's extent (0..1 when there is none).
+pub fn x_scale(values: impl Iterator<Item = f64>) -> Scale {
+    let (lo, hi) = extent(values).unwrap_or((0.0, 1.0));
+    nice_scale(lo, hi, 8)
+}
+
+/// A y scale: from 0 (or the data's minimum if negative) to the data's maximum.
+pub fn y_scale(values: impl Iterator<Item = f64>) -> Scale {
+    let (lo, hi) = extent(values).unwrap_or((0.0, 1.0));
+    let lo = lo.min(0.0);
+    let hi = if hi > lo { hi } else { lo + 1.0 };
+    nice_scale(lo, hi, 5)
+}
+
+fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
+}
+
+/// A tick label: as many decimals as the step needs, thousands as `k`, millions as `M`.
+pub fn format_tick(value: f64, step: f64) -> String {
+    let abs_step = step.abs();
+    if value != 0.0 && value.abs() >= 1e6 && abs_step >= 1e5 {
+        return trim(format!("{:.*}", decimals(abs_step / 1e6), value / 1e6)) + "M";
+    }
+    if value != 0.0 && value.abs() >= 1e4 && abs_step >= 1e3 {
+        return trim(format!("{:.*}", decimals(abs_step / 1e3), value / 1e3)) + "k";
+    }
+    let s = format!("{:.*}", decimals(abs_step), value);
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+fn decimals(step: f64) -> usize {
+    if step <= 0.0 || !step.is_finite() {
+        return 0;
+    }
+    (0..6)
+        .find(|&d| {
+            let scaled = step * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(6)
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_steps() {
+        for (x, want) in [
+            (0.7, 0.5),
+            (1.0, 1.0),
+            (1.6, 2.0),
+            (3.2, 5.0),
+            (7.5, 10.0),
+            (23.0, 20.0),
+            (130.0, 100.0),
+            (0.031, 0.05),
+            (0.0, 1.0),
+            (f64::NAN, 1.0),
+        ] {
+            assert_eq!(nice_step(x), want, "nice_step({x})");
+        }
+    }
+
+    #[test]
+    fn scales_cover_the_data_with_round_ends() {
+        let s = nice_scale(0.0, 93.0, 5);
+        assert_eq!((s.min, s.max, s.step), (0.0, 100.0, 20.0));
+        assert_eq!(s.ticks(), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        let s = nice_scale(3.0, 3.0, 5);
+        assert!(s.min <= 3.0 && s.max >= 4.0);
+        let s = y_scale([5.0, 12.0, f64::NAN].into_iter());
+        assert_eq!(s.min, 0.0);
+        assert!(s.max >= 12.0);
+        let s = y_scale(std::iter::empty());
+        assert_eq!((s.min, s.max), (0.0, 1.0));
+        let s = y_scale([-3.0, 4.0].into_iter());
+        assert!(s.min <= -3.0 && s.max >= 4.0);
+        let s = x_scale([10.0, 130.0].into_iter());
+        assert!(s.min <= 10.0 && s.max >= 130.0);
+    }
+
+    #[test]
+    fn map_is_linear_and_flips_for_svg_y() {
+        let s = Scale {
+            min: 0.0,
+            max: 100.0,
+            step: 20.0,
+        };
+        assert_eq!(s.map(0.0, 10.0, 110.0), 10.0);
+        assert_eq!(s.map(50.0, 10.0, 110.0), 60.0);
+        assert_eq!(s.map(100.0, 400.0, 40.0), 40.0);
+    }
+
+    #[test]
+    fn tick_labels() {
+        for (v, step, want) in [
+            (0.0, 20.0, "0"),
+            (40.0, 20.0, "40"),
+            (0.5, 0.5, "0.5"),
+            (0.25, 0.05, "0.25"),
+            (15000.0, 5000.0, "15k"),
+            (12500.0, 2500.0, "12.5k"),
+            (2_000_000.0, 500_000.0, "2M"),
+            (-0.0, 0.1, "0.0"),
+        ] {
+            assert_eq!(format_tick(v, step), want, "format_tick({v}, {step})");
+        }
+    }
+}
