@@ -3,20 +3,43 @@
 //!
 //! The controller implements [`Source`] on its shared state and mounts
 //! [`router`] (on `:9090` by default). Routes:
-//! - `GET /` — the full page (`?window=5m`); readable without JavaScript.
-//! - `GET /events` — SSE, one `live` event carrying the rendered live section
-//!   after each tick, at most once a second per client; ends when the client
-//!   goes or on shutdown.
-//! - `GET /assets/...` — the embedded CSS and script (nothing leaves the machine).
+//! - `GET /` — the full page (`?window=1m|5m|15m|1h`, default 5m); readable
+//!   without JavaScript (it then reloads itself every tick, at least 5 s).
+//! - `GET /events` — SSE: one `live` event with the rendered live section on
+//!   connect and after each tick, at most once a second per client; ends
+//!   when the client goes, when the tick sender is dropped, or on shutdown.
+//! - `GET /fragments/live` — the live section alone (what `/events` pushes).
+//! - `GET /assets/dashboard.css`, `GET /assets/live.js` — embedded; no request
+//!   leaves the machine (no CDN, no web fonts).
 //!
-//! (Skeleton: the views, templates and SSE stream are being filled in; see issue 5.)
+//! Codemap:
+//! - [`view`]: pure view models (formatting, ages, classes, the timeline). No I/O.
+//! - [`chart`]: pure SVG chart geometry. No I/O.
+//! - [`window`]: the `?window=` values.
+//! - `render`: askama templates (`templates/`) and the per-tick fragment cache.
+//! - `routes`: the axum handlers and the SSE stream.
+//! - [`fake`]: an in-memory [`Source`] for tests, demos and benchmarks.
+//!
+//! Invariant: the live section is a function of (tick, window) only, rendered
+//! once per tick and window however many dashboards are open.
+
+pub mod chart;
+pub mod fake;
+mod render;
+mod routes;
+pub mod view;
+pub mod window;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::Html;
 use axum::routing::get;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+pub use render::{RenderError, live_from_source};
+pub use routes::{MAX_SSE_CLIENTS, MIN_PUSH_INTERVAL};
+pub use window::{UnknownWindow, Window};
 
 /// What the dashboard reads; the controller implements it on its shared state.
 /// Every method is cheap and non-blocking (called from async handlers).
@@ -27,16 +50,24 @@ pub trait Source: Send + Sync + 'static {
     fn decisions(&self) -> Vec<proto::DecisionRecord>;
     /// Chart samples at or after `since_ms` (Unix ms), oldest first.
     fn metrics(&self, since_ms: u64) -> Vec<proto::MetricPoint>;
-    /// A tick counter that changes after every controller tick.
+    /// A tick counter that changes after every controller tick (after the
+    /// status, decisions and metrics of that tick are visible).
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// The dashboard's routes. Open SSE streams end when `shutdown` is cancelled,
 /// so the server's graceful shutdown is not held up by open dashboards.
 pub fn router(source: Arc<dyn Source>, shutdown: CancellationToken) -> Router {
-    let _ = (source, shutdown);
-    Router::new().route(
-        "/",
-        get(|| async { Html("<!doctype html><title>hellofleet</title>") }),
-    )
+    let state = routes::AppState {
+        cache: Arc::new(render::FragmentCache::new(source)),
+        shutdown,
+        clients: Arc::new(Semaphore::new(MAX_SSE_CLIENTS)),
+    };
+    Router::new()
+        .route("/", get(routes::page))
+        .route("/events", get(routes::events))
+        .route("/fragments/live", get(routes::live_fragment))
+        .route("/assets/dashboard.css", get(routes::css))
+        .route("/assets/live.js", get(routes::js))
+        .with_state(state)
 }

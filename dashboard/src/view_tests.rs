@@ -1,0 +1,196 @@
+use super::*;
+use crate::Source;
+use crate::fake::FakeSource;
+
+fn check<T: std::fmt::Debug + PartialEq, U: std::fmt::Debug>(
+    f: impl Fn(U) -> T,
+    cases: Vec<(U, T)>,
+) {
+    for (input, want) in cases {
+        let shown = format!("{input:?}");
+        assert_eq!(f(input), want, "input {shown}");
+    }
+}
+
+#[test]
+fn integers_get_thousands_separators() {
+    check(
+        fmt_int,
+        vec![
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1234567, "1,234,567"),
+        ]
+        .into_iter()
+        .map(|(n, s)| (n, s.to_string()))
+        .collect(),
+    );
+}
+
+#[test]
+fn rates_show_about_three_significant_digits() {
+    check(
+        fmt_num,
+        vec![
+            (0.0, "0"),
+            (0.25, "0.25"),
+            (7.5, "7.5"),
+            (7.456, "7.46"),
+            (12.34, "12.3"),
+            (20.0, "20"),
+            (456.7, "457"),
+            (12_345.0, "12.3k"),
+            (12_000.0, "12k"),
+            (4_500_000.0, "4.5M"),
+            (f64::NAN, "–"),
+            (f64::INFINITY, "–"),
+        ]
+        .into_iter()
+        .map(|(n, s)| (n, s.to_string()))
+        .collect(),
+    );
+}
+
+#[test]
+fn ages_and_clock_times() {
+    check(
+        fmt_age,
+        vec![
+            (0, "0s"),
+            (45_900, "45s"),
+            (60_000, "1m"),
+            (192_000, "3m 12s"),
+            (7_500_000, "2h 05m"),
+            (273_600_000, "3d 4h"),
+        ]
+        .into_iter()
+        .map(|(n, s)| (n, s.to_string()))
+        .collect(),
+    );
+    let day = 86_400_000;
+    assert_eq!(
+        fmt_clock(20_000 * day + 5 * 3_600_000 + 52 * 60_000 + 23_500),
+        "05:52:23"
+    );
+}
+
+fn record(at_ms: u64, action: &str, reason: &str) -> DecisionRecord {
+    DecisionRecord {
+        at_ms,
+        tick: at_ms / 1000,
+        action: action.into(),
+        policy: None,
+        metric: "ConcurrentUsersPerInstance".into(),
+        metric_value: Some(25.0),
+        threshold: Some(20.0),
+        step: None,
+        capacity_before: 2,
+        capacity_after: if action == "scale_out" { 3 } else { 2 },
+        reason: reason.into(),
+        explanation: format!("{action} because {reason}"),
+        applied: None,
+    }
+}
+
+#[test]
+fn timeline_is_newest_first_and_folds_runs_of_nothing() {
+    let ds = vec![
+        record(1_000, "none", "within_band"),
+        record(2_000, "scale_out", "scaled"),
+        record(3_000, "none", "warming_up"),
+        record(4_000, "none", "within_band"),
+        record(5_000, "none", "within_band"),
+        record(6_000, "none", "within_band"),
+    ];
+    let rows = timeline(&ds);
+    let summary: Vec<_> = rows
+        .iter()
+        .map(|r| (r.action, r.reason.as_str(), r.count))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("none", "within band", 3),
+            ("none", "warming up", 1),
+            ("scale out", "scaled", 1),
+            ("none", "within band", 1),
+        ]
+    );
+    assert_eq!(rows[0].time, "00:00:04–00:00:06");
+    assert_eq!(rows[2].capacity, "2 → 3");
+    assert_eq!(rows[2].class, "out");
+    assert_eq!(rows[2].metric, "25 vs 20");
+    assert_eq!(rows[1].capacity, "2");
+}
+
+#[test]
+fn timeline_is_bounded_and_marks_failed_changes() {
+    let mut ds: Vec<_> = (0..100)
+        .map(|i| record(i * 1000, "scale_out", "scaled"))
+        .collect();
+    ds[99].applied = Some(false);
+    let rows = timeline(&ds);
+    assert_eq!(rows.len(), MAX_DECISION_ROWS);
+    assert_eq!(rows[0].class, "out failed");
+    assert_eq!(rows[0].time, fmt_clock(99_000));
+}
+
+#[test]
+fn instances_sort_oldest_first_with_classes_and_ages() {
+    let src = FakeSource::new(1_000_000, 1);
+    src.tick(2_000_000, 90, 3, 2);
+    let s = src.status();
+    let rows = instances(&s.instances, s.updated_at_ms);
+    assert_eq!(rows.len(), 3);
+    // launched 600 s, 300 s and 200 s before now: oldest first
+    assert_eq!(
+        rows.iter().map(|r| r.age.as_str()).collect::<Vec<_>>(),
+        vec!["10m", "5m", "3m 20s"]
+    );
+    assert_eq!(rows[0].lifecycle_class, "in-service");
+    assert_eq!(rows[2].lifecycle, "Pending");
+    assert_eq!(rows[2].lifecycle_class, "pending");
+    assert_eq!(rows[0].users, "45");
+    assert_eq!(rows[0].health_class, "ok");
+}
+
+#[test]
+fn summary_shows_group_sizes_and_fleet_totals() {
+    let src = FakeSource::new(0, 2);
+    src.tick(10_000, 30, 2, 2);
+    let s = summary(&src.status());
+    assert_eq!(
+        (s.min, s.desired, s.max, s.in_service, s.pending, s.draining),
+        (1, 2, 10, 2, 0, 0)
+    );
+    assert_eq!(s.users, "30");
+    assert_eq!(s.users_per_instance, "15");
+    assert_eq!(s.updated, "00:00:10 UTC");
+    assert_eq!(s.lost_class, "");
+}
+
+#[test]
+fn charts_cover_the_window_and_draw_thresholds() {
+    let src = FakeSource::new(0, 1);
+    for t in 1..=120u64 {
+        let n = if t < 100 { 1 } else { 3 };
+        src.tick(t * 5_000, t, n, n);
+    }
+    let s = src.status();
+    let window = Window::FiveMinutes;
+    let ms = src.metrics(s.updated_at_ms - window.millis());
+    let cs = charts(&s, &ms, window);
+    assert_eq!(cs.len(), 3);
+    let users = &cs[0];
+    assert_eq!(users.chart.hlines.len(), 2);
+    assert_eq!(users.legend[1].last, "20");
+    assert!(users.chart.series[0].path.starts_with('M'));
+    let count = &cs[1];
+    assert_eq!(count.legend[1].last, "3");
+    assert!(
+        count.chart.series[1].path.contains('V'),
+        "the scale-out shows as a step"
+    );
+    assert_eq!(count.chart.x_ticks[0].label, "-5m");
+}
