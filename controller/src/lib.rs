@@ -1,12 +1,32 @@
-//! The hellofleet control plane (being built; see issues 3, 7 and 8).
+//! The hellofleet control plane.
 //!
-//! Codemap (owners in parentheses while the crate is being built):
-//! - `provider`: the `Fleet` trait every backend implements.
-//! - `policy/`: the pure step-scaling engine (no I/O, no async, no AWS types).
+//! Each tick: observe the fleet → aggregate the load reports → publish metrics → decide with
+//! the step policies → apply the capacity change → record the decision.
+//!
+//! Codemap:
+//! - [`config`]: TOML + CLI overrides → a validated [`config::Config`] (pure).
+//! - [`provider`]: the [`provider::Fleet`] trait every backend implements, and
+//!   [`provider::memory::MemoryFleet`], an in-memory fake for tests.
+//! - [`aws`]: the EC2 Auto Scaling provider (the only module importing `aws_sdk_autoscaling`).
 //! - `local/`: the local provider: service processes on loopback + an L4 balancer; `controller up`.
-//! - `simulate/`: `controller simulate`, replaying a users trace through the same engine.
+//! - [`aggregate`]: load reports + snapshot → fleet metrics (pure; merged user sketches).
+//! - `policy/`: the pure step-scaling engine (no I/O, no async, no AWS types).
+//! - [`tick`]: [`tick::Reconciler::step`], the pure per-tick core (aggregate + decide) that
+//!   the daemon and `controller simulate` both drive.
+//! - [`metrics`]: encoder + batcher + the [`metrics::MetricsSink`] trait; `metrics::cloudwatch`
+//!   is the only module importing `aws_sdk_cloudwatch`.
+//! - `daemon/`: the tick loop, the shared state and the HTTP API (`run`, `app`).
+//! - `simulate/`: `controller simulate`, replaying a users trace through the same core.
+//! - [`synthetic`]: synthetic load reports for simulations, benchmarks and tests.
 
+pub mod aggregate;
+pub mod aws;
+pub mod config;
+pub mod daemon;
 pub mod local;
+pub mod metrics;
 pub mod policy;
 pub mod provider;
 pub mod simulate;
+pub mod synthetic;
+pub mod tick;

@@ -56,3 +56,5 @@ pub trait Fleet: Send + Sync {
     /// Sets the group's desired capacity (the provider launches or drains instances).
     async fn set_desired_capacity(&self, desired: u32) -> Result<(), ProviderError>;
 }
+
+pub mod memory;

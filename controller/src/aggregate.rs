@@ -1,0 +1,265 @@
+//! Aggregation: the latest load report per instance + the provider's snapshot → fleet metrics.
+//!
+//! Pure: no I/O, no clock (every time is an argument, Unix milliseconds).
+//!
+//! - [`ReportBook`] keeps the latest [`LoadReport`] of each instance and, at ingestion,
+//!   turns its counters into rates against the previous report of the same instance
+//!   (requests/s from `requests_total`, log events/s from `log.enqueued`). A counter
+//!   that goes down, or a new `started_at_ms`, is a restart: the rate is then taken
+//!   from the process start (the counter counts from zero there).
+//! - [`aggregate`] produces [`FleetMetrics`]:
+//!   - `concurrent_users` = the estimate of the MERGED user sketches (register-wise max),
+//!     so a user who reached two instances counts once (HyperLogLog, ±2 %; see
+//!     `proto::sketch`). Summing the per-instance counts would double-count.
+//!   - `concurrent_users_per_instance` = the mean of the per-instance `concurrent_users`
+//!     over in-service, healthy, non-warming instances with a fresh report (AWS
+//!     excludes warming instances from aggregated metrics the same way). `None` when
+//!     there is no such instance: missing data, which must never cause a scale-in.
+//!   - rates summed over fresh reports.
+//! - A report older than `stale_after_ms` (measured with the controller's receive time,
+//!   so instance clock skew does not matter) is excluded and its instance flagged.
+
+use std::collections::HashMap;
+
+use proto::{Health, LoadReport, UserSketch};
+
+use crate::provider::GroupSnapshot;
+
+/// One instance's latest report and the rates derived from it.
+#[derive(Debug, Clone)]
+pub struct ReportEntry {
+    pub report: LoadReport,
+    /// Controller clock when the report arrived.
+    pub received_at_ms: u64,
+    /// `None` until two reports of the same process, or one after a restart, gave a rate.
+    pub requests_per_second: Option<f64>,
+    pub log_events_per_second: Option<f64>,
+}
+
+/// What happened to an ingested report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// The first report of this instance.
+    First,
+    /// A newer report of the same process.
+    Update,
+    /// A report of a restarted process (new `started_at_ms` or a counter went down).
+    Restart,
+    /// Not newer than the report held (`seq` and `sent_at_ms` not ahead): ignored.
+    Duplicate,
+}
+
+/// The latest report of each instance.
+#[derive(Debug, Clone, Default)]
+pub struct ReportBook {
+    entries: HashMap<String, ReportEntry>,
+}
+
+impl ReportBook {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, instance_id: &str) -> Option<&ReportEntry> {
+        self.entries.get(instance_id)
+    }
+
+    /// Stores `report` (already validated) received at `received_at_ms`.
+    pub fn ingest(&mut self, report: LoadReport, received_at_ms: u64) -> Ingested {
+        let Some(prev) = self.entries.get_mut(&report.instance_id) else {
+            let (rps, lps) = since_start(&report);
+            let entry = ReportEntry {
+                report,
+                received_at_ms,
+                requests_per_second: rps,
+                log_events_per_second: lps,
+            };
+            self.entries.insert(entry.report.instance_id.clone(), entry);
+            return Ingested::First;
+        };
+        let old = &prev.report;
+        let restarted = report.started_at_ms != old.started_at_ms
+            || report.requests_total < old.requests_total
+            || report.log.enqueued < old.log.enqueued;
+        let outcome = if restarted {
+            let (rps, lps) = since_start(&report);
+            prev.requests_per_second = rps;
+            prev.log_events_per_second = lps;
+            Ingested::Restart
+        } else if report.seq <= old.seq || report.sent_at_ms <= old.sent_at_ms {
+            return Ingested::Duplicate;
+        } else {
+            let secs = (report.sent_at_ms - old.sent_at_ms) as f64 / 1000.0;
+            prev.requests_per_second =
+                Some((report.requests_total - old.requests_total) as f64 / secs);
+            prev.log_events_per_second =
+                Some((report.log.enqueued - old.log.enqueued) as f64 / secs);
+            Ingested::Update
+        };
+        prev.report = report;
+        prev.received_at_ms = received_at_ms;
+        outcome
+    }
+
+    /// Forgets instances the provider no longer lists (keeps the book bounded).
+    pub fn retain_known(&mut self, snapshot: &GroupSnapshot) {
+        self.entries
+            .retain(|id, _| snapshot.instances.iter().any(|i| &i.id == id));
+    }
+}
+
+/// Rates of a process's first report: its counters divided by its uptime.
+fn since_start(r: &LoadReport) -> (Option<f64>, Option<f64>) {
+    let up_ms = r.sent_at_ms.saturating_sub(r.started_at_ms);
+    if up_ms < 100 {
+        return (None, None);
+    }
+    let secs = up_ms as f64 / 1000.0;
+    (
+        Some(r.requests_total as f64 / secs),
+        Some(r.log.enqueued as f64 / secs),
+    )
+}
+
+/// Parameters of the aggregation (from the config and the policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateParams {
+    /// Reports received longer ago than this are stale.
+    pub stale_after_ms: u64,
+    /// Instances in service for less than this are warming.
+    pub warmup_ms: u64,
+}
+
+/// One instance's figures for the status API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceMetrics {
+    pub id: String,
+    pub warming: bool,
+    /// `Fresh`, `Stale` or `Missing` report.
+    pub report: ReportState,
+    pub concurrent_users: u64,
+    pub requests_per_second: f64,
+    pub log_events_per_second: f64,
+    pub in_flight: u64,
+    pub draining: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportState {
+    Fresh,
+    Stale,
+    Missing,
+}
+
+/// The fleet's figures at one tick.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FleetMetrics {
+    pub at_ms: u64,
+    /// Distinct users fleet-wide (merged sketches); 0 when no report is fresh.
+    pub concurrent_users: u64,
+    /// Mean over in-service, healthy, non-warming instances with fresh reports.
+    pub concurrent_users_per_instance: Option<f64>,
+    pub requests_per_second: f64,
+    pub log_events_per_second: f64,
+    /// Dropped + rejected + failed log events, over fresh reports.
+    pub log_events_lost: u64,
+    pub in_flight: u64,
+    /// Instances of the snapshot, in its order.
+    pub instances: Vec<InstanceMetrics>,
+    /// In-service instances whose report is stale or missing.
+    pub stale_instances: Vec<String>,
+    /// In-service instances that count for the per-instance average.
+    pub counted_instances: u32,
+    /// In-service instances (warming or not).
+    pub in_service: u32,
+}
+
+impl FleetMetrics {
+    /// True when an in-service instance has no fresh report: figures are incomplete.
+    pub fn has_stale(&self) -> bool {
+        !self.stale_instances.is_empty()
+    }
+}
+
+/// Aggregates the book's reports for the instances of `snapshot` at `now_ms`.
+pub fn aggregate(
+    snapshot: &GroupSnapshot,
+    book: &ReportBook,
+    now_ms: u64,
+    params: AggregateParams,
+) -> FleetMetrics {
+    let mut merged: Option<UserSketch> = None;
+    let mut out = FleetMetrics {
+        at_ms: now_ms,
+        ..FleetMetrics::default()
+    };
+    let mut per_instance_sum = 0u64;
+    for inst in &snapshot.instances {
+        if inst.lifecycle == proto::Lifecycle::Terminated {
+            continue;
+        }
+        let in_service = inst.lifecycle == proto::Lifecycle::InService;
+        let warming = in_service
+            && crate::policy::is_warming(inst.in_service_at_ms, now_ms, params.warmup_ms);
+        out.in_service += u32::from(in_service);
+        let entry = book.get(&inst.id);
+        let state = match entry {
+            None => ReportState::Missing,
+            Some(e) if now_ms.saturating_sub(e.received_at_ms) > params.stale_after_ms => {
+                ReportState::Stale
+            }
+            Some(_) => ReportState::Fresh,
+        };
+        let mut m = InstanceMetrics {
+            id: inst.id.clone(),
+            warming,
+            report: state,
+            concurrent_users: 0,
+            requests_per_second: 0.0,
+            log_events_per_second: 0.0,
+            in_flight: 0,
+            draining: inst.lifecycle.is_draining(),
+        };
+        match (state, entry) {
+            (ReportState::Fresh, Some(e)) => {
+                let r = &e.report;
+                m.concurrent_users = r.concurrent_users;
+                m.requests_per_second = e.requests_per_second.unwrap_or(0.0);
+                m.log_events_per_second = e.log_events_per_second.unwrap_or(0.0);
+                m.in_flight = r.in_flight;
+                m.draining |= r.draining;
+                match merged.as_mut() {
+                    Some(s) => s.merge(&r.users_sketch),
+                    None => merged = Some(r.users_sketch.clone()),
+                }
+                out.requests_per_second += m.requests_per_second;
+                out.log_events_per_second += m.log_events_per_second;
+                out.in_flight += r.in_flight;
+                out.log_events_lost += r.log.dropped + r.log.rejected + r.log.failed;
+                if in_service && !warming && !m.draining && inst.health == Health::Healthy {
+                    out.counted_instances += 1;
+                    per_instance_sum += r.concurrent_users;
+                }
+            }
+            _ if in_service => out.stale_instances.push(inst.id.clone()),
+            _ => {}
+        }
+        out.instances.push(m);
+    }
+    out.concurrent_users = merged.map_or(0, |s| s.count());
+    out.concurrent_users_per_instance = (out.counted_instances > 0)
+        .then(|| per_instance_sum as f64 / f64::from(out.counted_instances));
+    out
+}
+
+#[cfg(test)]
+#[path = "aggregate_tests.rs"]
+mod tests;

@@ -1,0 +1,210 @@
+use proto::{Health, Lifecycle, LoadReport, LogCounters, UserSketch};
+
+use super::*;
+use crate::provider::{GroupSnapshot, InstanceInfo};
+
+const PARAMS: AggregateParams = AggregateParams {
+    stale_after_ms: 3_000,
+    warmup_ms: 60_000,
+};
+
+pub(crate) fn instance(
+    id: &str,
+    lifecycle: Lifecycle,
+    in_service_at_ms: Option<u64>,
+) -> InstanceInfo {
+    InstanceInfo {
+        id: id.into(),
+        zone: "local-a".into(),
+        lifecycle,
+        health: Health::Healthy,
+        launched_at_ms: 0,
+        in_service_at_ms,
+        address: None,
+    }
+}
+
+fn snapshot(instances: Vec<InstanceInfo>) -> GroupSnapshot {
+    GroupSnapshot {
+        name: "g".into(),
+        min_size: 1,
+        max_size: 10,
+        desired_capacity: instances.len() as u32,
+        instances,
+    }
+}
+
+fn report(id: &str, seq: u64, sent_at_ms: u64, users: &[String], requests: u64) -> LoadReport {
+    let mut sketch = UserSketch::new();
+    for u in users {
+        sketch.insert(u);
+    }
+    LoadReport {
+        instance_id: id.into(),
+        seq,
+        sent_at_ms,
+        started_at_ms: 0,
+        active_window_ms: 10_000,
+        concurrent_users: users.len() as u64,
+        users_sketch: sketch,
+        in_flight: 1,
+        requests_total: requests,
+        log: LogCounters {
+            enqueued: requests * 20,
+            ..LogCounters::default()
+        },
+        draining: false,
+    }
+}
+
+fn users(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|i| format!("user-{i}")).collect()
+}
+
+#[test]
+fn merged_users_do_not_double_count_users_on_two_instances() {
+    // 6,000 users over 4 instances; users 1,000..3,000 reached two instances each.
+    let n = 6_000u32;
+    let parts = [0..2_000, 1_000..3_500, 3_500..5_000, 4_000..6_000];
+    let ids = ["a", "b", "c", "d"];
+    let mut book = ReportBook::new();
+    let mut insts = vec![];
+    for (id, part) in ids.iter().zip(parts) {
+        book.ingest(report(id, 1, 100_000, &users(part), 0), 100_000);
+        insts.push(instance(id, Lifecycle::InService, Some(0)));
+    }
+    let m = aggregate(&snapshot(insts), &book, 100_500, PARAMS);
+    let err = (m.concurrent_users as f64 - f64::from(n)).abs() / f64::from(n);
+    assert!(err <= 0.02, "estimate {} for {n} users", m.concurrent_users);
+    let summed: u64 = m.instances.iter().map(|i| i.concurrent_users).sum();
+    assert!(
+        summed > 7_900,
+        "the per-instance sum double-counts: {summed}"
+    );
+    assert_eq!(m.counted_instances, 4);
+    assert_eq!(m.concurrent_users_per_instance, Some(summed as f64 / 4.0));
+}
+
+#[test]
+fn rates_come_from_consecutive_reports() {
+    let mut book = ReportBook::new();
+    assert_eq!(
+        book.ingest(report("a", 1, 10_000, &[], 100), 10_000),
+        Ingested::First
+    );
+    assert_eq!(book.get("a").unwrap().requests_per_second, Some(10.0));
+    assert_eq!(
+        book.ingest(report("a", 2, 12_000, &[], 160), 12_000),
+        Ingested::Update
+    );
+    let e = book.get("a").unwrap();
+    assert_eq!(e.requests_per_second, Some(30.0));
+    assert_eq!(e.log_events_per_second, Some(600.0));
+}
+
+#[test]
+fn a_counter_going_down_is_a_restart_not_a_negative_rate() {
+    let mut book = ReportBook::new();
+    book.ingest(report("a", 10, 10_000, &[], 1_000), 10_000);
+    let mut r = report("a", 1, 12_000, &[], 40);
+    r.started_at_ms = 10_000;
+    assert_eq!(book.ingest(r, 12_000), Ingested::Restart);
+    assert_eq!(book.get("a").unwrap().requests_per_second, Some(20.0));
+    // The restarted process's next report is an ordinary update despite its low seq.
+    let mut r = report("a", 2, 13_000, &[], 50);
+    r.started_at_ms = 10_000;
+    assert_eq!(book.ingest(r, 13_000), Ingested::Update);
+    assert_eq!(book.get("a").unwrap().requests_per_second, Some(10.0));
+}
+
+#[test]
+fn old_or_repeated_reports_are_ignored() {
+    let mut book = ReportBook::new();
+    book.ingest(report("a", 5, 10_000, &[], 100), 10_000);
+    assert_eq!(
+        book.ingest(report("a", 5, 10_000, &[], 100), 11_000),
+        Ingested::Duplicate
+    );
+    assert_eq!(
+        book.ingest(report("a", 4, 9_000, &[], 100), 11_000),
+        Ingested::Duplicate
+    );
+    assert_eq!(book.get("a").unwrap().received_at_ms, 10_000);
+}
+
+#[test]
+fn stale_and_missing_reports_are_excluded_and_flagged() {
+    let mut book = ReportBook::new();
+    book.ingest(report("fresh", 1, 10_000, &users(0..10), 0), 10_000);
+    book.ingest(report("stale", 1, 5_000, &users(10..30), 0), 5_000);
+    let snap = snapshot(vec![
+        instance("fresh", Lifecycle::InService, Some(0)),
+        instance("stale", Lifecycle::InService, Some(0)),
+        instance("missing", Lifecycle::InService, Some(0)),
+        instance("booting", Lifecycle::Pending, None),
+    ]);
+    // now = 10,500: "stale" was received 5.5 s ago (> 3 s).
+    let m = aggregate(&snap, &book, 10_500, PARAMS);
+    assert_eq!(m.concurrent_users, 10);
+    assert_eq!(
+        m.stale_instances,
+        vec!["stale".to_string(), "missing".to_string()]
+    );
+    assert!(m.has_stale());
+    assert_eq!(m.instances[1].report, ReportState::Stale);
+    assert_eq!(m.instances[2].report, ReportState::Missing);
+    assert_eq!(m.instances[3].report, ReportState::Missing);
+    assert_eq!(m.in_service, 3);
+}
+
+#[test]
+fn warming_draining_and_unhealthy_instances_do_not_count_for_the_average() {
+    let mut book = ReportBook::new();
+    let mut draining = report("draining", 1, 100_000, &users(100..200), 0);
+    draining.draining = true;
+    book.ingest(report("old", 1, 100_000, &users(0..40), 0), 100_000);
+    book.ingest(report("new", 1, 100_000, &users(40..41), 0), 100_000);
+    book.ingest(draining, 100_000);
+    book.ingest(report("sick", 1, 100_000, &users(200..201), 0), 100_000);
+    let mut sick = instance("sick", Lifecycle::InService, Some(0));
+    sick.health = Health::Unhealthy;
+    let snap = snapshot(vec![
+        instance("old", Lifecycle::InService, Some(0)),
+        instance("new", Lifecycle::InService, Some(90_000)),
+        instance("draining", Lifecycle::InService, Some(0)),
+        sick,
+    ]);
+    let m = aggregate(&snap, &book, 100_000, PARAMS);
+    assert_eq!(m.counted_instances, 1);
+    assert_eq!(m.concurrent_users_per_instance, Some(40.0));
+    assert!(m.instances[1].warming);
+    // Every fresh report still counts for the fleet-wide users (142, HyperLogLog ±2 %).
+    assert!(
+        (139..=145).contains(&m.concurrent_users),
+        "{}",
+        m.concurrent_users
+    );
+}
+
+#[test]
+fn no_counted_instance_means_no_per_instance_value() {
+    let book = ReportBook::new();
+    let snap = snapshot(vec![instance("a", Lifecycle::InService, Some(0))]);
+    let m = aggregate(&snap, &book, 100_000, PARAMS);
+    assert_eq!(m.concurrent_users_per_instance, None);
+    assert_eq!(m.concurrent_users, 0);
+}
+
+#[test]
+fn retain_known_forgets_instances_that_left_the_group() {
+    let mut book = ReportBook::new();
+    book.ingest(report("a", 1, 1_000, &[], 0), 1_000);
+    book.ingest(report("gone", 1, 1_000, &[], 0), 1_000);
+    book.retain_known(&snapshot(vec![instance(
+        "a",
+        Lifecycle::InService,
+        Some(0),
+    )]));
+    assert_eq!(book.len(), 1);
+    assert!(book.get("gone").is_none());
+}

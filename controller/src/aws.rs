@@ -1,0 +1,265 @@
+//! The `aws` provider: an EC2 Auto Scaling group behind the [`Fleet`] trait. The only module
+//! importing `aws_sdk_autoscaling`.
+//!
+//! - `describe` = DescribeAutoScalingGroups (min / max / desired, instances with lifecycle
+//!   state, health and zone), mapped by the pure [`snapshot_from`].
+//! - `set_desired_capacity` = SetDesiredCapacity with `HonorCooldown=false` (the controller's
+//!   own policies decide; the change shows in the group's activity history).
+//!
+//! The Auto Scaling API does not say when an instance was launched or entered service, so
+//! the provider remembers when it first saw each instance and each InService transition.
+//! Instances already in service at the controller's first look count as warmed up (time 0):
+//! a restarted controller must not treat the whole fleet as warming.
+//! Region, credentials and the endpoint come from the standard AWS chain (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL`…), so the same code runs against an emulator.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_sdk_autoscaling::Client;
+use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
+use proto::{Health, Lifecycle};
+
+use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
+
+/// The SDK configuration from the standard chain, with an optional region override.
+pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
+/// What the provider remembers about an instance between describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub first_seen_ms: u64,
+    pub in_service_at_ms: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct AwsFleet {
+    client: Client,
+    group: String,
+    seen: Mutex<Option<HashMap<String, Seen>>>,
+}
+
+impl AwsFleet {
+    pub fn new(sdk: &aws_config::SdkConfig, group: &str) -> Self {
+        Self::from_client(Client::new(sdk), group)
+    }
+
+    pub fn from_client(client: Client, group: &str) -> Self {
+        Self {
+            client,
+            group: group.into(),
+            seen: Mutex::new(None),
+        }
+    }
+}
+
+/// The wire lifecycle state as ours.
+pub fn lifecycle(state: Option<&LifecycleState>) -> Lifecycle {
+    match state {
+        Some(LifecycleState::Pending | LifecycleState::PendingProceed) => Lifecycle::Pending,
+        Some(LifecycleState::PendingWait) => Lifecycle::PendingWait,
+        Some(LifecycleState::InService) => Lifecycle::InService,
+        Some(LifecycleState::Terminating | LifecycleState::TerminatingProceed) => {
+            Lifecycle::Terminating
+        }
+        Some(LifecycleState::TerminatingWait) => Lifecycle::TerminatingWait,
+        Some(LifecycleState::Terminated) => Lifecycle::Terminated,
+        _ => Lifecycle::Other,
+    }
+}
+
+/// Maps a described group at `now_ms`, updating `seen` (`None`: the first look, when
+/// in-service instances count as warmed up). Forgets instances that left the group.
+pub fn snapshot_from(
+    group: &AutoScalingGroup,
+    seen: &mut Option<HashMap<String, Seen>>,
+    now_ms: u64,
+) -> GroupSnapshot {
+    let first_look = seen.is_none();
+    let memory = seen.get_or_insert_with(HashMap::new);
+    let mut instances = Vec::with_capacity(group.instances().len());
+    for i in group.instances() {
+        let Some(id) = i.instance_id() else { continue };
+        let state = lifecycle(i.lifecycle_state());
+        let s = memory.entry(id.to_string()).or_insert(Seen {
+            first_seen_ms: if first_look { 0 } else { now_ms },
+            in_service_at_ms: None,
+        });
+        if state == Lifecycle::InService && s.in_service_at_ms.is_none() {
+            s.in_service_at_ms = Some(if first_look { 0 } else { now_ms });
+        }
+        instances.push(InstanceInfo {
+            id: id.to_string(),
+            zone: i.availability_zone().unwrap_or_default().to_string(),
+            lifecycle: state,
+            health: if i
+                .health_status()
+                .is_some_and(|h| h.eq_ignore_ascii_case("healthy"))
+            {
+                Health::Healthy
+            } else {
+                Health::Unhealthy
+            },
+            launched_at_ms: s.first_seen_ms,
+            in_service_at_ms: s.in_service_at_ms,
+            address: None,
+        });
+    }
+    memory.retain(|id, _| instances.iter().any(|i| &i.id == id));
+    let size = |v: Option<i32>| v.unwrap_or(0).max(0) as u32;
+    GroupSnapshot {
+        name: group
+            .auto_scaling_group_name()
+            .unwrap_or_default()
+            .to_string(),
+        min_size: size(group.min_size()),
+        max_size: size(group.max_size()),
+        desired_capacity: size(group.desired_capacity()),
+        instances,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn call_error<E>(op: &str, err: &E) -> ProviderError
+where
+    E: std::error::Error + ProvideErrorMetadata,
+{
+    ProviderError::Call(format!("{op}: {}", DisplayErrorContext(err)))
+}
+
+#[async_trait]
+impl Fleet for AwsFleet {
+    fn kind(&self) -> &'static str {
+        "aws"
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        None
+    }
+
+    async fn describe(&self) -> Result<GroupSnapshot, ProviderError> {
+        let out = self
+            .client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.group)
+            .send()
+            .await
+            .map_err(|e| call_error("DescribeAutoScalingGroups", &e))?;
+        let group = out
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(self.group.as_str()))
+            .ok_or_else(|| ProviderError::NoSuchGroup(self.group.clone()))?;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(snapshot_from(group, &mut seen, now_ms()))
+    }
+
+    async fn set_desired_capacity(&self, desired: u32) -> Result<(), ProviderError> {
+        let desired = i32::try_from(desired)
+            .map_err(|_| ProviderError::Call(format!("desired capacity {desired} is too large")))?;
+        self.client
+            .set_desired_capacity()
+            .auto_scaling_group_name(&self.group)
+            .desired_capacity(desired)
+            .honor_cooldown(false)
+            .send()
+            .await
+            .map_err(|e| call_error("SetDesiredCapacity", &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_autoscaling::types::Instance;
+
+    use super::*;
+
+    fn instance(id: &str, state: LifecycleState, health: &str) -> Instance {
+        Instance::builder()
+            .instance_id(id)
+            .availability_zone("us-east-1a")
+            .lifecycle_state(state)
+            .health_status(health)
+            .protected_from_scale_in(false)
+            .build()
+    }
+
+    fn group(instances: Vec<Instance>) -> AutoScalingGroup {
+        AutoScalingGroup::builder()
+            .auto_scaling_group_name("web")
+            .min_size(1)
+            .max_size(5)
+            .desired_capacity(instances.len() as i32)
+            .set_instances(Some(instances))
+            .build()
+    }
+
+    #[test]
+    fn maps_states_and_health() {
+        for (state, ours) in [
+            (LifecycleState::Pending, Lifecycle::Pending),
+            (LifecycleState::PendingWait, Lifecycle::PendingWait),
+            (LifecycleState::InService, Lifecycle::InService),
+            (LifecycleState::TerminatingWait, Lifecycle::TerminatingWait),
+            (LifecycleState::Terminated, Lifecycle::Terminated),
+            (LifecycleState::Standby, Lifecycle::Other),
+        ] {
+            assert_eq!(lifecycle(Some(&state)), ours);
+        }
+        let mut seen = None;
+        let s = snapshot_from(
+            &group(vec![instance(
+                "i-1",
+                LifecycleState::InService,
+                "Unhealthy",
+            )]),
+            &mut seen,
+            5,
+        );
+        assert_eq!(s.instances[0].health, Health::Unhealthy);
+        assert_eq!((s.min_size, s.max_size, s.desired_capacity), (1, 5, 1));
+        assert_eq!(s.instances[0].zone, "us-east-1a");
+    }
+
+    #[test]
+    fn in_service_time_is_when_first_seen_in_service_except_at_the_first_look() {
+        let mut seen = None;
+        let g1 = group(vec![
+            instance("old", LifecycleState::InService, "Healthy"),
+            instance("new", LifecycleState::Pending, "Healthy"),
+        ]);
+        let s = snapshot_from(&g1, &mut seen, 1_000);
+        assert_eq!(
+            s.instances[0].in_service_at_ms,
+            Some(0),
+            "warmed up at the first look"
+        );
+        assert_eq!(s.instances[1].in_service_at_ms, None);
+        let g2 = group(vec![
+            instance("old", LifecycleState::InService, "Healthy"),
+            instance("new", LifecycleState::InService, "Healthy"),
+            instance("newer", LifecycleState::InService, "Healthy"),
+        ]);
+        let s = snapshot_from(&g2, &mut seen, 9_000);
+        assert_eq!(s.instances[1].in_service_at_ms, Some(9_000));
+        assert_eq!(s.instances[2].launched_at_ms, 9_000);
+        let s = snapshot_from(&group(vec![]), &mut seen, 10_000);
+        assert!(s.instances.is_empty());
+        assert!(seen.unwrap().is_empty(), "forgets instances that left");
+    }
+}

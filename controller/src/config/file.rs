@@ -1,0 +1,123 @@
+//! The TOML file as given (stage one of two): serde types with defaults, unknown fields refused.
+//! [`super::Config::validate`] turns it into the validated [`super::Config`].
+
+use serde::Deserialize;
+
+use crate::local::LocalSettings;
+use crate::policy::Policies;
+
+/// Which backend plays the Auto Scaling group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Service processes on this machine behind a local L4 balancer.
+    #[default]
+    Local,
+    /// An EC2 Auto Scaling group.
+    Aws,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Local => "local",
+            ProviderKind::Aws => "aws",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub provider: ProviderKind,
+    /// A humantime duration, e.g. `"5s"`.
+    #[serde(default = "default_tick")]
+    pub tick: String,
+    pub group: GroupFile,
+    /// Absent: [`Policies::local_default`].
+    #[serde(default)]
+    pub policies: Option<Policies>,
+    #[serde(default)]
+    pub metrics: MetricsFile,
+    #[serde(default)]
+    pub api: ApiFile,
+    #[serde(default)]
+    pub reports: ReportsFile,
+    #[serde(default)]
+    pub history: HistoryFile,
+    #[serde(default)]
+    pub local: Option<LocalSettings>,
+    #[serde(default)]
+    pub aws: Option<AwsFile>,
+}
+
+pub fn default_tick() -> String {
+    "5s".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFile {
+    #[serde(default = "default_group_name")]
+    pub name: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    /// Set at start-up; absent: the group's current desired capacity is kept.
+    #[serde(default)]
+    pub desired_capacity: Option<u32>,
+}
+
+pub fn default_group_name() -> String {
+    "hellofleet".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    /// Publish to CloudWatch. Absent: on with the `aws` provider, off with `local`.
+    #[serde(default)]
+    pub publish: Option<bool>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Also publish `ConcurrentUsers` per instance (`InstanceId` dimension).
+    #[serde(default)]
+    pub per_instance: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    #[serde(default)]
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub max_report_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsFile {
+    /// How often instances push their load report (humantime).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Older reports are stale (humantime). Absent: three intervals.
+    #[serde(default)]
+    pub stale_after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFile {
+    #[serde(default)]
+    pub decisions: Option<usize>,
+    #[serde(default)]
+    pub metrics: Option<usize>,
+}
+
+/// `[aws]`. There is deliberately no endpoint field: the SDK reads `AWS_ENDPOINT_URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsFile {
+    #[serde(default)]
+    pub region: Option<String>,
+}

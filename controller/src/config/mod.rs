@@ -1,0 +1,414 @@
+//! Configuration in two stages: the TOML file as given ([`file::ConfigFile`], plus CLI
+//! [`Overrides`]) → a validated [`Config`] (pure; every error names the field).
+//!
+//! Nothing starts before [`Config::validate`] (or [`Config::load`]) has accepted the
+//! configuration. See `controller/examples/local.toml` and `aws.toml` for every field.
+
+pub mod file;
+mod overrides;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub use file::{ConfigFile, ProviderKind};
+pub use overrides::{Overrides, RunArgs};
+
+use crate::local::LocalSettings;
+use crate::policy::Policies;
+
+/// The validated configuration of the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub group: GroupConfig,
+    pub tick: Duration,
+    pub policies: Policies,
+    pub metrics: MetricsConfig,
+    pub api: ApiConfig,
+    pub reports: ReportsConfig,
+    pub history: HistoryConfig,
+    pub provider: ProviderConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    /// Applied once at start-up, when set.
+    pub desired_capacity: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Publish to CloudWatch.
+    pub publish: bool,
+    pub namespace: String,
+    pub per_instance: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// Larger `POST /api/reports` bodies are refused with 413.
+    pub max_report_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportsConfig {
+    pub interval: Duration,
+    pub stale_after: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// Decisions kept for the API and the dashboard.
+    pub decisions: usize,
+    /// Metric points kept (one per tick).
+    pub metrics: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderConfig {
+    Local(LocalSettings),
+    Aws(AwsSettings),
+}
+
+impl ProviderConfig {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderConfig::Local(_) => ProviderKind::Local,
+            ProviderConfig::Aws(_) => ProviderKind::Aws,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AwsSettings {
+    /// Absent: the standard chain (`AWS_REGION`, profile…).
+    pub region: Option<String>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
+pub const DEFAULT_NAMESPACE: &str = "HelloFleet";
+pub const DEFAULT_MAX_REPORT_BYTES: usize = 256 * 1024;
+pub const DEFAULT_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_DECISIONS: usize = 1_000;
+/// Two hours of 5-second ticks.
+pub const DEFAULT_METRIC_POINTS: usize = 1_440;
+/// A group larger than this is a typo, not a fleet.
+pub const MAX_GROUP_SIZE: u32 = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid config: {message}")]
+    Parse { path: String, message: String },
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+}
+
+impl ConfigError {
+    /// The offending field's dotted path, for validation errors.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: format!("{field}: {message}"),
+    }
+}
+
+impl Config {
+    /// What `controller up` runs without a file: one to ten local instances.
+    pub fn local_default() -> Config {
+        Config {
+            group: GroupConfig {
+                name: "hellofleet-local".into(),
+                min_size: 1,
+                max_size: 10,
+                desired_capacity: Some(1),
+            },
+            tick: Duration::from_secs(5),
+            policies: Policies::local_default(),
+            metrics: MetricsConfig {
+                publish: false,
+                namespace: DEFAULT_NAMESPACE.into(),
+                per_instance: false,
+            },
+            api: ApiConfig {
+                listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+                max_report_bytes: DEFAULT_MAX_REPORT_BYTES,
+            },
+            reports: ReportsConfig {
+                interval: DEFAULT_REPORT_INTERVAL,
+                stale_after: DEFAULT_REPORT_INTERVAL * 3,
+            },
+            history: HistoryConfig {
+                decisions: DEFAULT_DECISIONS,
+                metrics: DEFAULT_METRIC_POINTS,
+            },
+            provider: ProviderConfig::Local(LocalSettings::default()),
+        }
+    }
+
+    /// Reads `path`, applies `overrides`, validates.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses TOML text (`origin` names it in errors), applies `overrides`, validates.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.into(),
+            message: e.to_string(),
+        })?;
+        overrides.apply(&mut file);
+        Self::validate(file)
+    }
+
+    /// Stage two: the file as given → the validated config.
+    pub fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
+        let group = validate_group(&file.group)?;
+        let tick = duration("tick", &file.tick)?;
+        if tick < Duration::from_millis(100) || tick > Duration::from_secs(3_600) {
+            return Err(invalid(
+                "tick",
+                format!("{:?} is outside [100ms, 1h]", file.tick),
+            ));
+        }
+        let policies = file.policies.unwrap_or_else(Policies::local_default);
+        policies
+            .validate()
+            .map_err(|e| invalid(&e.path, &e.message))?;
+        for (name, p) in [
+            ("scale_out", &policies.scale_out),
+            ("scale_in", &policies.scale_in),
+        ] {
+            let period = Duration::from_millis(p.alarm.period_ms());
+            if period < tick {
+                return Err(invalid(
+                    &format!("policies.{name}.alarm.period_secs"),
+                    format!(
+                        "{} is shorter than the tick ({}): most periods would have no datapoint",
+                        p.alarm.period_secs, file.tick
+                    ),
+                ));
+            }
+        }
+        let provider = match (file.provider, file.local, file.aws) {
+            (ProviderKind::Local, local, None) => ProviderConfig::Local(local.unwrap_or_default()),
+            (ProviderKind::Aws, None, aws) => {
+                ProviderConfig::Aws(validate_aws(aws.unwrap_or_default())?)
+            }
+            (ProviderKind::Local, _, Some(_)) => {
+                return Err(invalid(
+                    "aws",
+                    "an [aws] section is given but provider is \"local\"",
+                ));
+            }
+            (ProviderKind::Aws, Some(_), _) => {
+                return Err(invalid(
+                    "local",
+                    "a [local] section is given but provider is \"aws\"",
+                ));
+            }
+        };
+        let metrics = MetricsConfig {
+            publish: file
+                .metrics
+                .publish
+                .unwrap_or(file.provider == ProviderKind::Aws),
+            namespace: validate_namespace(file.metrics.namespace)?,
+            per_instance: file.metrics.per_instance,
+        };
+        let listen = file.api.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let api = ApiConfig {
+            listen: listen.parse().map_err(|_| {
+                invalid(
+                    "api.listen",
+                    format!("{listen:?} is not an address like \"127.0.0.1:9090\""),
+                )
+            })?,
+            max_report_bytes: within(
+                "api.max_report_bytes",
+                file.api
+                    .max_report_bytes
+                    .unwrap_or(DEFAULT_MAX_REPORT_BYTES),
+                1_024,
+                16 << 20,
+            )?,
+        };
+        let reports = validate_reports(&file.reports)?;
+        let history = HistoryConfig {
+            decisions: within(
+                "history.decisions",
+                file.history.decisions.unwrap_or(DEFAULT_DECISIONS),
+                1,
+                100_000,
+            )?,
+            metrics: within(
+                "history.metrics",
+                file.history.metrics.unwrap_or(DEFAULT_METRIC_POINTS),
+                1,
+                1_000_000,
+            )?,
+        };
+        Ok(Config {
+            group,
+            tick,
+            policies,
+            metrics,
+            api,
+            reports,
+            history,
+            provider,
+        })
+    }
+}
+
+fn validate_group(g: &file::GroupFile) -> Result<GroupConfig, ConfigError> {
+    let name = g.name.trim();
+    if name.is_empty() || name.len() > 255 {
+        return Err(invalid(
+            "group.name",
+            format!("{:?} must be 1 to 255 characters", g.name),
+        ));
+    }
+    if g.max_size == 0 {
+        return Err(invalid("group.max_size", "must be at least 1"));
+    }
+    if g.max_size > MAX_GROUP_SIZE {
+        return Err(invalid(
+            "group.max_size",
+            format!("{} is above {MAX_GROUP_SIZE}", g.max_size),
+        ));
+    }
+    if g.max_size < g.min_size {
+        return Err(ConfigError::Invalid {
+            field: "group.max_size".into(),
+            message: format!(
+                "group.max_size ({}) is below group.min_size ({})",
+                g.max_size, g.min_size
+            ),
+        });
+    }
+    if let Some(d) = g
+        .desired_capacity
+        .filter(|d| !(g.min_size..=g.max_size).contains(d))
+    {
+        return Err(invalid(
+            "group.desired_capacity",
+            format!(
+                "{d} is outside [group.min_size, group.max_size] = [{}, {}]",
+                g.min_size, g.max_size
+            ),
+        ));
+    }
+    Ok(GroupConfig {
+        name: name.into(),
+        min_size: g.min_size,
+        max_size: g.max_size,
+        desired_capacity: g.desired_capacity,
+    })
+}
+
+fn validate_aws(aws: file::AwsFile) -> Result<AwsSettings, ConfigError> {
+    if let Some(r) = &aws.region {
+        let ok = !r.is_empty()
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            return Err(invalid(
+                "aws.region",
+                format!("{r:?} is not a region name like \"eu-west-1\""),
+            ));
+        }
+    }
+    Ok(AwsSettings { region: aws.region })
+}
+
+fn validate_namespace(ns: Option<String>) -> Result<String, ConfigError> {
+    let ns = ns.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#:".contains(c);
+    if ns.is_empty() || ns.len() > 255 || !ns.chars().all(allowed) {
+        return Err(invalid(
+            "metrics.namespace",
+            format!("{ns:?} must be 1 to 255 of A-Z a-z 0-9 . - _ / # :"),
+        ));
+    }
+    if ns.starts_with("AWS/") {
+        return Err(invalid(
+            "metrics.namespace",
+            format!("{ns:?}: the AWS/ prefix is reserved"),
+        ));
+    }
+    Ok(ns)
+}
+
+fn validate_reports(r: &file::ReportsFile) -> Result<ReportsConfig, ConfigError> {
+    let interval = match &r.interval {
+        Some(s) => duration("reports.interval", s)?,
+        None => DEFAULT_REPORT_INTERVAL,
+    };
+    if interval < Duration::from_millis(100) || interval > Duration::from_secs(600) {
+        return Err(invalid(
+            "reports.interval",
+            format!("{interval:?} is outside [100ms, 10m]"),
+        ));
+    }
+    let stale_after = match &r.stale_after {
+        Some(s) => duration("reports.stale_after", s)?,
+        None => interval * 3,
+    };
+    if stale_after < interval {
+        return Err(invalid(
+            "reports.stale_after",
+            format!(
+                "{stale_after:?} is shorter than reports.interval ({interval:?}): every report would be stale"
+            ),
+        ));
+    }
+    Ok(ReportsConfig {
+        interval,
+        stale_after,
+    })
+}
+
+fn duration(field: &str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text).map_err(|e| {
+        invalid(
+            field,
+            format!("{text:?} is not a duration like \"5s\" or \"500ms\" ({e})"),
+        )
+    })
+}
+
+fn within(field: &str, v: usize, lo: usize, hi: usize) -> Result<usize, ConfigError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(field, format!("{v} is outside [{lo}, {hi}]")))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! CLI overrides for the common fields, applied to the file before validation (so errors
+//! still name the config field).
+
+use std::path::PathBuf;
+
+use super::file::{AwsFile, ConfigFile, ProviderKind};
+
+/// `controller run`: the daemon against the configured provider.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The TOML config (see controller/examples/).
+    #[arg(long, env = "HELLOFLEET_CONFIG")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Flags that override the config file.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args)]
+pub struct Overrides {
+    /// Overrides `provider`.
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderKind>,
+    /// Overrides `group.name`.
+    #[arg(long = "group")]
+    pub group_name: Option<String>,
+    /// Overrides `group.min_size`.
+    #[arg(long)]
+    pub min_size: Option<u32>,
+    /// Overrides `group.max_size`.
+    #[arg(long)]
+    pub max_size: Option<u32>,
+    /// Overrides `group.desired_capacity`.
+    #[arg(long)]
+    pub desired_capacity: Option<u32>,
+    /// Overrides `tick` (e.g. `2s`).
+    #[arg(long)]
+    pub tick: Option<String>,
+    /// Overrides `api.listen` (e.g. `127.0.0.1:9090`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Overrides `metrics.namespace`.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Overrides `metrics.publish` (`true` or `false`).
+    #[arg(long)]
+    pub publish: Option<bool>,
+    /// Overrides `aws.region`.
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+impl Overrides {
+    /// Writes every given flag into `file`.
+    pub fn apply(&self, file: &mut ConfigFile) {
+        if let Some(p) = self.provider {
+            file.provider = p;
+        }
+        if let Some(v) = &self.group_name {
+            file.group.name.clone_from(v);
+        }
+        if let Some(v) = self.min_size {
+            file.group.min_size = v;
+        }
+        if let Some(v) = self.max_size {
+            file.group.max_size = v;
+        }
+        if let Some(v) = self.desired_capacity {
+            file.group.desired_capacity = Some(v);
+        }
+        if let Some(v) = &self.tick {
+            file.tick.clone_from(v);
+        }
+        if let Some(v) = &self.listen {
+            file.api.listen = Some(v.clone());
+        }
+        if let Some(v) = &self.namespace {
+            file.metrics.namespace = Some(v.clone());
+        }
+        if let Some(v) = self.publish {
+            file.metrics.publish = Some(v);
+        }
+        if let Some(v) = &self.region {
+            file.aws.get_or_insert_with(AwsFile::default).region = Some(v.clone());
+        }
+        if self.provider == Some(ProviderKind::Aws) {
+            file.local = None;
+        }
+        if self.provider == Some(ProviderKind::Local) {
+            file.aws = None;
+        }
+    }
+}

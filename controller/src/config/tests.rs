@@ -1,0 +1,239 @@
+use super::*;
+
+const MINIMAL: &str = "[group]\nmin_size = 1\nmax_size = 4\n";
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "test.toml", &Overrides::default())
+}
+
+/// `text` must be refused with an error naming `field` and containing `needle`.
+fn check_bad(text: &str, field: &str, needle: &str) {
+    let err = parse(text).expect_err(text);
+    let msg = err.to_string();
+    assert!(msg.contains(field), "{msg:?} should name {field}");
+    assert!(msg.contains(needle), "{msg:?} should contain {needle:?}");
+}
+
+fn example(name: &str) -> String {
+    let path = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_shipped_examples_parse() {
+    let local = parse(&example("local.toml")).unwrap();
+    assert_eq!(local.provider.kind(), ProviderKind::Local);
+    assert_eq!(
+        local.policies,
+        Policies::local_default(),
+        "local.toml spells out the defaults"
+    );
+    assert_eq!(local.group.desired_capacity, Some(1));
+    assert!(!local.metrics.publish);
+
+    let aws = parse(&example("aws.toml")).unwrap();
+    assert_eq!(
+        aws.provider,
+        ProviderConfig::Aws(AwsSettings {
+            region: Some("us-east-1".into())
+        })
+    );
+    assert_eq!(aws.tick, Duration::from_secs(10));
+    assert!(aws.metrics.publish);
+    assert_eq!(aws.reports.stale_after, Duration::from_secs(5));
+}
+
+#[test]
+fn every_example_line_is_commented() {
+    for name in ["local.toml", "aws.toml"] {
+        let text = example(name);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let l = line.trim();
+            let is_field = !l.is_empty() && !l.starts_with('#') && !l.starts_with('[');
+            let steps_field = lines[..i]
+                .iter()
+                .rev()
+                .find(|p| p.trim().starts_with('['))
+                .is_some_and(|p| p.contains("steps"));
+            if is_field && !steps_field {
+                assert!(
+                    i > 0 && lines[i - 1].trim().starts_with('#'),
+                    "{name}:{}: `{l}` has no comment above it",
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn defaults_fill_a_minimal_file() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.group.name, "hellofleet");
+    assert_eq!(c.tick, Duration::from_secs(5));
+    assert_eq!(c.api.listen, "127.0.0.1:9090".parse().unwrap());
+    assert_eq!(c.provider, ProviderConfig::Local(LocalSettings::default()));
+    assert_eq!(c.policies, Policies::local_default());
+    assert_eq!(c.reports.stale_after, Duration::from_secs(3));
+    assert_eq!(c.metrics.namespace, "HelloFleet");
+    assert!(!c.metrics.publish);
+}
+
+#[test]
+fn local_default_is_valid_and_matches_the_brief() {
+    let c = Config::local_default();
+    assert_eq!((c.group.min_size, c.group.max_size), (1, 10));
+    c.policies.validate().unwrap();
+}
+
+#[test]
+fn bad_configs_name_the_field() {
+    check_bad(
+        "[group]\nmin_size = 5\nmax_size = 3\n",
+        "group.max_size",
+        "group.max_size (3) is below group.min_size (5)",
+    );
+    check_bad(
+        "[group]\nmin_size = 0\nmax_size = 0\n",
+        "group.max_size",
+        "at least 1",
+    );
+    check_bad(
+        "[group]\nmin_size = 1\nmax_size = 3\ndesired_capacity = 7\n",
+        "group.desired_capacity",
+        "outside",
+    );
+    check_bad(
+        &format!("tick = \"fast\"\n{MINIMAL}"),
+        "tick",
+        "not a duration",
+    );
+    check_bad(&format!("tick = \"10ms\"\n{MINIMAL}"), "tick", "outside");
+    check_bad(
+        &format!("{MINIMAL}[api]\nlisten = \"localhost\"\n"),
+        "api.listen",
+        "not an address",
+    );
+    check_bad(
+        &format!("{MINIMAL}[metrics]\nnamespace = \"AWS/EC2\"\n"),
+        "metrics.namespace",
+        "reserved",
+    );
+    check_bad(
+        &format!("{MINIMAL}[metrics]\nnamespace = \"a b\"\n"),
+        "metrics.namespace",
+        "must be",
+    );
+    check_bad(
+        &format!("{MINIMAL}[reports]\ninterval = \"2s\"\nstale_after = \"1s\"\n"),
+        "reports.stale_after",
+        "shorter than reports.interval",
+    );
+    check_bad(
+        &format!("{MINIMAL}[history]\ndecisions = 0\n"),
+        "history.decisions",
+        "outside",
+    );
+    check_bad(
+        &format!("{MINIMAL}[aws]\nregion = \"us-east-1\"\n"),
+        "aws",
+        "provider is \"local\"",
+    );
+    check_bad(
+        &format!("provider = \"aws\"\n{MINIMAL}[local]\n"),
+        "local",
+        "provider is \"aws\"",
+    );
+    check_bad(
+        &format!("provider = \"aws\"\n{MINIMAL}[aws]\nregion = \"Mars 1\"\n"),
+        "aws.region",
+        "not a region",
+    );
+    // A tick longer than the alarm period: periods without datapoints.
+    check_bad(
+        &format!("tick = \"10s\"\n{MINIMAL}"),
+        "policies.scale_out.alarm.period_secs",
+        "shorter than the tick",
+    );
+}
+
+#[test]
+fn unknown_fields_and_wrong_types_are_refused_with_their_name() {
+    check_bad(
+        &format!("{MINIMAL}max_sise = 3\n"),
+        "max_sise",
+        "unknown field",
+    );
+    check_bad(
+        &format!("provider = \"aws\"\n{MINIMAL}[aws]\nendpoint = \"http://x\"\n"),
+        "endpoint",
+        "unknown field",
+    );
+    check_bad(
+        "provider = \"gcp\"\n[group]\nmin_size = 1\nmax_size = 2\n",
+        "provider",
+        "gcp",
+    );
+    check_bad("[group]\nmin_size = -1\nmax_size = 2\n", "min_size", "");
+    check_bad("[group]\nmax_size = 2\n", "min_size", "missing field");
+}
+
+#[test]
+fn policy_errors_keep_the_policy_engine_field_path() {
+    let mut text = example("local.toml");
+    text = text.replace("threshold = 20\n", "threshold = 60\n");
+    let err = parse(&text).unwrap_err();
+    assert_eq!(
+        err.field(),
+        Some("policies.scale_in.alarm.threshold"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_overrides_win_and_are_validated_like_the_file() {
+    let o = Overrides {
+        provider: Some(ProviderKind::Aws),
+        group_name: Some("web".into()),
+        max_size: Some(8),
+        tick: Some("2s".into()),
+        listen: Some("127.0.0.1:0".into()),
+        namespace: Some("Test".into()),
+        publish: Some(false),
+        region: Some("eu-west-1".into()),
+        ..Overrides::default()
+    };
+    let c = Config::from_toml(&format!("tick = \"5s\"\n{MINIMAL}"), "t", &o).unwrap();
+    assert_eq!(c.group.name, "web");
+    assert_eq!(c.group.max_size, 8);
+    assert_eq!(c.tick, Duration::from_secs(2));
+    assert_eq!(c.metrics.namespace, "Test");
+    assert!(!c.metrics.publish);
+    assert_eq!(
+        c.provider,
+        ProviderConfig::Aws(AwsSettings {
+            region: Some("eu-west-1".into())
+        })
+    );
+
+    let o = Overrides {
+        min_size: Some(9),
+        ..Overrides::default()
+    };
+    let err = Config::from_toml(MINIMAL, "t", &o).unwrap_err();
+    assert_eq!(err.field(), Some("group.max_size"));
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let err = Config::load(
+        Path::new("/nonexistent/hellofleet.toml"),
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/hellofleet.toml"),
+        "{err}"
+    );
+}

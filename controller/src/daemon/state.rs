@@ -1,0 +1,274 @@
+//! The one shared state: written by the tick loop and the report handler, read by the API
+//! and the dashboard. Locks are held for copies only, never across an `.await`.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use proto::{DecisionRecord, FleetTotals, GroupStatus, MetricPoint, PolicySummary, Status};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::aggregate::{Ingested, ReportBook};
+use crate::config::Config;
+use crate::provider::GroupSnapshot;
+use crate::tick::TickOutcome;
+
+/// Why a pushed report was refused (or what became of it), counted.
+#[derive(Debug, Default)]
+pub struct ReportCounters {
+    pub accepted: AtomicU64,
+    pub duplicate: AtomicU64,
+    pub malformed: AtomicU64,
+    pub invalid: AtomicU64,
+    pub unknown_instance: AtomicU64,
+    pub too_large: AtomicU64,
+}
+
+/// [`ReportCounters`] as served in `/api/status` (`reports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct ReportStats {
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub malformed: u64,
+    pub invalid: u64,
+    pub unknown_instance: u64,
+    pub too_large: u64,
+    /// Every refusal (4xx) together.
+    pub refused: u64,
+}
+
+impl ReportCounters {
+    pub fn snapshot(&self) -> ReportStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = ReportStats {
+            accepted: get(&self.accepted),
+            duplicate: get(&self.duplicate),
+            malformed: get(&self.malformed),
+            invalid: get(&self.invalid),
+            unknown_instance: get(&self.unknown_instance),
+            too_large: get(&self.too_large),
+            refused: 0,
+        };
+        s.refused = s.malformed + s.invalid + s.unknown_instance + s.too_large;
+        s
+    }
+}
+
+/// What the API serves; replaced or appended once per tick.
+#[derive(Debug)]
+struct View {
+    status: Status,
+    decisions: VecDeque<DecisionRecord>,
+    metrics: VecDeque<MetricPoint>,
+    /// In-service instances whose report was stale or missing at the last tick.
+    stale_instances: Vec<String>,
+    /// Failed publish / provider calls since start.
+    errors: ErrorStats,
+}
+
+/// Failures of the daemon's own calls, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct ErrorStats {
+    pub describe: u64,
+    pub apply: u64,
+    pub publish: u64,
+}
+
+/// The shared state (`Arc<Shared>` in the daemon, the router and the dashboard).
+#[derive(Debug)]
+pub struct Shared {
+    view: RwLock<View>,
+    book: Mutex<ReportBook>,
+    /// Instance ids of the latest snapshot (reports from others are refused).
+    known: RwLock<HashSet<String>>,
+    pub counters: ReportCounters,
+    tick_tx: watch::Sender<u64>,
+    max_decisions: usize,
+    max_points: usize,
+    pub max_report_bytes: usize,
+    pub shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// An empty state for `config`, before the first tick.
+    pub fn new(
+        config: &Config,
+        provider: &str,
+        endpoint: Option<String>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let status = Status {
+            provider: provider.into(),
+            tick: 0,
+            updated_at_ms: 0,
+            group: GroupStatus {
+                name: config.group.name.clone(),
+                min_size: config.group.min_size,
+                max_size: config.group.max_size,
+                desired_capacity: config
+                    .group
+                    .desired_capacity
+                    .unwrap_or(config.group.min_size),
+                in_service: 0,
+                pending: 0,
+                draining: 0,
+            },
+            instances: vec![],
+            fleet: FleetTotals::default(),
+            policy: PolicySummary {
+                metric: config.policies.scale_out.alarm.metric.as_str().into(),
+                scale_out_threshold: config.policies.scale_out.alarm.threshold,
+                scale_in_threshold: config.policies.scale_in.alarm.threshold,
+                tick_ms: config.tick.as_millis() as u64,
+            },
+            endpoint,
+        };
+        Self {
+            view: RwLock::new(View {
+                status,
+                decisions: VecDeque::new(),
+                metrics: VecDeque::new(),
+                stale_instances: vec![],
+                errors: ErrorStats::default(),
+            }),
+            book: Mutex::new(ReportBook::new()),
+            known: RwLock::new(HashSet::new()),
+            counters: ReportCounters::default(),
+            tick_tx: watch::channel(0).0,
+            max_decisions: config.history.decisions,
+            max_points: config.history.metrics,
+            max_report_bytes: config.api.max_report_bytes,
+            shutdown,
+        }
+    }
+
+    fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
+        self.view.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn view_mut(&self) -> std::sync::RwLockWriteGuard<'_, View> {
+        self.view.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the report book (the tick reads it, the handler writes it).
+    pub fn with_book<T>(&self, f: impl FnOnce(&mut ReportBook) -> T) -> T {
+        f(&mut self.book.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Remembers the instances of `snapshot` as the ones allowed to report.
+    pub fn set_known(&self, snapshot: &GroupSnapshot) {
+        let ids = snapshot.instances.iter().map(|i| i.id.clone()).collect();
+        *self.known.write().unwrap_or_else(|e| e.into_inner()) = ids;
+    }
+
+    pub fn is_known(&self, id: &str) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+    }
+
+    /// Stores a validated report from a known instance.
+    pub fn ingest(&self, report: proto::LoadReport, now_ms: u64) -> Ingested {
+        let outcome = self.with_book(|b| b.ingest(report, now_ms));
+        let c = match outcome {
+            Ingested::Duplicate => &self.counters.duplicate,
+            _ => &self.counters.accepted,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+        outcome
+    }
+
+    /// Records a tick: the new status, the decision, the chart point; wakes subscribers.
+    pub fn record(&self, outcome: &TickOutcome, record: DecisionRecord) {
+        {
+            let mut v = self.view_mut();
+            v.status = outcome.status.clone();
+            v.stale_instances
+                .clone_from(&outcome.metrics.stale_instances);
+            push_bounded(&mut v.decisions, record, self.max_decisions);
+            push_bounded(&mut v.metrics, outcome.point, self.max_points);
+        }
+        self.tick_tx.send_replace(outcome.tick);
+    }
+
+    /// Records a decision that did not come from a tick (e.g. the provider failed).
+    pub fn record_decision(&self, record: DecisionRecord) {
+        let tick = record.tick;
+        push_bounded(&mut self.view_mut().decisions, record, self.max_decisions);
+        self.tick_tx.send_replace(tick);
+    }
+
+    pub fn count_error(&self, f: impl FnOnce(&mut ErrorStats)) {
+        f(&mut self.view_mut().errors);
+    }
+
+    pub fn status(&self) -> Status {
+        self.view().status.clone()
+    }
+
+    /// The status plus the controller's own counters, as `/api/status` serves it.
+    pub fn status_response(&self) -> StatusResponse {
+        let v = self.view();
+        StatusResponse {
+            status: v.status.clone(),
+            reports: self.counters.snapshot(),
+            stale_instances: v.stale_instances.clone(),
+            errors: v.errors,
+        }
+    }
+
+    /// Decisions, oldest first.
+    pub fn decisions(&self) -> Vec<DecisionRecord> {
+        self.view().decisions.iter().cloned().collect()
+    }
+
+    /// Chart points at or after `since_ms`, oldest first.
+    pub fn metrics_since(&self, since_ms: u64) -> Vec<MetricPoint> {
+        let v = self.view();
+        let start = v.metrics.partition_point(|p| p.at_ms < since_ms);
+        v.metrics.range(start..).copied().collect()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.tick_tx.subscribe()
+    }
+}
+
+/// `/api/status`: [`proto::Status`] (flattened, so `proto::Status` clients read it as is)
+/// plus the controller's counters.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct StatusResponse {
+    #[serde(flatten)]
+    pub status: Status,
+    pub reports: ReportStats,
+    pub stale_instances: Vec<String>,
+    pub errors: ErrorStats,
+}
+
+fn push_bounded<T>(q: &mut VecDeque<T>, item: T, max: usize) {
+    while q.len() >= max.max(1) {
+        q.pop_front();
+    }
+    q.push_back(item);
+}
+
+impl dashboard::Source for Shared {
+    fn status(&self) -> Status {
+        Shared::status(self)
+    }
+
+    fn decisions(&self) -> Vec<DecisionRecord> {
+        Shared::decisions(self)
+    }
+
+    fn metrics(&self, since_ms: u64) -> Vec<MetricPoint> {
+        self.metrics_since(since_ms)
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        Shared::subscribe(self)
+    }
+}

@@ -1,0 +1,317 @@
+//! The pure per-tick core: [`Reconciler::step`] = aggregate → decide, with everything the
+//! daemon needs to publish, apply and record.
+//!
+//! Both the daemon (`daemon::run`, live) and `controller simulate` (a replayed trace) drive
+//! THIS code, so a simulation shows exactly what the live controller would do:
+//!
+//! ```text
+//! let mut rec = Reconciler::new(policies, settings);       // once
+//! loop {                                                   // every tick
+//!     let snapshot = fleet.describe().await?;               // observe      (caller, I/O)
+//!     let out = rec.step(&snapshot, &book, now_ms);         // aggregate + decide (pure)
+//!     sink.publish(&out.data).await;                        // publish      (caller, I/O)
+//!     if out.decision.changes_capacity() {                  // apply        (caller, I/O)
+//!         fleet.set_desired_capacity(out.decision.capacity_after).await;
+//!     }
+//!     history.push(out.record);                             // record       (caller)
+//! }
+//! ```
+//!
+//! Invariants: no I/O, no clock (`now_ms` is an argument), no async. The reconciler's only
+//! memory is the tick counter and the policy engine's alarm history.
+//!
+//! Data quality: the policy engine sees a stale sample (and does nothing) when in-service
+//! instances exist but none sent a fresh report. When only SOME in-service instances lack
+//! a fresh report, the figures of the others still drive a scale-out, but a scale-in is
+//! held (reason `stale_data`): missing data never removes capacity.
+
+use proto::{
+    DecisionRecord, FleetTotals, GroupStatus, InstanceStatus, Lifecycle, MetricPoint,
+    PolicySummary, Status,
+};
+
+use crate::aggregate::{AggregateParams, FleetMetrics, ReportBook, aggregate};
+use crate::metrics::{Datum, encode};
+use crate::policy::{
+    Action, Alarms, Decision, FleetState, MetricSample, Policies, Reason, evaluate,
+};
+use crate::provider::GroupSnapshot;
+
+/// What the reconciler needs besides the policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcilerSettings {
+    /// The controller's bounds (intersected with the group's own at each tick).
+    pub min_size: u32,
+    pub max_size: u32,
+    pub tick_ms: u64,
+    /// Reports received longer ago are stale.
+    pub stale_after_ms: u64,
+    /// Encode `ConcurrentUsers` per instance too.
+    pub per_instance_metrics: bool,
+    /// Shown in the status: `local`, `aws`, `simulate`…
+    pub provider: String,
+    pub endpoint: Option<String>,
+}
+
+/// The result of one tick.
+#[derive(Debug, Clone)]
+pub struct TickOutcome {
+    /// 1 for the first step.
+    pub tick: u64,
+    pub metrics: FleetMetrics,
+    pub decision: Decision,
+    /// `decision` as the API serves it (`applied` is for the caller to fill).
+    pub record: DecisionRecord,
+    /// The status after this tick (desired capacity = the decision's target).
+    pub status: Status,
+    /// The chart sample of this tick.
+    pub point: MetricPoint,
+    /// The metric values to publish.
+    pub data: Vec<Datum>,
+}
+
+/// The tick core; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    policies: Policies,
+    alarms: Alarms,
+    settings: ReconcilerSettings,
+    tick: u64,
+}
+
+impl Reconciler {
+    /// `policies` must have passed `Policies::validate` (the config does it).
+    pub fn new(policies: Policies, settings: ReconcilerSettings) -> Self {
+        Self {
+            alarms: Alarms::new(&policies),
+            policies,
+            settings,
+            tick: 0,
+        }
+    }
+
+    /// Settings from a validated config; `provider` and `endpoint` from the fleet.
+    pub fn from_config(
+        config: &crate::config::Config,
+        provider: &str,
+        endpoint: Option<String>,
+    ) -> Self {
+        Self::new(
+            config.policies.clone(),
+            ReconcilerSettings {
+                min_size: config.group.min_size,
+                max_size: config.group.max_size,
+                tick_ms: config.tick.as_millis() as u64,
+                stale_after_ms: config.reports.stale_after.as_millis() as u64,
+                per_instance_metrics: config.metrics.per_instance,
+                provider: provider.into(),
+                endpoint,
+            },
+        )
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    pub fn settings(&self) -> &ReconcilerSettings {
+        &self.settings
+    }
+
+    /// Ticks stepped so far.
+    pub fn ticks(&self) -> u64 {
+        self.tick
+    }
+
+    /// The controller's bounds within the group's: SetDesiredCapacity outside the group's
+    /// own MinSize/MaxSize would fail.
+    pub fn bounds(&self, snapshot: &GroupSnapshot) -> (u32, u32) {
+        let min = self.settings.min_size.max(snapshot.min_size);
+        let max = self.settings.max_size.min(snapshot.max_size);
+        if min <= max {
+            (min, max)
+        } else {
+            (snapshot.min_size, snapshot.max_size.max(snapshot.min_size))
+        }
+    }
+
+    /// One tick at `now_ms`: aggregate the reports, feed the alarms, decide.
+    pub fn step(
+        &mut self,
+        snapshot: &GroupSnapshot,
+        reports: &ReportBook,
+        now_ms: u64,
+    ) -> TickOutcome {
+        self.tick += 1;
+        let params = AggregateParams {
+            stale_after_ms: self.settings.stale_after_ms,
+            warmup_ms: self.policies.warmup_ms(),
+        };
+        let metrics = aggregate(snapshot, reports, now_ms, params);
+        let fleet = self.fleet_state(snapshot, &metrics);
+        let sample = sample_of(&metrics);
+        self.alarms.observe(now_ms, &sample);
+        let mut decision = evaluate(&self.policies, &fleet, &self.alarms, now_ms);
+        if decision.action == Action::ScaleIn && metrics.has_stale() {
+            decision = hold_scale_in(decision, &metrics);
+        }
+        let record = decision.to_record(self.tick, now_ms);
+        let status = self.status(snapshot, &metrics, &decision, fleet, now_ms);
+        let point = MetricPoint {
+            at_ms: now_ms,
+            concurrent_users: metrics.concurrent_users,
+            concurrent_users_per_instance: metrics.concurrent_users_per_instance,
+            desired_capacity: decision.capacity_after,
+            in_service: metrics.in_service,
+            requests_per_second: metrics.requests_per_second,
+            log_events_per_second: metrics.log_events_per_second,
+        };
+        let data = encode(
+            &metrics,
+            decision.capacity_after,
+            self.settings.per_instance_metrics,
+        );
+        TickOutcome {
+            tick: self.tick,
+            metrics,
+            decision,
+            record,
+            status,
+            point,
+            data,
+        }
+    }
+
+    fn fleet_state(&self, snapshot: &GroupSnapshot, metrics: &FleetMetrics) -> FleetState {
+        let (min, max) = self.bounds(snapshot);
+        let mut state = FleetState {
+            min,
+            max,
+            desired: snapshot.desired_capacity,
+            in_service: 0,
+            warming: 0,
+        };
+        for (inst, m) in snapshot.instances.iter().zip(&metrics.instances) {
+            match inst.lifecycle {
+                Lifecycle::InService if m.draining => {}
+                Lifecycle::InService if m.warming => state.warming += 1,
+                Lifecycle::InService => state.in_service += 1,
+                l if l.is_pending() => state.warming += 1,
+                _ => {}
+            }
+        }
+        state
+    }
+
+    fn status(
+        &self,
+        snapshot: &GroupSnapshot,
+        metrics: &FleetMetrics,
+        decision: &Decision,
+        fleet: FleetState,
+        now_ms: u64,
+    ) -> Status {
+        let instances: Vec<InstanceStatus> = snapshot
+            .instances
+            .iter()
+            .zip(&metrics.instances)
+            .map(|(i, m)| InstanceStatus {
+                id: i.id.clone(),
+                zone: i.zone.clone(),
+                lifecycle_state: i.lifecycle,
+                health: i.health,
+                warming: m.warming || i.lifecycle.is_pending(),
+                concurrent_users: m.concurrent_users,
+                requests_per_second: m.requests_per_second,
+                log_events_per_second: m.log_events_per_second,
+                in_flight: m.in_flight,
+                launched_at_ms: i.launched_at_ms,
+                address: i.address.clone(),
+            })
+            .collect();
+        let count =
+            |f: &dyn Fn(&InstanceStatus) -> bool| instances.iter().filter(|i| f(i)).count() as u32;
+        let draining_ids = |i: &InstanceStatus| {
+            i.lifecycle_state.is_draining()
+                || metrics.instances.iter().any(|m| m.id == i.id && m.draining)
+        };
+        Status {
+            provider: self.settings.provider.clone(),
+            tick: self.tick,
+            updated_at_ms: now_ms,
+            group: GroupStatus {
+                name: snapshot.name.clone(),
+                min_size: fleet.min,
+                max_size: fleet.max,
+                desired_capacity: decision.capacity_after,
+                in_service: count(&|i| i.lifecycle_state == Lifecycle::InService),
+                pending: count(&|i| i.lifecycle_state.is_pending()),
+                draining: count(&draining_ids),
+            },
+            instances,
+            fleet: FleetTotals {
+                concurrent_users: metrics.concurrent_users,
+                concurrent_users_per_instance: metrics.concurrent_users_per_instance,
+                requests_per_second: metrics.requests_per_second,
+                log_events_per_second: metrics.log_events_per_second,
+                log_events_lost: metrics.log_events_lost,
+            },
+            policy: PolicySummary {
+                metric: self.policies.scale_out.alarm.metric.as_str().into(),
+                scale_out_threshold: self.policies.scale_out.alarm.threshold,
+                scale_in_threshold: self.policies.scale_in.alarm.threshold,
+                tick_ms: self.settings.tick_ms,
+            },
+            endpoint: self.settings.endpoint.clone(),
+        }
+    }
+}
+
+/// The policy engine's view of this tick's metrics.
+pub fn sample_of(m: &FleetMetrics) -> MetricSample {
+    let fresh = m
+        .instances
+        .iter()
+        .any(|i| i.report == crate::aggregate::ReportState::Fresh);
+    let some = |v: f64| fresh.then_some(v);
+    MetricSample {
+        concurrent_users_per_instance: m.concurrent_users_per_instance,
+        concurrent_users: some(m.concurrent_users as f64),
+        requests_per_second: some(m.requests_per_second),
+        log_events_per_second: some(m.log_events_per_second),
+        stale: m.in_service > 0 && !fresh,
+    }
+}
+
+fn hold_scale_in(d: Decision, m: &FleetMetrics) -> Decision {
+    let ids = m
+        .stale_instances
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = m.stale_instances.len().saturating_sub(3);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Decision {
+        action: Action::None,
+        reason: Reason::StaleData,
+        capacity_after: d.capacity_before,
+        explanation: format!(
+            "Scale-in held at {}: {} in-service instance(s) sent no fresh load report ({ids}{more}); \
+             missing data never removes capacity. (Policy said: {})",
+            d.capacity_before,
+            m.stale_instances.len(),
+            d.explanation
+        ),
+        ..d
+    }
+}
+
+#[cfg(test)]
+#[path = "tick_tests.rs"]
+mod tests;

@@ -1,0 +1,191 @@
+use proto::Lifecycle;
+
+use super::*;
+use crate::aggregate::ReportBook;
+use crate::policy::{Action, Policies};
+use crate::provider::GroupSnapshot;
+use crate::provider::memory::MemoryFleet;
+use crate::synthetic::{report, user_ids};
+
+fn reconciler(min: u32, max: u32) -> Reconciler {
+    Reconciler::new(
+        Policies::local_default(),
+        ReconcilerSettings {
+            min_size: min,
+            max_size: max,
+            tick_ms: 5_000,
+            stale_after_ms: 3_000,
+            per_instance_metrics: false,
+            provider: "memory".into(),
+            endpoint: None,
+        },
+    )
+}
+
+/// Every instance of `snap` reports `per_instance` distinct users at `now_ms`.
+fn book_with(snap: &GroupSnapshot, per_instance: u64, now_ms: u64) -> ReportBook {
+    let mut book = ReportBook::new();
+    for (k, i) in snap.instances.iter().enumerate() {
+        let k = k as u64;
+        let ids = user_ids(k * per_instance, (k + 1) * per_instance);
+        book.ingest(
+            report(
+                &i.id,
+                now_ms / 1000,
+                now_ms,
+                ids.iter().map(String::as_str),
+                now_ms / 100,
+            ),
+            now_ms,
+        );
+    }
+    book
+}
+
+#[test]
+fn over_the_threshold_scales_out_by_the_matched_step() {
+    let fleet = MemoryFleet::new("g", 1, 10, 2);
+    let snap = fleet.snapshot();
+    let mut rec = reconciler(1, 10);
+    let now = 1_000_000;
+    // 60 users per instance: threshold 50, step [0, 15) → +20 % of 2 = 0.4 → 1 instance.
+    let out = rec.step(&snap, &book_with(&snap, 60, now), now);
+    assert_eq!(
+        out.decision.action,
+        Action::ScaleOut,
+        "{}",
+        out.decision.explanation
+    );
+    assert_eq!(
+        (out.decision.capacity_before, out.decision.capacity_after),
+        (2, 3)
+    );
+    assert_eq!(out.metrics.concurrent_users, 120);
+    assert_eq!(out.record.tick, 1);
+    assert_eq!(out.record.reason, "scaled");
+    assert_eq!(out.status.group.desired_capacity, 3);
+    assert_eq!(out.status.fleet.concurrent_users_per_instance, Some(60.0));
+    assert_eq!(out.status.instances.len(), 2);
+    assert_eq!(out.point.desired_capacity, 3);
+    assert!(
+        out.data
+            .iter()
+            .any(|d| d.name == "ConcurrentUsers" && d.value == 120.0)
+    );
+}
+
+#[test]
+fn never_past_max_even_far_over_the_threshold() {
+    let fleet = MemoryFleet::new("g", 1, 10, 3);
+    let snap = fleet.snapshot();
+    let mut rec = reconciler(1, 4);
+    let out = rec.step(&snap, &book_with(&snap, 500, 10_000), 10_000);
+    assert_eq!(
+        out.decision.capacity_after, 4,
+        "{}",
+        out.decision.explanation
+    );
+    assert_eq!(out.status.group.max_size, 4);
+}
+
+#[test]
+fn no_report_at_all_changes_nothing() {
+    let fleet = MemoryFleet::new("g", 1, 10, 3);
+    let snap = fleet.snapshot();
+    let mut rec = reconciler(1, 10);
+    for k in 0..5 {
+        let out = rec.step(&snap, &ReportBook::new(), 100_000 + k * 5_000);
+        assert_eq!(out.decision.action, Action::None);
+        assert_eq!(out.decision.capacity_after, 3);
+        assert!(
+            matches!(out.record.reason.as_str(), "stale_data" | "no_data"),
+            "{}",
+            out.record.reason
+        );
+    }
+}
+
+#[test]
+fn a_scale_in_is_held_while_some_in_service_instance_is_silent() {
+    let fleet = MemoryFleet::new("g", 1, 10, 3);
+    let snap = fleet.snapshot();
+    let mut rec = reconciler(1, 10);
+    let mut last = None;
+    for k in 0..4u64 {
+        let now = 100_000 + k * 5_000;
+        let mut book = book_with(&snap, 5, now);
+        let mut partial = ReportBook::new();
+        for i in &snap.instances[..2] {
+            partial.ingest(book.get(&i.id).unwrap().report.clone(), now);
+        }
+        book = partial;
+        last = Some(rec.step(&snap, &book, now));
+    }
+    let out = last.unwrap();
+    assert_eq!(
+        out.decision.action,
+        Action::None,
+        "{}",
+        out.decision.explanation
+    );
+    assert_eq!(out.record.reason, "stale_data");
+    assert!(
+        out.decision.explanation.contains("i-mem-3"),
+        "{}",
+        out.decision.explanation
+    );
+
+    // With every instance reporting, the same low load scales in.
+    let mut rec = reconciler(1, 10);
+    let mut last = None;
+    for k in 0..4u64 {
+        let now = 100_000 + k * 5_000;
+        last = Some(rec.step(&snap, &book_with(&snap, 5, now), now));
+    }
+    let out = last.unwrap();
+    assert_eq!(
+        out.decision.action,
+        Action::ScaleIn,
+        "{}",
+        out.decision.explanation
+    );
+    assert_eq!(out.decision.capacity_after, 2);
+}
+
+#[test]
+fn warming_and_pending_instances_are_counted_as_such() {
+    let fleet = MemoryFleet::new("g", 1, 10, 2).with_pending_launches();
+    fleet.set_now(100_000);
+    futures::executor::block_on(crate::provider::Fleet::set_desired_capacity(&fleet, 4)).unwrap();
+    fleet.update_instance("i-mem-3", |i| {
+        i.lifecycle = Lifecycle::InService;
+        i.in_service_at_ms = Some(100_000);
+    });
+    let snap = fleet.snapshot();
+    let rec = reconciler(1, 10);
+    let book = book_with(&snap, 10, 101_000);
+    let metrics = crate::aggregate::aggregate(
+        &snap,
+        &book,
+        101_000,
+        crate::aggregate::AggregateParams {
+            stale_after_ms: 3_000,
+            warmup_ms: 10_000,
+        },
+    );
+    let state = rec.fleet_state(&snap, &metrics);
+    assert_eq!((state.in_service, state.warming, state.desired), (2, 2, 4));
+}
+
+#[test]
+fn bounds_intersect_the_controller_and_the_group() {
+    let rec = reconciler(2, 8);
+    let mut snap = MemoryFleet::new("g", 1, 5, 1).snapshot();
+    assert_eq!(rec.bounds(&snap), (2, 5));
+    snap.max_size = 1;
+    assert_eq!(
+        rec.bounds(&snap),
+        (1, 1),
+        "an empty intersection falls back to the group's"
+    );
+}
