@@ -52,6 +52,8 @@ mod types;
 mod validate;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
