@@ -6,8 +6,8 @@
 //!
 //! - [`model`]: [`Chart`], [`Series`], [`Threshold`], [`Axis`] — plain data with builders.
 //! - [`scale`]: pure axis math (nice ticks, value → pixel, tick labels). No I/O.
-//! - [`svg`]: [`to_svg`], a pure function of the chart.
-//! - [`png`]: [`to_png`] / [`to_png_bytes`], rasterized with resvg; text needs a font from
+//! - [`svg`]: [`to_svg`] and [`stack_to_svg`] (charts one above the other), pure.
+//! - [`png`]: [`to_png`] / [`to_png_bytes`] / [`stack_to_png`], rasterized with resvg; text needs a font from
 //!   `/usr/share/fonts` (Debian's `fonts-dejavu-core`), else a clear [`ChartError::NoFont`].
 //!
 //! ```
@@ -26,5 +26,5 @@ pub mod scale;
 pub mod svg;
 
 pub use model::{Axis, Chart, LineStyle, Series, Threshold};
-pub use png::{ChartError, FONT_DIR, to_png, to_png_bytes};
-pub use svg::to_svg;
+pub use png::{ChartError, FONT_DIR, stack_to_png, to_png, to_png_bytes};
+pub use svg::{stack_to_svg, to_svg};

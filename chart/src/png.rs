@@ -7,7 +7,7 @@ use std::sync::Arc;
 use resvg::{tiny_skia, usvg};
 
 use crate::model::Chart;
-use crate::svg::{FONT_FAMILY, to_svg};
+use crate::svg::{FONT_FAMILY, stack_to_svg, to_svg};
 
 /// Where fonts are looked for.
 pub const FONT_DIR: &str = "/usr/share/fonts";
@@ -35,8 +35,18 @@ pub enum ChartError {
 
 /// Writes the chart as a PNG file at `path`.
 pub fn to_png(chart: &Chart, path: impl AsRef<Path>) -> Result<(), ChartError> {
-    let path = path.as_ref();
-    let bytes = to_png_bytes(chart)?;
+    write(path.as_ref(), &to_png_bytes(chart)?)
+}
+
+/// Writes charts stacked top to bottom (as [`stack_to_svg`]) as one PNG file at `path`.
+pub fn stack_to_png(charts: &[Chart], path: impl AsRef<Path>) -> Result<(), ChartError> {
+    write(
+        path.as_ref(),
+        &rasterize(&stack_to_svg(charts), Path::new(FONT_DIR))?,
+    )
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ChartError> {
     std::fs::write(path, bytes).map_err(|source| ChartError::Write {
         path: path.display().to_string(),
         source,
@@ -50,6 +60,11 @@ pub fn to_png_bytes(chart: &Chart) -> Result<Vec<u8>, ChartError> {
 
 /// The chart as PNG bytes, with the fonts found under `font_dir` (searched recursively).
 pub fn to_png_bytes_with_fonts(chart: &Chart, font_dir: &Path) -> Result<Vec<u8>, ChartError> {
+    rasterize(&to_svg(chart), font_dir)
+}
+
+/// Rasterizes an SVG document, with the fonts under `font_dir`.
+pub fn rasterize(svg: &str, font_dir: &Path) -> Result<Vec<u8>, ChartError> {
     let mut fonts = usvg::fontdb::Database::new();
     load_fonts(&mut fonts, font_dir, 0);
     let family = fonts
@@ -70,8 +85,7 @@ pub fn to_png_bytes_with_fonts(chart: &Chart, font_dir: &Path) -> Result<Vec<u8>
         fontdb: Arc::new(fonts),
         ..usvg::Options::default()
     };
-    let tree = usvg::Tree::from_str(&to_svg(chart), &options)
-        .map_err(|e| ChartError::Svg(e.to_string()))?;
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|e| ChartError::Svg(e.to_string()))?;
     let size = tree.size().to_int_size();
     let mut pixmap =
         tiny_skia::Pixmap::new(size.width(), size.height()).ok_or(ChartError::Size {

@@ -23,6 +23,27 @@ struct Frame {
 
 /// The chart as an SVG document (UTF-8, no external references).
 pub fn to_svg(chart: &Chart) -> String {
+    render(chart, "plot", 0.0)
+}
+
+/// Several charts stacked top to bottom in one SVG document (as wide as the widest).
+pub fn stack_to_svg(charts: &[Chart]) -> String {
+    let width = charts.iter().map(|c| c.width).max().unwrap_or(200);
+    let height: u32 = charts.iter().map(|c| c.height).sum::<u32>().max(1);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><rect width="{width}" height="{height}" fill="white"/>"#
+    );
+    let mut y = 0.0;
+    for (i, chart) in charts.iter().enumerate() {
+        s.push_str(&render(chart, &format!("plot{i}"), y));
+        y += f64::from(chart.height);
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// One chart's `<svg>` element, placed `y` pixels down, with clip path id `clip_id`.
+fn render(chart: &Chart, clip_id: &str, y: f64) -> String {
     let (w, h) = (f64::from(chart.width), f64::from(chart.height));
     let right_axis = chart.has_right_axis();
     let frame = Frame {
@@ -39,7 +60,7 @@ pub fn to_svg(chart: &Chart) -> String {
     let mut s = String::with_capacity(8 * 1024);
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="{FONT_FAMILY}, sans-serif">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" y="{y}" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="{FONT_FAMILY}, sans-serif">"#
     );
     let _ = write!(
         s,
@@ -50,7 +71,7 @@ pub fn to_svg(chart: &Chart) -> String {
     axes(&mut s, chart, &frame, &xs, &y1, right_axis.then_some(&y2));
     let _ = write!(
         s,
-        r#"<clipPath id="plot"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath><g clip-path="url(#plot)">"#,
+        r#"<clipPath id="{clip_id}"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath><g clip-path="url(#{clip_id})">"#,
         frame.left,
         frame.top,
         frame.right - frame.left,
@@ -283,6 +304,18 @@ mod tests {
             !svg.contains("rotate(90"),
             "no right axis without right series"
         );
+    }
+
+    #[test]
+    fn stacked_charts_get_their_own_clip_paths() {
+        let svg = stack_to_svg(&[sample(), sample().size(500, 300)]);
+        assert!(svg.contains(r#"id="plot0""#) && svg.contains(r#"id="plot1""#));
+        assert!(svg.contains(r#"height="780""#), "heights add up");
+        assert!(
+            svg.contains(r#"y="480""#),
+            "second chart placed below the first"
+        );
+        resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).expect("valid SVG");
     }
 
     #[test]
