@@ -1,1 +1,167 @@
-//! The hellofleet API instance (skeleton; see issue 2).
+//! `service`: the hellofleet API instance.
+//!
+//! Codemap:
+//! - [`config`]: `Args` (clap flags + env) → validated `Config` (pure).
+//! - [`app`]: `app(state) -> Router` — routes and the observing middleware.
+//! - [`server`]: HTTP/1 accept loop, header limit, graceful drain.
+//! - [`state`]: `AppState` shared by handlers, the report and background tasks.
+//! - [`users`]: concurrent-user tracking (pure, bounded).
+//! - [`metrics`]: request counters, latency histogram, Prometheus text.
+//! - [`report`]: pushes the `proto::LoadReport` to the controller.
+//! - [`shipper`]: the log shipper — queue, pure batching and retry policy,
+//!   the `LogSink` trait with `cloudwatch`, `file` and in-memory sinks.
+//! - [`instance_id`]: flag, else IMDSv2, else generated.
+//!
+//! Invariants: no request waits on the network; every log event handed to the
+//! shipper is counted exactly once as shipped, rejected, dropped or failed;
+//! `run` returns only after in-flight requests finished and logs were flushed.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod http_client;
+pub mod instance_id;
+pub mod metrics;
+pub mod report;
+pub mod server;
+pub mod shipper;
+pub mod state;
+pub mod users;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use app::app;
+pub use config::{Args, Config, ConfigError, Overflow, SinkSpec};
+pub use error::ServiceError;
+pub use state::AppState;
+
+use shipper::cloudwatch::CloudWatchSink;
+use shipper::file::FileSink;
+use shipper::retry::Backoff;
+use shipper::{LogSink, Shipper, ShipperOptions};
+
+/// Validates the flags, binds, handles SIGTERM/SIGINT, serves, drains, and
+/// returns after the logs are flushed.
+pub async fn serve(args: Args) -> Result<(), ServiceError> {
+    let config = Config::from_args(args)?;
+    let shutdown = CancellationToken::new();
+    let signals = on_signal(shutdown.clone())?;
+    let ip: IpAddr = if config.host == "localhost" {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        config
+            .host
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    };
+    let addr = SocketAddr::new(ip, config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!("listening on {local}");
+    let result = run(config, listener, shutdown.clone()).await;
+    signals.abort();
+    result
+}
+
+/// Cancels `token` on the first SIGTERM or SIGINT.
+fn on_signal(token: CancellationToken) -> Result<tokio::task::JoinHandle<()>, ServiceError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(ServiceError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServiceError::Signal)?;
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            () = token.cancelled() => return,
+        }
+        token.cancel();
+    }))
+}
+
+/// Serves on `listener` until `shutdown`, then drains (see [`server`]) and
+/// flushes the logs. The sink comes from the configuration.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    let instance_id =
+        instance_id::resolve(config.instance_id.as_deref(), config.imds_disabled).await;
+    let sink: Arc<dyn LogSink> = match &config.sink {
+        SinkSpec::File(path) => Arc::new(FileSink::open(path, &instance_id).map_err(|source| {
+            ServiceError::LogFile {
+                path: path.clone(),
+                source,
+            }
+        })?),
+        SinkSpec::CloudWatch => {
+            Arc::new(CloudWatchSink::from_env(&config.log_group, &instance_id).await)
+        }
+    };
+    run_with_sink(config, instance_id, listener, shutdown, sink).await
+}
+
+/// [`run`] with a given sink and instance id (tests pass the in-memory sink).
+pub async fn run_with_sink(
+    config: Config,
+    instance_id: String,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    sink: Arc<dyn LogSink>,
+) -> Result<(), ServiceError> {
+    tracing::info!(instance_id, sink = %sink.describe(), "starting");
+    let (queue, input) = shipper::queue(config.queue_capacity, config.overflow);
+    let finish = CancellationToken::new();
+    let options = ShipperOptions {
+        flush_interval: config.flush_interval,
+        flush_timeout: config.flush_timeout,
+        backoff: Backoff::default(),
+    };
+    let shipper = tokio::spawn(Shipper::new(input, sink, options).run(finish.clone()));
+    let state = AppState::new(&config, instance_id, queue);
+
+    let background = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(prune_loop(state.clone(), background.clone()));
+    if let Some(url) = config.report_url.clone() {
+        tasks.spawn(report::push_loop(
+            state.clone(),
+            url,
+            config.report_every,
+            background.clone(),
+        ));
+    }
+
+    server::serve(listener, app(state.clone()), &state, &config, shutdown).await;
+
+    background.cancel();
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("requests done; flushing logs");
+    finish.cancel();
+    if let Err(e) = shipper.await {
+        tracing::error!(%e, "the log shipper panicked");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Forgets expired users every half window, so memory follows the active set.
+async fn prune_loop(state: AppState, stop: CancellationToken) {
+    let every = (state.active_window() / 2).max(std::time::Duration::from_millis(50));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => state.prune_users(),
+        }
+    }
+}

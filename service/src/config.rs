@@ -1,0 +1,334 @@
+//! Configuration in two stages: [`Args`] as given on the command line or in the
+//! environment (clap), then [`Config`], validated by the pure [`Config::from_args`]
+//! whose errors name the flag. Nothing here does I/O.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+/// Every flag of the service, each with an environment variable where it makes sense.
+/// `main.rs` wraps it in a `Parser`; the controller flattens it into `serve-instance`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Instance id (also the log stream name); default: EC2 metadata (IMDSv2), else generated.
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Do not ask the EC2 instance metadata service for the instance id.
+    #[arg(long = "no-imds", env = "AWS_EC2_METADATA_DISABLED")]
+    pub imds_disabled: bool,
+    /// Where log events go: `file:PATH` (JSON lines) or `cloudwatch`.
+    #[arg(long, env = "LOG_SINK", default_value = "file:hellofleet-events.jsonl")]
+    pub log_sink: String,
+    /// CloudWatch Logs group (the stream is the instance id).
+    #[arg(long, env = "LOG_GROUP", default_value = "HelloWorldAPI")]
+    pub log_group: String,
+    /// A user counts as concurrent while it made a request within this window.
+    #[arg(long, env = "ACTIVE_WINDOW", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub active_window: Duration,
+    /// Most users tracked at once; beyond it the least recently pruned are evicted (counted).
+    #[arg(long, env = "MAX_USERS", default_value_t = 200_000)]
+    pub max_users: usize,
+    /// After SIGTERM, readiness is 503 for this long before the listener stops accepting.
+    #[arg(long, env = "DRAIN_DELAY", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub drain_delay: Duration,
+    /// Longest wait for in-flight requests once the listener is closed.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// A request taking longer is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Largest request header section in bytes; above it the answer is 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+    /// Log events the shipper holds at most (queued plus being sent).
+    #[arg(long, env = "QUEUE_CAPACITY", default_value_t = 65_536)]
+    pub queue_capacity: usize,
+    /// When the queue is full: `block` (backpressure, lose nothing) or `drop` (counted).
+    #[arg(long, env = "OVERFLOW", value_enum, default_value_t = Overflow::Block)]
+    pub overflow: Overflow,
+    /// Longest time an event waits before its batch is sent.
+    #[arg(long, env = "FLUSH_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub flush_interval: Duration,
+    /// On shutdown, how long the shipper keeps retrying before counting the rest as failed.
+    #[arg(long, env = "FLUSH_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub flush_timeout: Duration,
+    /// Controller base URL (`http://HOST:PORT`) to push the load report to.
+    #[arg(long, env = "REPORT_TO")]
+    pub report_to: Option<String>,
+    /// How often the load report is pushed.
+    #[arg(long, env = "REPORT_EVERY", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub report_every: Duration,
+}
+
+/// What happens when the log queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Overflow {
+    /// The request waits for room (backpressure); no event is lost.
+    Block,
+    /// The event is dropped and counted in `dropped`.
+    Drop,
+}
+
+/// Where log events are shipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// JSON lines appended to a file.
+    File(PathBuf),
+    /// CloudWatch Logs, configured from the standard AWS environment.
+    CloudWatch,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub instance_id: Option<String>,
+    pub imds_disabled: bool,
+    pub sink: SinkSpec,
+    pub log_group: String,
+    pub active_window: Duration,
+    pub max_users: usize,
+    pub drain_delay: Duration,
+    pub shutdown_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub queue_capacity: usize,
+    pub overflow: Overflow,
+    pub flush_interval: Duration,
+    pub flush_timeout: Duration,
+    /// Full URL the report is POSTed to (`{report_to}{REPORT_INGEST_PATH}`).
+    pub report_url: Option<hyper::Uri>,
+    pub report_every: Duration,
+}
+
+/// A flag with a value the service cannot use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--{flag}: {reason}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub reason: String,
+}
+
+fn bad(flag: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        flag,
+        reason: reason.into(),
+    }
+}
+
+/// Most events one request enqueues; the queue must hold at least this many.
+pub const EVENTS_PER_REQUEST: usize = 20;
+
+fn within(
+    flag: &'static str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    if value < min || value > max {
+        return Err(bad(
+            flag,
+            format!(
+                "{} is outside {}..={}",
+                humantime::format_duration(value),
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// A CloudWatch log stream name: 1–512 characters, no `:` or `*`.
+pub fn check_instance_id(id: &str) -> Result<(), ConfigError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(bad("instance-id", "must be 1 to 128 bytes long"));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| *c == ':' || *c == '*' || c.is_control() || c.is_whitespace())
+    {
+        return Err(bad("instance-id", format!("{id:?} contains {c:?}")));
+    }
+    Ok(())
+}
+
+fn parse_sink(value: &str) -> Result<SinkSpec, ConfigError> {
+    if value == "cloudwatch" {
+        return Ok(SinkSpec::CloudWatch);
+    }
+    match value.strip_prefix("file:") {
+        Some("") => Err(bad(
+            "log-sink",
+            "file: needs a path, e.g. file:events.jsonl",
+        )),
+        Some(path) => Ok(SinkSpec::File(PathBuf::from(path))),
+        None => Err(bad(
+            "log-sink",
+            format!("{value:?} is neither `file:PATH` nor `cloudwatch`"),
+        )),
+    }
+}
+
+fn parse_log_group(value: &str) -> Result<String, ConfigError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "._-/#".contains(c);
+    if value.is_empty() || value.len() > 512 || !value.chars().all(ok_char) {
+        return Err(bad(
+            "log-group",
+            format!("{value:?} must be 1 to 512 characters of [A-Za-z0-9._-/#]"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn parse_report_to(value: &str) -> Result<hyper::Uri, ConfigError> {
+    let base = value.trim_end_matches('/');
+    let uri: hyper::Uri = format!("{base}{}", proto::REPORT_INGEST_PATH)
+        .parse()
+        .map_err(|e| bad("report-to", format!("{value:?} is not a URL: {e}")))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        return Err(bad(
+            "report-to",
+            format!("{value:?} must look like http://HOST:PORT"),
+        ));
+    }
+    Ok(uri)
+}
+
+impl Config {
+    /// Validates the flags; the error names the first flag that is wrong.
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        const MS: Duration = Duration::from_millis(1);
+        const HOUR: Duration = Duration::from_secs(3600);
+        if args.host.parse::<std::net::IpAddr>().is_err() && args.host != "localhost" {
+            return Err(bad("host", format!("{:?} is not an IP address", args.host)));
+        }
+        if let Some(id) = &args.instance_id {
+            check_instance_id(id)?;
+        }
+        if !(100..=10_000_000).contains(&args.max_users) {
+            return Err(bad("max-users", "must be within 100..=10000000"));
+        }
+        if !(8 * 1024..=1024 * 1024).contains(&args.max_header_bytes) {
+            return Err(bad("max-header-bytes", "must be within 8192..=1048576"));
+        }
+        if !(EVENTS_PER_REQUEST * 5..=10_000_000).contains(&args.queue_capacity) {
+            return Err(bad(
+                "queue-capacity",
+                format!("must be within {}..=10000000", EVENTS_PER_REQUEST * 5),
+            ));
+        }
+        Ok(Config {
+            sink: parse_sink(&args.log_sink)?,
+            log_group: parse_log_group(&args.log_group)?,
+            active_window: within("active-window", args.active_window, 100 * MS, HOUR)?,
+            drain_delay: within(
+                "drain-delay",
+                args.drain_delay,
+                Duration::ZERO,
+                300 * 1000 * MS,
+            )?,
+            shutdown_timeout: within("shutdown-timeout", args.shutdown_timeout, MS, HOUR)?,
+            request_timeout: within("request-timeout", args.request_timeout, MS, HOUR)?,
+            flush_interval: within("flush-interval", args.flush_interval, 10 * MS, HOUR)?,
+            flush_timeout: within("flush-timeout", args.flush_timeout, Duration::ZERO, HOUR)?,
+            report_every: within("report-every", args.report_every, 50 * MS, HOUR)?,
+            report_url: args.report_to.as_deref().map(parse_report_to).transpose()?,
+            host: args.host,
+            port: args.port,
+            instance_id: args.instance_id,
+            imds_disabled: args.imds_disabled,
+            max_users: args.max_users,
+            max_header_bytes: args.max_header_bytes,
+            queue_capacity: args.queue_capacity,
+            overflow: args.overflow,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(flags: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["service"];
+        argv.extend_from_slice(flags);
+        Config::from_args(Cli::try_parse_from(argv).expect("clap accepts").args)
+    }
+
+    fn check_err(flags: &[&str], flag: &str) {
+        let err = parse(flags).expect_err("should be refused");
+        assert_eq!(err.flag, flag, "{flags:?} → {err}");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = parse(&["--no-imds"]).unwrap();
+        assert_eq!(c.active_window, Duration::from_secs(10));
+        assert_eq!(c.drain_delay, Duration::from_secs(1));
+        assert_eq!(c.flush_interval, Duration::from_secs(1));
+        assert_eq!(c.log_group, "HelloWorldAPI");
+        assert_eq!(c.overflow, Overflow::Block);
+        assert!(c.imds_disabled);
+        assert!(c.report_url.is_none());
+    }
+
+    #[test]
+    fn sinks() {
+        assert_eq!(
+            parse(&["--log-sink", "cloudwatch"]).unwrap().sink,
+            SinkSpec::CloudWatch
+        );
+        assert_eq!(
+            parse(&["--log-sink", "file:/tmp/x.jsonl"]).unwrap().sink,
+            SinkSpec::File("/tmp/x.jsonl".into())
+        );
+        check_err(&["--log-sink", "file:"], "log-sink");
+        check_err(&["--log-sink", "s3"], "log-sink");
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        check_err(&["--log-group", "has space"], "log-group");
+        check_err(&["--instance-id", "a:b"], "instance-id");
+        check_err(&["--instance-id", ""], "instance-id");
+        check_err(&["--active-window", "1ms"], "active-window");
+        check_err(&["--queue-capacity", "10"], "queue-capacity");
+        check_err(&["--max-header-bytes", "100"], "max-header-bytes");
+        check_err(&["--report-to", "https://x:1"], "report-to");
+        check_err(&["--report-to", "not a url"], "report-to");
+        check_err(&["--host", "example.com"], "host");
+        check_err(&["--flush-interval", "0s"], "flush-interval");
+    }
+
+    #[test]
+    fn report_url_gets_the_ingest_path() {
+        let c = parse(&[
+            "--report-to",
+            "http://127.0.0.1:9000/",
+            "--overflow",
+            "drop",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.report_url.unwrap().to_string(),
+            format!("http://127.0.0.1:9000{}", proto::REPORT_INGEST_PATH)
+        );
+        assert_eq!(c.overflow, Overflow::Drop);
+    }
+}
