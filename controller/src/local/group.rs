@@ -1,0 +1,453 @@
+//! The local group: plays an Auto Scaling group with service processes on loopback.
+//!
+//! [`LocalGroup`] keeps the group's state (desired capacity, members) and a
+//! supervisor loop that reconciles it: it launches instances when fewer are
+//! live than desired and picks instances to drain when more are. Each instance
+//! is driven through its lifecycle by its own task (`instance.rs`). The
+//! balancer's backend set is recomputed from the state on every change, so an
+//! instance is registered exactly while it is InService and healthy.
+//!
+//! Zones: members are spread over the configured zones (`local-a`, `local-b`);
+//! a launch goes to the zone with the fewest live members, a scale-in takes
+//! from the zone with the most (as EC2 Auto Scaling balances zones).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use proto::{Health, Lifecycle};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::balancer::{Backend, BalancerHandle};
+use super::instance;
+use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
+
+/// How the group launches and supervises instances.
+#[derive(Debug, Clone)]
+pub struct GroupOptions {
+    pub name: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    /// Program and leading arguments of an instance (e.g. this binary + `serve-instance`).
+    pub program: PathBuf,
+    pub program_args: Vec<String>,
+    /// Instance logs (file sink) and stderr go to `data_dir/logs/`.
+    pub data_dir: PathBuf,
+    /// Controller URL the instances push their load reports to.
+    pub report_to: Option<String>,
+    /// The balancer's URL, reported as the fleet's endpoint.
+    pub endpoint: Option<String>,
+    pub zones: Vec<String>,
+    /// Period of `/healthz` checks on in-service instances.
+    pub health_interval: Duration,
+    /// Consecutive failed checks that make an instance Unhealthy.
+    pub unhealthy_threshold: u32,
+    /// Period of `/readyz` polls while an instance boots.
+    pub readiness_poll: Duration,
+    /// An instance not ready within this is replaced.
+    pub boot_timeout: Duration,
+    /// Longest wait for a deregistered instance's flows to end before SIGTERM.
+    pub deregistration_delay: Duration,
+    /// Longest wait for an exit after SIGTERM before SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+impl GroupOptions {
+    pub fn new(program: PathBuf, program_args: Vec<String>, data_dir: PathBuf) -> Self {
+        Self {
+            name: "local".into(),
+            min_size: 1,
+            max_size: 10,
+            program,
+            program_args,
+            data_dir,
+            report_to: None,
+            endpoint: None,
+            zones: vec!["local-a".into(), "local-b".into()],
+            health_interval: Duration::from_secs(1),
+            unhealthy_threshold: 3,
+            readiness_poll: Duration::from_millis(25),
+            boot_timeout: Duration::from_secs(30),
+            deregistration_delay: Duration::from_secs(3),
+            stop_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One member of the group.
+#[derive(Debug, Clone)]
+pub(super) struct Member {
+    pub id: String,
+    pub zone: String,
+    pub addr: SocketAddr,
+    pub lifecycle: Lifecycle,
+    pub health: Health,
+    pub launched_at_ms: u64,
+    pub in_service_at_ms: Option<u64>,
+    pub pid: Option<u32>,
+    /// Cancelled to make the instance's task drain and stop it.
+    pub terminate: CancellationToken,
+}
+
+impl Member {
+    /// Counts toward the desired capacity.
+    fn is_live(&self) -> bool {
+        matches!(self.lifecycle, Lifecycle::Pending | Lifecycle::InService)
+            && self.health == Health::Healthy
+            && !self.terminate.is_cancelled()
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct GroupState {
+    pub desired: u32,
+    pub members: Vec<Member>,
+    next_index: u64,
+    /// A launch failed (spawn error or exit before ready) at this time: wait before the next.
+    pub launch_failed_at: Option<Instant>,
+}
+
+pub(super) struct Inner {
+    pub options: GroupOptions,
+    pub state: Mutex<GroupState>,
+    pub balancer: BalancerHandle,
+    pub wake: Notify,
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+impl Inner {
+    pub fn lock(&self) -> MutexGuard<'_, GroupState> {
+        self.state.lock().expect("group state lock")
+    }
+
+    /// Applies `f` to the member `id` (if still present), then re-registers the
+    /// balancer's backends and wakes the supervisor.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut Member)) {
+        {
+            let mut state = self.lock();
+            if let Some(m) = state.members.iter_mut().find(|m| m.id == id) {
+                f(m);
+            }
+            self.publish(&state);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Removes a terminated member.
+    pub fn remove(&self, id: &str, launch_failed: bool) {
+        {
+            let mut state = self.lock();
+            state.members.retain(|m| m.id != id);
+            if launch_failed {
+                state.launch_failed_at = Some(Instant::now());
+            }
+            self.publish(&state);
+        }
+        self.wake.notify_one();
+    }
+
+    /// The balancer serves exactly the in-service, healthy, not terminating members.
+    fn publish(&self, state: &GroupState) {
+        let backends = state
+            .members
+            .iter()
+            .filter(|m| m.lifecycle == Lifecycle::InService && m.is_live())
+            .map(|m| Backend {
+                id: m.id.clone(),
+                addr: m.addr,
+            })
+            .collect();
+        self.balancer.set_backends(backends);
+    }
+}
+
+/// The local Auto Scaling group; implements [`Fleet`]. Cheap to clone.
+#[derive(Clone)]
+pub struct LocalGroup {
+    inner: Arc<Inner>,
+}
+
+impl LocalGroup {
+    /// Starts the supervisor with `desired = min_size`; instances launch at once.
+    /// Everything stops when `shutdown` is cancelled; await [`LocalGroup::stopped`].
+    pub fn start(
+        options: GroupOptions,
+        balancer: BalancerHandle,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            state: Mutex::new(GroupState {
+                desired: options.min_size,
+                members: Vec::new(),
+                next_index: 1,
+                launch_failed_at: None,
+            }),
+            options,
+            balancer,
+            wake: Notify::new(),
+            tasks: TaskTracker::new(),
+            shutdown,
+        });
+        inner.tasks.spawn(supervise(inner.clone()));
+        Self { inner }
+    }
+
+    /// Waits until the supervisor and every instance task ended (every child reaped).
+    pub async fn stopped(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    /// `(instance id, pid)` of every member with a running process.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        let state = self.inner.lock();
+        state
+            .members
+            .iter()
+            .filter_map(|m| m.pid.map(|p| (m.id.clone(), p)))
+            .collect()
+    }
+
+    /// Instances currently InService and healthy.
+    pub fn in_service(&self) -> usize {
+        let state = self.inner.lock();
+        state
+            .members
+            .iter()
+            .filter(|m| m.lifecycle == Lifecycle::InService && m.is_live())
+            .count()
+    }
+
+    pub fn balancer(&self) -> &BalancerHandle {
+        &self.inner.balancer
+    }
+}
+
+#[async_trait]
+impl Fleet for LocalGroup {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        self.inner.options.endpoint.clone()
+    }
+
+    async fn describe(&self) -> Result<GroupSnapshot, ProviderError> {
+        let o = &self.inner.options;
+        let state = self.inner.lock();
+        Ok(GroupSnapshot {
+            name: o.name.clone(),
+            min_size: o.min_size,
+            max_size: o.max_size,
+            desired_capacity: state.desired,
+            instances: state
+                .members
+                .iter()
+                .map(|m| InstanceInfo {
+                    id: m.id.clone(),
+                    zone: m.zone.clone(),
+                    lifecycle: m.lifecycle,
+                    health: m.health,
+                    launched_at_ms: m.launched_at_ms,
+                    in_service_at_ms: m.in_service_at_ms,
+                    address: Some(m.addr.to_string()),
+                })
+                .collect(),
+        })
+    }
+
+    async fn set_desired_capacity(&self, desired: u32) -> Result<(), ProviderError> {
+        let o = &self.inner.options;
+        if desired < o.min_size || desired > o.max_size {
+            return Err(ProviderError::OutOfBounds {
+                desired,
+                min: o.min_size,
+                max: o.max_size,
+            });
+        }
+        if self.inner.shutdown.is_cancelled() {
+            return Err(ProviderError::Call(
+                "the local group is shutting down".into(),
+            ));
+        }
+        let before = std::mem::replace(&mut self.inner.lock().desired, desired);
+        if before != desired {
+            tracing::info!(group = %o.name, before, desired, "desired capacity set");
+        }
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// The supervisor: reconciles on every change and at least once a second, until shutdown.
+async fn supervise(inner: Arc<Inner>) {
+    loop {
+        reconcile(&inner);
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => break,
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+    // Stop every member; their tasks SIGTERM and reap their processes.
+    let state = inner.lock();
+    for m in &state.members {
+        m.terminate.cancel();
+    }
+}
+
+/// One reconciliation: launch or drain so that live members = desired.
+fn reconcile(inner: &Arc<Inner>) {
+    let mut state = inner.lock();
+    let live = state.members.iter().filter(|m| m.is_live()).count() as u32;
+    if live < state.desired {
+        let backing_off = state
+            .launch_failed_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+        if !backing_off {
+            for _ in live..state.desired {
+                launch(inner, &mut state);
+            }
+        }
+    } else if live > state.desired {
+        for _ in state.desired..live {
+            let Some(i) = pick_victim(&state.members, |id| inner.balancer.active_flows(id)) else {
+                break;
+            };
+            let m = &mut state.members[i];
+            tracing::info!(instance = %m.id, zone = %m.zone, "scale-in: draining");
+            m.lifecycle = Lifecycle::Terminating;
+            m.terminate.cancel();
+        }
+        inner.publish(&state);
+    }
+}
+
+fn launch(inner: &Arc<Inner>, state: &mut GroupState) {
+    let zone = pick_zone(&inner.options.zones, &state.members);
+    let id = format!("i-local-{}", state.next_index);
+    state.next_index += 1;
+    let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(a) => a.port(),
+        Err(e) => {
+            tracing::error!(error = %e, "no free loopback port for a new instance");
+            state.launch_failed_at = Some(Instant::now());
+            return;
+        }
+    };
+    let member = Member {
+        id: id.clone(),
+        zone,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        lifecycle: Lifecycle::Pending,
+        health: Health::Healthy,
+        launched_at_ms: instance::now_ms(),
+        in_service_at_ms: None,
+        pid: None,
+        terminate: CancellationToken::new(),
+    };
+    tracing::info!(instance = %id, zone = %member.zone, port, "launching");
+    inner
+        .tasks
+        .spawn(instance::run(inner.clone(), member.clone()));
+    state.members.push(member);
+}
+
+/// The zone with the fewest live members (first listed on ties). Pure.
+pub(super) fn pick_zone(zones: &[String], members: &[Member]) -> String {
+    zones
+        .iter()
+        .min_by_key(|z| {
+            members
+                .iter()
+                .filter(|m| m.is_live() && &m.zone == *z)
+                .count()
+        })
+        .cloned()
+        .unwrap_or_else(|| "local-a".into())
+}
+
+/// Which live member to drain: a pending one first (newest), else an in-service
+/// one from the zone with the most live members, fewest active flows, newest. Pure.
+pub(super) fn pick_victim(members: &[Member], flows: impl Fn(&str) -> u64) -> Option<usize> {
+    let live: Vec<usize> = (0..members.len())
+        .filter(|&i| members[i].is_live())
+        .collect();
+    if let Some(&i) = live
+        .iter()
+        .filter(|&&i| members[i].lifecycle == Lifecycle::Pending)
+        .max_by_key(|&&i| members[i].launched_at_ms)
+    {
+        return Some(i);
+    }
+    let zone_size = |z: &str| live.iter().filter(|&&i| members[i].zone == z).count();
+    live.iter().copied().min_by_key(|&i| {
+        let m = &members[i];
+        (
+            std::cmp::Reverse(zone_size(&m.zone)),
+            flows(&m.id),
+            std::cmp::Reverse(m.launched_at_ms),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, zone: &str, lifecycle: Lifecycle, launched: u64) -> Member {
+        Member {
+            id: id.into(),
+            zone: zone.into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            lifecycle,
+            health: Health::Healthy,
+            launched_at_ms: launched,
+            in_service_at_ms: None,
+            pid: None,
+            terminate: CancellationToken::new(),
+        }
+    }
+
+    fn zones() -> Vec<String> {
+        vec!["local-a".into(), "local-b".into()]
+    }
+
+    #[test]
+    fn launches_balance_the_zones() {
+        use Lifecycle::*;
+        assert_eq!(pick_zone(&zones(), &[]), "local-a");
+        let a = member("1", "local-a", InService, 1);
+        assert_eq!(pick_zone(&zones(), std::slice::from_ref(&a)), "local-b");
+        let gone = member("2", "local-b", Terminating, 2);
+        gone.terminate.cancel();
+        assert_eq!(pick_zone(&zones(), &[a.clone(), gone]), "local-b");
+        let b = member("3", "local-b", InService, 3);
+        assert_eq!(pick_zone(&zones(), &[a, b]), "local-a");
+    }
+
+    #[test]
+    fn scale_in_takes_pending_first_then_the_biggest_zone() {
+        use Lifecycle::*;
+        let no_flows = |_: &str| 0;
+        let ms = vec![
+            member("1", "local-a", InService, 1),
+            member("2", "local-b", InService, 2),
+            member("3", "local-a", InService, 3),
+            member("4", "local-b", Pending, 4),
+        ];
+        assert_eq!(pick_victim(&ms, no_flows), Some(3));
+        // Without the pending one: local-a has two, take its newest.
+        assert_eq!(pick_victim(&ms[..3], no_flows), Some(2));
+        // Fewer flows beats newer within the biggest zone.
+        let flows = |id: &str| if id == "3" { 5 } else { 1 };
+        assert_eq!(pick_victim(&ms[..3], flows), Some(0));
+        assert_eq!(pick_victim(&[], no_flows), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! One instance's lifecycle, driven by its own task:
+//! spawn → Pending → (`/readyz` 200) InService → health checks every interval →
+//! Terminating (deregistered; flows drain up to the deregistration delay;
+//! SIGTERM; exit awaited up to the stop timeout, then SIGKILL) → Terminated.
+//!
+//! The child is spawned with `kill_on_drop`, in its own process group (a
+//! terminal's Ctrl-C reaches only the controller, which then drains in order),
+//! and with a pipe as stdin that this task holds open: if the controller dies,
+//! the pipe closes and the instance stops itself (see [`super::watch_parent`]).
+
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use proto::{Health, Lifecycle};
+use tokio::process::{Child, Command};
+
+use super::PARENT_WATCH_ENV;
+use super::group::{Inner, Member};
+use super::probe::get_status;
+
+/// Wall clock, Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Why an instance leaves service.
+#[derive(Debug)]
+enum Exit {
+    /// The process ended by itself.
+    Exited(ExitStatus),
+    /// Scale-in or controller shutdown.
+    Requested,
+    /// Failed health checks, or not ready within the boot timeout.
+    Unhealthy,
+}
+
+pub(super) async fn run(inner: Arc<Inner>, member: Member) {
+    let id = member.id.clone();
+    let (mut child, _stdin) = match spawn(&inner, &member) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(instance = %id, program = %inner.options.program.display(), error = %e, "cannot start the instance");
+            inner.remove(&id, true);
+            return;
+        }
+    };
+    let pid = child.id();
+    inner.update(&id, |m| m.pid = pid);
+
+    let exit = match boot(&inner, &member, &mut child).await {
+        None => {
+            inner.update(&id, |m| {
+                m.lifecycle = Lifecycle::InService;
+                m.in_service_at_ms = Some(now_ms());
+            });
+            tracing::info!(instance = %id, addr = %member.addr, "in service");
+            serve(&inner, &member, &mut child).await
+        }
+        Some(exit) => exit,
+    };
+    let crashed_before_ready = matches!(exit, Exit::Exited(_) | Exit::Unhealthy)
+        && inner
+            .lock()
+            .members
+            .iter()
+            .any(|m| m.id == id && m.in_service_at_ms.is_none());
+    if !matches!(exit, Exit::Requested) {
+        tracing::warn!(instance = %id, reason = ?exit, "instance unhealthy: replacing it");
+    }
+    inner.update(&id, |m| {
+        m.lifecycle = Lifecycle::Terminating;
+        if !matches!(exit, Exit::Requested) {
+            m.health = Health::Unhealthy;
+        }
+    });
+    let status = match exit {
+        Exit::Exited(status) => Some(status),
+        Exit::Requested | Exit::Unhealthy => stop(&inner, &member, &mut child, &exit).await,
+    };
+    tracing::info!(instance = %id, status = ?status, "terminated");
+    inner.update(&id, |m| {
+        m.lifecycle = Lifecycle::Terminated;
+        m.pid = None;
+    });
+    inner.remove(&id, crashed_before_ready);
+}
+
+fn spawn(
+    inner: &Inner,
+    m: &Member,
+) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
+    let o = &inner.options;
+    let logs = o.data_dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join(format!("{}.stderr.log", m.id)))?;
+    let mut cmd = Command::new(&o.program);
+    cmd.args(&o.program_args)
+        .args(["--host", "127.0.0.1", "--port", &m.addr.port().to_string()])
+        .args(["--instance-id", &m.id])
+        .arg("--log-sink")
+        .arg(format!(
+            "file:{}",
+            logs.join(format!("{}.jsonl", m.id)).display()
+        ));
+    if let Some(url) = &o.report_to {
+        cmd.args(["--report-to", url]);
+    }
+    cmd.env(PARENT_WATCH_ENV, "1")
+        .env("HELLOFLEET_ZONE", &m.zone)
+        .stdin(Stdio::piped())
+        .stdout(stderr.try_clone()?)
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    // Held by the task: `Child::wait` would otherwise close it.
+    let stdin = child.stdin.take();
+    Ok((child, stdin))
+}
+
+/// Polls `/readyz` until 200. `None` when ready; otherwise why not.
+async fn boot(inner: &Inner, m: &Member, child: &mut Child) -> Option<Exit> {
+    let o = &inner.options;
+    let deadline = Instant::now() + o.boot_timeout;
+    loop {
+        if get_status(m.addr, "/readyz", Duration::from_secs(1)).await == Some(200) {
+            return None;
+        }
+        if Instant::now() >= deadline {
+            return Some(Exit::Unhealthy);
+        }
+        tokio::select! {
+            status = child.wait() => return Some(match status {
+                Ok(s) => Exit::Exited(s),
+                Err(_) => Exit::Unhealthy,
+            }),
+            _ = m.terminate.cancelled() => return Some(Exit::Requested),
+            _ = tokio::time::sleep(o.readiness_poll) => {}
+        }
+    }
+}
+
+/// In service: `/healthz` every interval until the process exits, checks fail
+/// `unhealthy_threshold` times in a row, or termination is requested.
+async fn serve(inner: &Inner, m: &Member, child: &mut Child) -> Exit {
+    let o = &inner.options;
+    let mut failures = 0u32;
+    let mut ticks = tokio::time::interval(o.health_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            status = child.wait() => return match status {
+                Ok(s) => Exit::Exited(s),
+                Err(_) => Exit::Unhealthy,
+            },
+            _ = m.terminate.cancelled() => return Exit::Requested,
+            _ = ticks.tick() => {
+                let timeout = o.health_interval.min(Duration::from_secs(2));
+                if get_status(m.addr, "/healthz", timeout).await == Some(200) {
+                    failures = 0;
+                } else {
+                    failures += 1;
+                    tracing::warn!(instance = %m.id, failures, "health check failed");
+                    if failures >= o.unhealthy_threshold {
+                        return Exit::Unhealthy;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Drains and stops the process; returns its exit status.
+async fn stop(inner: &Inner, m: &Member, child: &mut Child, why: &Exit) -> Option<ExitStatus> {
+    let o = &inner.options;
+    // Deregistered already: let the flows end, bounded by the deregistration delay
+    // (skipped when the whole stack stops or the instance is unhealthy).
+    if matches!(why, Exit::Requested) && !inner.shutdown.is_cancelled() {
+        let deadline = Instant::now() + o.deregistration_delay;
+        while inner.balancer.active_flows(&m.id) > 0 && Instant::now() < deadline {
+            tokio::select! {
+                _ = inner.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        let left = inner.balancer.active_flows(&m.id);
+        tracing::info!(instance = %m.id, flows_left = left, "deregistration delay over: SIGTERM");
+    }
+    if let Some(pid) = child.id() {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+    match tokio::time::timeout(o.stop_timeout, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            tracing::warn!(instance = %m.id, "no exit after SIGTERM: SIGKILL");
+            let _ = child.start_kill();
+            child.wait().await.ok()
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! `controller up`: the whole fleet on this machine.
+//!
+//! Order of start: config validated → data dir → both ports bound (a port in use
+//! is an error naming the flag that changes it) → balancer → group at its
+//! minimum → the daemon (ticks, JSON API, dashboard) → URLs printed.
+//! Order of stop (Ctrl-C or SIGTERM): daemon → instances drained and reaped →
+//! balancer. SIGHUP restarts the daemon alone (its state is rebuilt from the
+//! group and fresh load reports), as a restarted controller would on AWS,
+//! where the group and the NLB do not stop with it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::balancer::{Balancer, BalancerHandle, BalancerOptions, Strategy};
+use super::group::{GroupOptions, LocalGroup};
+use super::{LocalOptions, SettingError};
+use crate::config::{Config, ConfigError, Overrides, ProviderConfig};
+
+/// `controller up`: the whole fleet on this machine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Optional config file; without it, local defaults (min 1, max 10, tick 5 s).
+    #[arg(long, env = "HELLOFLEET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Port of the fleet's API (the local balancer) on 127.0.0.1; overrides `local.balancer`.
+    #[arg(long)]
+    pub api_port: Option<u16>,
+    /// Overrides `local.data_dir` (instance logs).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Overrides `local.strategy`.
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    #[error("`controller up` runs the local provider; use `controller run` for provider \"aws\"")]
+    NotLocal,
+    #[error("cannot create the data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "port {port} ({what}) is already in use: stop what uses it, or choose another port with {flag}"
+    )]
+    PortInUse {
+        port: u16,
+        what: &'static str,
+        flag: &'static str,
+    },
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        addr: SocketAddr,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("cannot find this program's path to start instances: {0}")]
+    CurrentExe(std::io::Error),
+    #[error("the controller daemon failed: {0}")]
+    Daemon(String),
+}
+
+/// The built-in configuration when no file is given: the same as
+/// [`Config::local_default`], as a file, so CLI overrides apply to it.
+pub const LOCAL_DEFAULT_TOML: &str =
+    "[group]\nname = \"hellofleet-local\"\nmin_size = 1\nmax_size = 10\ndesired_capacity = 1\n";
+
+/// Stage one and two of the configuration; nothing has started yet.
+pub fn load_config(args: &UpArgs) -> Result<(Config, LocalOptions), LocalError> {
+    let config = match &args.config {
+        Some(path) => Config::load(path, &args.overrides)?,
+        None => Config::from_toml(LOCAL_DEFAULT_TOML, "the built-in defaults", &args.overrides)?,
+    };
+    let ProviderConfig::Local(settings) = &config.provider else {
+        return Err(LocalError::NotLocal);
+    };
+    let mut settings = settings.clone();
+    if let Some(port) = args.api_port {
+        settings.balancer = SocketAddr::from(([127, 0, 0, 1], port)).to_string();
+    }
+    if let Some(dir) = &args.data_dir {
+        settings.data_dir = dir.display().to_string();
+    }
+    if let Some(s) = args.strategy {
+        settings.strategy = s;
+    }
+    let options = settings.validate()?;
+    Ok((config, options))
+}
+
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    flag: &'static str,
+) -> Result<TcpListener, LocalError> {
+    TcpListener::bind(addr).await.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            LocalError::PortInUse {
+                port: addr.port(),
+                what,
+                flag,
+            }
+        } else {
+            LocalError::Bind { addr, what, source }
+        }
+    })
+}
+
+/// `http://` URL of a listening address, with a wildcard host shown as loopback.
+fn url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalError> {
+    let (config, local) = load_config(&args)?;
+    std::fs::create_dir_all(&local.data_dir).map_err(|source| LocalError::DataDir {
+        path: local.data_dir.display().to_string(),
+        source,
+    })?;
+    let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
+    let balancer_listener = bind(
+        local.balancer,
+        "the fleet's API, local.balancer",
+        "--api-port",
+    )
+    .await?;
+    let api_listener = bind(
+        config.api.listen,
+        "the controller's API and dashboard, api.listen",
+        "--listen",
+    )
+    .await?;
+    let balancer_addr = balancer_listener
+        .local_addr()
+        .map_err(|source| LocalError::Bind {
+            addr: local.balancer,
+            what: "the fleet's API",
+            source,
+        })?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(|source| LocalError::Bind {
+            addr: config.api.listen,
+            what: "the controller's API",
+            source,
+        })?;
+
+    let handle = BalancerHandle::new();
+    let balancer_options = BalancerOptions {
+        strategy: local.strategy,
+        ..BalancerOptions::default()
+    };
+    let balancer = Balancer::from_listener(balancer_listener, handle.clone(), balancer_options);
+    let balancer_stop = CancellationToken::new();
+    let balancer_task = tokio::spawn(balancer.run(balancer_stop.clone()));
+
+    let mut group_options = GroupOptions::new(
+        program,
+        vec!["serve-instance".into()],
+        local.data_dir.clone(),
+    );
+    group_options.name.clone_from(&config.group.name);
+    group_options.min_size = config.group.min_size;
+    group_options.max_size = config.group.max_size;
+    group_options.report_to = Some(url(api_addr));
+    group_options.endpoint = Some(url(balancer_addr));
+    group_options.zones.clone_from(&local.zones);
+    group_options.health_interval = local.health_check_interval;
+    group_options.unhealthy_threshold = local.unhealthy_threshold;
+    group_options.deregistration_delay = local.deregistration_delay;
+    group_options.boot_timeout = local.boot_timeout;
+    group_options.stop_timeout = local.stop_timeout;
+    let group_stop = CancellationToken::new();
+    let group = LocalGroup::start(group_options, handle, group_stop.clone());
+
+    print_urls(balancer_addr, api_addr, &local);
+    let result = daemon::supervise(&config, &group, api_listener, api_addr, &shutdown).await;
+
+    tracing::info!("stopping: draining and stopping every instance");
+    group_stop.cancel();
+    group.stopped().await;
+    balancer_stop.cancel();
+    let _ = balancer_task.await;
+    tracing::info!("stopped: no instance left running");
+    result
+}
+
+fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions) {
+    let api = url(api);
+    println!("hellofleet is up (local provider):");
+    println!("  fleet API (local balancer)  {}/hello", url(balancer));
+    println!("  dashboard                   {api}/");
+    println!("  JSON API                    {api}/api/status");
+    println!(
+        "  instance logs               {}",
+        local.data_dir.join("logs").display()
+    );
+    println!("Ctrl-C stops everything it started.");
+}
+
+/// Runs the controller daemon against the group until shutdown; restarts it on SIGHUP.
+mod daemon {
+    use std::time::{Duration, Instant};
+
+    use tokio::signal::unix::{SignalKind, signal};
+
+    use super::*;
+    use crate::metrics::{MetricsSink, NoopSink, cloudwatch::CloudWatchSink};
+    use crate::provider::Fleet;
+
+    async fn sink(config: &Config) -> Arc<dyn MetricsSink> {
+        if config.metrics.publish {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(CloudWatchSink::new(
+                &sdk,
+                &config.metrics.namespace,
+                &config.group.name,
+            ))
+        } else {
+            Arc::new(NoopSink)
+        }
+    }
+
+    fn outcome(
+        r: Result<Result<(), crate::daemon::DaemonError>, tokio::task::JoinError>,
+    ) -> Result<(), LocalError> {
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(LocalError::Daemon(e.to_string())),
+            Err(e) => Err(LocalError::Daemon(e.to_string())),
+        }
+    }
+
+    /// The old server may hold the port for a moment after its shutdown.
+    async fn rebind(addr: SocketAddr) -> Result<TcpListener, LocalError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match bind(
+                addr,
+                "the controller's API and dashboard, api.listen",
+                "--listen",
+            )
+            .await
+            {
+                Err(LocalError::PortInUse { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(super) async fn supervise(
+        config: &Config,
+        group: &LocalGroup,
+        mut listener: TcpListener,
+        api_addr: SocketAddr,
+        shutdown: &CancellationToken,
+    ) -> Result<(), LocalError> {
+        let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
+        let sink = sink(config).await;
+        let mut hangup = signal(SignalKind::hangup())
+            .map_err(|e| LocalError::Daemon(format!("cannot install the SIGHUP handler: {e}")))?;
+        let mut config = config.clone();
+        loop {
+            let stop = shutdown.child_token();
+            let mut run = tokio::spawn(crate::daemon::run(
+                config.clone(),
+                Arc::clone(&fleet),
+                Arc::clone(&sink),
+                listener,
+                stop.clone(),
+            ));
+            let restart = tokio::select! {
+                r = &mut run => return outcome(r),
+                () = shutdown.cancelled() => false,
+                _ = hangup.recv() => true,
+            };
+            stop.cancel();
+            let ended = outcome(run.await);
+            if !restart {
+                return ended;
+            }
+            ended?;
+            // A restarted controller keeps the group's capacity: no start-up desired capacity.
+            config.group.desired_capacity = None;
+            listener = rebind(api_addr).await?;
+            tracing::warn!(
+                "SIGHUP: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn args(argv: &[&str]) -> UpArgs {
+        Cli::try_parse_from(std::iter::once("up").chain(argv.iter().copied()))
+            .unwrap()
+            .up
+    }
+
+    #[test]
+    fn no_file_means_the_local_defaults() {
+        let (config, local) = load_config(&args(&[])).unwrap();
+        assert_eq!(config, Config::local_default());
+        assert_eq!(
+            local,
+            super::super::LocalSettings::default().validate().unwrap()
+        );
+    }
+
+    #[test]
+    fn flags_override_ports_and_dirs() {
+        let (config, local) = load_config(&args(&[
+            "--api-port",
+            "18000",
+            "--listen",
+            "127.0.0.1:19090",
+            "--data-dir",
+            "/tmp/x",
+        ]))
+        .unwrap();
+        assert_eq!(local.balancer, "127.0.0.1:18000".parse().unwrap());
+        assert_eq!(config.api.listen, "127.0.0.1:19090".parse().unwrap());
+        assert_eq!(local.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn aws_is_refused() {
+        let err = load_config(&args(&["--provider", "aws"])).unwrap_err();
+        assert!(matches!(err, LocalError::NotLocal), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_names_the_flag() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = bind(addr, "the fleet's API", "--api-port")
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&addr.port().to_string()) && msg.contains("--api-port"),
+            "{msg}"
+        );
+    }
+}
