@@ -15,26 +15,67 @@ struct Cli {
 enum Command {
     /// Run the whole fleet on this machine: instances, balancer, controller, dashboard.
     Up(controller::local::UpArgs),
+    /// Run the controller daemon against the configured provider (an EC2 Auto Scaling group).
+    Run(controller::config::RunArgs),
     /// Replay a users trace through the step policies and report what they would do.
     Simulate(controller::simulate::SimulateArgs),
+    /// One API instance (started by `up`'s local group as a child of this binary).
+    #[command(hide = true)]
+    ServeInstance(service::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => controller::simulate::run(args).context("simulate"),
+        Command::ServeInstance(args) => {
+            controller::local::exit_with_parent();
+            runtime()?.block_on(service::serve(args)).context("serve-instance")
+        }
+        Command::Run(args) => runtime()?.block_on(async {
+            let shutdown = shutdown_on_signal();
+            run(args, shutdown).await.context("run")
+        }),
         Command::Up(args) => runtime()?.block_on(async {
             let shutdown = shutdown_on_signal();
             controller::local::up(args, shutdown).await.context("up")
         }),
     }
+}
+
+/// `controller run`: validate the config, then wire the AWS provider and sink to the daemon.
+async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    use controller::config::{Config, ProviderConfig};
+    use controller::metrics::{MetricsSink, NoopSink, cloudwatch::CloudWatchSink};
+    use std::sync::Arc;
+
+    let config = Config::load(&args.config, &args.overrides)?;
+    let ProviderConfig::Aws(aws) = &config.provider else {
+        anyhow::bail!(
+            "provider \"local\" runs with `controller up --config {}`",
+            args.config.display()
+        );
+    };
+    let sdk = controller::aws::sdk_config(aws.region.as_deref()).await;
+    let fleet = Arc::new(controller::aws::AwsFleet::new(&sdk, &config.group.name));
+    let sink: Arc<dyn MetricsSink> = if config.metrics.publish {
+        Arc::new(CloudWatchSink::new(&sdk, &config.metrics.namespace, &config.group.name))
+    } else {
+        Arc::new(NoopSink)
+    };
+    let listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (api.listen)", config.api.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("controller: dashboard http://{addr}/  status http://{addr}/api/status");
+    controller::daemon::run(config, fleet, sink, listener, shutdown).await?;
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
