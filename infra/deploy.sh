@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Deploy (create or update) the hellofleet stacks with one image tag, then roll the fleet
+# onto it with an instance refresh. See --help.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<EOF
+Usage: infra/deploy.sh --tag TAG --admin-cidr CIDR [options]
+
+Creates or updates the registry stack (ECR) and the fleet stack (infra/fleet.yaml) with
+the images TAG (both must be pushed: infra/images.sh push --tag TAG), then starts a rolling
+instance refresh (launch before terminate, 100 % healthy) and waits for it. The scaling
+settings come from the controller config (--config): infra/stack_params.py derives the
+stack parameters from it, so stack and controller cannot disagree.
+
+Options (environment variable in brackets):
+  --tag TAG              image tag to deploy, normally the commit       [HF_TAG]
+  --admin-cidr CIDR      who may open the dashboard, e.g. 203.0.113.7/32 [HF_ADMIN_CIDR]
+  --stack NAME           fleet stack name (default hellofleet)          [HF_STACK]
+  --registry-stack NAME  ECR stack name (default hellofleet-registry)   [HF_REGISTRY_STACK]
+  --config FILE          controller config (default infra/controller.aws.toml) [HF_CONFIG]
+  --region REGION        AWS region                      [AWS_REGION, AWS_DEFAULT_REGION]
+  --certificate-arn ARN  adds a TLS listener on 443                     [HF_CERTIFICATE_ARN]
+  --hosted-zone-id ID    with --domain-name: a Route 53 alias record    [HF_HOSTED_ZONE_ID]
+  --domain-name NAME                                                    [HF_DOMAIN_NAME]
+  --alert-email ADDR     subscribe to the alarm topic                   [HF_ALERT_EMAIL]
+  --state-dir DIR        where the previous tag and parameters are kept (default build/deploy) [HF_STATE_DIR]
+  --no-refresh           update the stack only, no instance refresh
+  --refresh-timeout SECS give up waiting for the refresh (default 1800)
+  --dry-run              print the AWS calls instead of making them (no credentials needed)
+  -h, --help             this text
+
+Writes STATE_DIR/STACK.previous-tag (the tag before this deploy, for infra/rollback.sh)
+and STATE_DIR/STACK.params.json (the rendered stack parameters).
+EOF
+}
+
+tag="${HF_TAG:-}"
+admin_cidr="${HF_ADMIN_CIDR:-}"
+stack="${HF_STACK:-hellofleet}"
+registry_stack="${HF_REGISTRY_STACK:-hellofleet-registry}"
+config="${HF_CONFIG:-$INFRA_DIR/controller.aws.toml}"
+region_flag=""
+cert="${HF_CERTIFICATE_ARN:-}"
+zone="${HF_HOSTED_ZONE_ID:-}"
+domain="${HF_DOMAIN_NAME:-}"
+email="${HF_ALERT_EMAIL:-}"
+state_dir="${HF_STATE_DIR:-$REPO_DIR/build/deploy}"
+refresh=1
+refresh_timeout=1800
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --tag) need_value "$1" "${2:-}"; tag="$2"; shift 2 ;;
+    --admin-cidr) need_value "$1" "${2:-}"; admin_cidr="$2"; shift 2 ;;
+    --stack) need_value "$1" "${2:-}"; stack="$2"; shift 2 ;;
+    --registry-stack) need_value "$1" "${2:-}"; registry_stack="$2"; shift 2 ;;
+    --config) need_value "$1" "${2:-}"; config="$2"; shift 2 ;;
+    --region) need_value "$1" "${2:-}"; region_flag="$2"; shift 2 ;;
+    --certificate-arn) need_value "$1" "${2:-}"; cert="$2"; shift 2 ;;
+    --hosted-zone-id) need_value "$1" "${2:-}"; zone="$2"; shift 2 ;;
+    --domain-name) need_value "$1" "${2:-}"; domain="$2"; shift 2 ;;
+    --alert-email) need_value "$1" "${2:-}"; email="$2"; shift 2 ;;
+    --state-dir) need_value "$1" "${2:-}"; state_dir="$2"; shift 2 ;;
+    --no-refresh) refresh=0; shift ;;
+    --refresh-timeout) need_value "$1" "${2:-}"; refresh_timeout="$2"; shift 2 ;;
+    --dry-run) HF_DRY_RUN=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+require "--tag" "$tag" "the image tag to deploy (--tag or HF_TAG)"
+valid_tag "$tag"
+require "--admin-cidr" "$admin_cidr" "who may open the dashboard (--admin-cidr or HF_ADMIN_CIDR), e.g. 203.0.113.7/32"
+[[ "$admin_cidr" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || die "--admin-cidr '$admin_cidr' is not an IPv4 CIDR like 203.0.113.7/32"
+[ -f "$config" ] || die "--config $config: no such file"
+if { [ -n "$zone" ] && [ -z "$domain" ]; } || { [ -z "$zone" ] && [ -n "$domain" ]; }; then
+  die "--hosted-zone-id and --domain-name go together"
+fi
+[[ "$refresh_timeout" =~ ^[0-9]+$ ]] || die "--refresh-timeout '$refresh_timeout' is not a number of seconds"
+region="$(resolve_region "$region_flag")"
+
+# Render the parameters first: a bad config fails here, before any AWS call.
+mkdir -p "$state_dir"
+params="$state_dir/$stack.params.json"
+extra=(ImageTag="$tag" AdminCidr="$admin_cidr" RegistryStack="$registry_stack")
+[ -z "$cert" ] || extra+=(CertificateArn="$cert")
+[ -z "$zone" ] || extra+=(HostedZoneId="$zone" DomainName="$domain")
+[ -z "$email" ] || extra+=(AlertEmail="$email")
+python3 "$INFRA_DIR/stack_params.py" "$config" "$region" "${extra[@]}" >"$params.tmp" || {
+  rm -f "$params.tmp"
+  exit 2
+}
+mv "$params.tmp" "$params"
+group="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="GroupName"))' "$params")"
+warmup="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="InstanceWarmup"))' "$params")"
+note "stack $stack, group $group, tag $tag, region $region (parameters: $params)"
+
+account="$(preflight "$region")"
+ensure_registry "$registry_stack" "$region"
+
+# Both images must exist: the pipeline pushes before it deploys.
+for repo in service controller; do
+  if ! query "$tag" aws ecr describe-images --region "$region" --repository-name "$registry_stack/$repo" \
+    --image-ids "imageTag=$tag" --query "imageDetails[0].imageTags[0]" --output text >/dev/null; then
+    die "image $registry_stack/$repo:$tag is not in ECR (account $account); run infra/images.sh push --tag $tag first"
+  fi
+done
+
+# Remember what runs now, for infra/rollback.sh.
+if stack_exists "$stack" "$region"; then
+  change_type=UPDATE
+  previous="$(query "previous-tag" aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+    --query "Stacks[0].Parameters[?ParameterKey=='ImageTag'].ParameterValue" --output text)"
+  if [ "${HF_ROLLBACK:-0}" != 1 ] && [ "$HF_DRY_RUN" != 1 ]; then
+    printf '%s\n' "$previous" >"$state_dir/$stack.previous-tag"
+    note "previous tag: $previous (saved to $state_dir/$stack.previous-tag)"
+  fi
+else
+  change_type=CREATE
+  [ "${HF_ROLLBACK:-0}" = 1 ] || rm -f "$state_dir/$stack.previous-tag"
+fi
+
+# A change set rather than `cloudformation deploy`: it takes the parameters file as
+# is (the controller config is multi-line) with AWS CLI v1 and v2 alike.
+change_set="deploy-$(date -u +%Y%m%d%H%M%S)"
+run aws cloudformation create-change-set --region "$region" --stack-name "$stack" \
+  --change-set-name "$change_set" --change-set-type "$change_type" \
+  --template-body "file://$INFRA_DIR/fleet.yaml" --parameters "file://$params" \
+  --capabilities CAPABILITY_IAM --tags Key=hellofleet:stack,Value="$stack"
+if ! run aws cloudformation wait change-set-create-complete --region "$region" \
+  --stack-name "$stack" --change-set-name "$change_set"; then
+  reason="$(aws cloudformation describe-change-set --region "$region" --stack-name "$stack" \
+    --change-set-name "$change_set" --query StatusReason --output text 2>/dev/null || true)"
+  case "$reason" in
+    *"didn't contain changes"* | *"No updates are to be performed"*)
+      note "the stack is already at this template and parameters"
+      aws cloudformation delete-change-set --region "$region" --stack-name "$stack" --change-set-name "$change_set" || true
+      ;;
+    *) die "change set $change_set failed: $reason" ;;
+  esac
+else
+  run aws cloudformation execute-change-set --region "$region" --stack-name "$stack" --change-set-name "$change_set"
+  if [ "$change_type" = CREATE ]; then
+    run aws cloudformation wait stack-create-complete --region "$region" --stack-name "$stack" ||
+      die "stack $stack failed to create; see: aws cloudformation describe-stack-events --stack-name $stack"
+  else
+    run aws cloudformation wait stack-update-complete --region "$region" --stack-name "$stack" ||
+      die "stack $stack failed to update (CloudFormation rolled it back); see describe-stack-events"
+  fi
+fi
+
+if [ "$refresh" = 1 ] && [ "$change_type" = UPDATE ]; then
+  alarm="$(stack_output "$stack" "$region" UnhealthyHostsAlarmName "$stack-unhealthy-hosts")"
+  # Launch before terminate (100-200 % healthy), skip instances already on this launch
+  # template version, fail fast if the unhealthy-hosts alarm fires. No AutoRollback: the
+  # stack has already saved the new version on the group, so the refresh's own rollback
+  # would return to it; infra/rollback.sh deploys the previous tag instead.
+  prefs="{\"MinHealthyPercentage\":100,\"MaxHealthyPercentage\":200,\"InstanceWarmup\":$warmup,\"SkipMatching\":true,\"AlarmSpecification\":{\"Alarms\":[\"$alarm\"]}}"
+  refresh_id="$(query "refresh-id" aws autoscaling start-instance-refresh --region "$region" \
+    --auto-scaling-group-name "$group" --strategy Rolling --preferences "$prefs" \
+    --query InstanceRefreshId --output text)"
+  note "instance refresh $refresh_id started"
+  waited=0
+  while :; do
+    status="$(query "Successful 100" aws autoscaling describe-instance-refreshes --region "$region" \
+      --auto-scaling-group-name "$group" --instance-refresh-ids "$refresh_id" \
+      --query "InstanceRefreshes[0].[Status,PercentageComplete]" --output text)"
+    note "refresh: $status"
+    case "$status" in
+      Successful*) break ;;
+      Failed* | Cancelled* | Rollback*) die "instance refresh $refresh_id ended: $status" ;;
+    esac
+    [ "$waited" -lt "$refresh_timeout" ] || die "instance refresh $refresh_id still running after ${refresh_timeout}s"
+    sleep 15
+    waited=$((waited + 15))
+  done
+fi
+
+url="$(stack_output "$stack" "$region" ServiceUrl "http://$stack-nlb.elb.$region.amazonaws.com")"
+dashboard="$(stack_output "$stack" "$region" DashboardUrl "http://$stack-nlb.elb.$region.amazonaws.com:9090/")"
+echo "deployed $tag: service $url, dashboard $dashboard"

@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# Tests of the infra scripts: --help, errors for missing parameters and credentials, the
+# AWS calls their dry runs print, the single source of the scaling settings (stack
+# parameters vs. controller config), and a real smoke test against a local stub server.
+# No test talks to AWS: dry runs make no calls, and the credential test points the CLI at
+# a closed loopback port. Needs python3 >= 3.11 and the aws CLI.
+# Ends with a line "N passed, M failed"; exit status 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+
+passed=0
+failed=0
+tmp="$(mktemp -d)"
+stub_pid=""
+cleanup() {
+  [ -z "$stub_pid" ] || kill "$stub_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# No real AWS from here: no credentials, no instance metadata, endpoints on a closed port.
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI \
+  HF_TAG HF_ADMIN_CIDR HF_STACK HF_REGISTRY_STACK HF_CONFIG HF_STATE_DIR HF_YES HF_DRY_RUN HF_ROLLBACK
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1
+export HF_STATE_DIR="$tmp/state"
+
+# t NAME CMD...: run CMD (a function or command); it passes when it returns 0.
+t() {
+  local name="$1"
+  shift
+  if ("$@") >"$tmp/out" 2>&1; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+    sed 's/^/     | /' "$tmp/out" | tail -n 25
+  fi
+}
+
+# expect_fail MESSAGE CMD...: CMD exits non-zero and its stderr contains MESSAGE.
+expect_fail() {
+  local msg="$1" rc=0
+  shift
+  "$@" >"$tmp/o" 2>"$tmp/e" || rc=$?
+  cat "$tmp/o" "$tmp/e"
+  [ "$rc" -ne 0 ] || { echo "expected a failure, got exit 0"; return 1; }
+  grep -qF -- "$msg" "$tmp/e" || { echo "stderr lacks: $msg"; return 1; }
+}
+
+# in_order FILE PATTERN...: each extended regex matches a line after the previous match.
+in_order() {
+  local file="$1" line=0 p n
+  shift
+  for p in "$@"; do
+    n="$(awk -v start="$line" -v re="$p" 'NR > start && $0 ~ re { print NR; exit }' "$file")"
+    [ -n "$n" ] || { echo "no line matching /$p/ after line $line of:"; cat "$file"; return 1; }
+    line="$n"
+  done
+}
+
+param() { # param FILE KEY: a value from a CloudFormation parameters file
+  python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]==sys.argv[2]))' "$1" "$2"
+}
+
+deploy_dry() { infra/deploy.sh --dry-run --tag abc123 --admin-cidr 203.0.113.7/32 "$@"; }
+
+# ------------------------------------------------------------------ help
+for s in deploy teardown smoke images rollback build; do
+  t "$s.sh --help prints its usage" bash -c "infra/$s.sh --help | grep -q '^Usage: infra/$s.sh'"
+done
+
+# -------------------------------------------------------- clear errors
+t "deploy: missing --tag is named" expect_fail "missing --tag" infra/deploy.sh --admin-cidr 1.2.3.4/32 --dry-run
+t "deploy: missing --admin-cidr is named" expect_fail "missing --admin-cidr" infra/deploy.sh --tag abc --dry-run
+t "deploy: bad CIDR is refused" expect_fail "is not an IPv4 CIDR" deploy_dry --admin-cidr 0.0.0.0
+t "deploy: bad tag is refused" expect_fail "is not a valid image tag" infra/deploy.sh --tag 'a b' --admin-cidr 1.2.3.4/32 --dry-run
+t "deploy: flag without value" expect_fail "--tag needs a value" infra/deploy.sh --tag --dry-run
+t "deploy: unknown flag" expect_fail "unknown argument '--bogus'" deploy_dry --bogus
+t "deploy: zone without domain" expect_fail "go together" deploy_dry --hosted-zone-id Z123
+t "deploy: missing region is named" expect_fail "missing AWS region" env -u AWS_REGION -u AWS_DEFAULT_REGION infra/deploy.sh --dry-run --tag abc --admin-cidr 1.2.3.4/32
+t "deploy: no credentials is a clear error" expect_fail "no usable AWS credentials" infra/deploy.sh --tag abc --admin-cidr 1.2.3.4/32
+t "images: missing verb" expect_fail "missing verb" infra/images.sh
+t "images: unknown verb" expect_fail "unknown verb 'ship'" infra/images.sh ship --tag abc
+t "images: missing tag" expect_fail "missing --tag" infra/images.sh build --dry-run
+t "teardown: refuses without --yes" expect_fail "without --yes" infra/teardown.sh
+t "teardown: no credentials is a clear error" expect_fail "no usable AWS credentials" infra/teardown.sh --yes
+t "smoke: missing target" expect_fail "pass --stack NAME or --url URL" infra/smoke.sh
+t "rollback: nothing saved" expect_fail "no previous tag" infra/rollback.sh --dry-run --admin-cidr 1.2.3.4/32
+t "rollback --if-saved: nothing saved is fine" bash -c "infra/rollback.sh --if-saved --admin-cidr 1.2.3.4/32 | grep -q 'nothing to roll back'"
+
+# ------------------------------------------------- config: the one source
+bad_config() { # bad_config SED_EXPR MESSAGE: a broken copy of the config is refused, naming the field
+  sed "$1" infra/controller.aws.toml >"$tmp/bad.toml"
+  expect_fail "$2" deploy_dry --config "$tmp/bad.toml"
+}
+t "config: provider must be aws" bad_config 's/^provider = "aws"/provider = "local"/' 'provider:'
+t "config: listen must be 0.0.0.0" bad_config 's/^listen = .*/listen = "127.0.0.1:9090"/' 'api.listen:'
+t "config: scale-in threshold below scale-out" bad_config 's/threshold = 20,/threshold = 60,/' 'policies.scale_in.alarm.threshold'
+t "config: min <= max" bad_config 's/^max_size = .*/max_size = 1/' 'group:'
+t "config: region must match" bad_config '$a [aws]\nregion = "us-east-1"' 'aws.region'
+t "config: a broken file is named" bad_config 's/^tick = .*/tick = /' 'not valid TOML'
+t "config: missing file" expect_fail "no such file" deploy_dry --config "$tmp/nope.toml"
+
+agree() { # the rendered stack parameters and the controller config the host gets agree
+  deploy_dry >/dev/null || return 1
+  python3 - "$HF_STATE_DIR/hellofleet.params.json" infra/controller.aws.toml <<'EOF'
+import json, sys, tomllib
+params = {p["ParameterKey"]: p["ParameterValue"] for p in json.load(open(sys.argv[1]))}
+host = tomllib.loads(params["ControllerConfig"])      # what the controller host reads
+source = tomllib.load(open(sys.argv[2], "rb"))        # the one source
+assert host == source, "the stored config differs from infra/controller.aws.toml"
+num = lambda v: float(v)
+checks = {
+    "GroupName": host["group"]["name"],
+    "MinSize": host["group"]["min_size"],
+    "MaxSize": host["group"]["max_size"],
+    "DesiredCapacity": host["group"]["desired_capacity"],
+    "ScaleOutMetric": host["policies"]["scale_out"]["alarm"]["metric"],
+    "ScaleOutThreshold": host["policies"]["scale_out"]["alarm"]["threshold"],
+    "ScaleInThreshold": host["policies"]["scale_in"]["alarm"]["threshold"],
+    "InstanceWarmup": host["policies"]["scale_out"]["estimated_instance_warmup_secs"],
+    "MetricNamespace": host["metrics"]["namespace"],
+    "ControllerPort": host["api"]["listen"].rsplit(":", 1)[1],
+}
+for key, want in checks.items():
+    got = params[key]
+    same = num(got) == num(want) if isinstance(want, (int, float)) else got == str(want)
+    assert same, f"{key}: stack parameter {got!r} but controller config {want!r}"
+import hashlib
+assert params["ConfigDigest"] == hashlib.sha256(params["ControllerConfig"].encode()).hexdigest()
+print("agree:", ", ".join(f"{k}={params[k]}" for k in checks))
+EOF
+}
+t "config: stack parameters and controller config agree" agree
+
+follows() { # a changed threshold and size move both the stack and the controller's copy
+  sed -e 's/threshold = 50,/threshold = 77,/' -e 's/^max_size = .*/max_size = 12/' \
+    infra/controller.aws.toml >"$tmp/changed.toml"
+  deploy_dry --config "$tmp/changed.toml" >/dev/null || return 1
+  local p="$HF_STATE_DIR/hellofleet.params.json" stored
+  stored="$(param "$p" ControllerConfig)"
+  [ "$(param "$p" ScaleOutThreshold)" = 77 ] && [ "$(param "$p" MaxSize)" = 12 ] &&
+    grep -q 'threshold = 77,' <<<"$stored" && grep -q '^max_size = 12$' <<<"$stored"
+}
+t "config: a changed threshold moves stack and controller together" follows
+
+template_params() { # every required template parameter is rendered, every rendered key exists
+  deploy_dry >/dev/null || return 1
+  python3 - infra/fleet.yaml "$HF_STATE_DIR/hellofleet.params.json" <<'EOF'
+import json, re, sys
+text = open(sys.argv[1]).read()
+block = text.split("\nParameters:\n", 1)[1].split("\nConditions:\n", 1)[0]
+declared = {}
+for m in re.finditer(r"^  (\w+):\n((?:    .*\n)+)", block, re.M):
+    declared[m.group(1)] = "Default:" in m.group(2)
+given = {p["ParameterKey"] for p in json.load(open(sys.argv[2]))}
+missing = [k for k, has_default in declared.items() if not has_default and k not in given]
+unknown = sorted(given - declared.keys())
+assert not missing, f"required parameters deploy.sh does not render: {missing}"
+assert not unknown, f"rendered keys the template does not declare: {unknown}"
+print(f"{len(declared)} parameters declared, {len(given)} rendered")
+EOF
+}
+t "template: deploy renders every required parameter and no unknown one" template_params
+
+uses() { # the template wires the shared settings where they matter
+  local f=infra/fleet.yaml
+  grep -q 'AutoScalingGroupName: !Ref GroupName' $f &&
+    grep -q 'DefaultInstanceWarmup: !Ref InstanceWarmup' $f &&
+    grep -q 'cloudwatch:namespace: !Ref MetricNamespace' $f &&
+    grep -q 'Threshold: !Ref ScaleOutThreshold' $f &&
+    grep -q 'autoScalingGroupName/${GroupName}' $f &&
+    grep -q 'HealthCheckPath: /readyz' $f &&
+    grep -q 'HttpTokens: required' $f &&
+    grep -q 'LifecycleTransition: autoscaling:EC2_INSTANCE_TERMINATING' $f
+}
+t "template: group name, warmup, namespace, threshold, readiness, IMDSv2, drain hook wired" uses
+
+# -------------------------------------------------------------- dry runs
+deploy_calls() {
+  deploy_dry >"$tmp/d" 2>/dev/null || return 1
+  in_order "$tmp/d" \
+    '^aws sts get-caller-identity --region eu-west-1' \
+    '^aws cloudformation deploy .*--stack-name hellofleet-registry .*registry.yaml' \
+    '^aws ecr describe-images .*hellofleet-registry/service .*imageTag=abc123' \
+    '^aws ecr describe-images .*hellofleet-registry/controller .*imageTag=abc123' \
+    "^aws cloudformation describe-stacks .*--stack-name hellofleet .*ParameterKey=='\\\\''ImageTag" \
+    '^aws cloudformation create-change-set .*--change-set-type UPDATE .*fleet.yaml --parameters file://.*hellofleet.params.json --capabilities CAPABILITY_IAM' \
+    '^aws cloudformation wait change-set-create-complete' \
+    '^aws cloudformation execute-change-set' \
+    '^aws cloudformation wait stack-update-complete' \
+    '^aws autoscaling start-instance-refresh .*--auto-scaling-group-name hellofleet-fleet --strategy Rolling' \
+    '^aws autoscaling describe-instance-refreshes' \
+    '^deployed abc123: service http'
+  grep -q '"MinHealthyPercentage":100,"MaxHealthyPercentage":200,"InstanceWarmup":60,"SkipMatching":true' "$tmp/d" &&
+    grep -q '"Alarms":\["hellofleet-unhealthy-hosts"\]' "$tmp/d"
+}
+t "deploy --dry-run: registry, image check, change set, instance refresh, in order" deploy_calls
+
+deploy_options() {
+  deploy_dry --stack blue --registry-stack reg --certificate-arn arn:aws:acm:eu-west-1:1:certificate/x \
+    --hosted-zone-id Z1 --domain-name hello.example.com --alert-email ops@example.com --no-refresh >"$tmp/d" 2>/dev/null || return 1
+  local p="$HF_STATE_DIR/blue.params.json"
+  [ "$(param "$p" CertificateArn)" = arn:aws:acm:eu-west-1:1:certificate/x ] &&
+    [ "$(param "$p" DomainName)" = hello.example.com ] && [ "$(param "$p" HostedZoneId)" = Z1 ] &&
+    [ "$(param "$p" AlertEmail)" = ops@example.com ] && [ "$(param "$p" RegistryStack)" = reg ] &&
+    [ "$(param "$p" ImageTag)" = abc123 ] && [ "$(param "$p" AdminCidr)" = 203.0.113.7/32 ] &&
+    grep -q -- '--stack-name blue ' "$tmp/d" && grep -q 'reg/service' "$tmp/d" &&
+    ! grep -q start-instance-refresh "$tmp/d"
+}
+t "deploy --dry-run: optional TLS, DNS, e-mail reach the stack; --no-refresh skips the refresh" deploy_options
+
+deploy_env() { # the HF_* variables the Jenkinsfile sets work like the flags
+  HF_TAG=envtag HF_ADMIN_CIDR=198.51.100.0/24 HF_STACK=green infra/deploy.sh --dry-run >"$tmp/d" 2>/dev/null &&
+    [ "$(param "$HF_STATE_DIR/green.params.json" ImageTag)" = envtag ] && grep -q '^deployed envtag' "$tmp/d"
+}
+t "deploy: HF_* environment variables stand in for flags" deploy_env
+
+no_state_in_dry_run() {
+  rm -rf "$HF_STATE_DIR"
+  deploy_dry >/dev/null 2>&1 && [ ! -e "$HF_STATE_DIR/hellofleet.previous-tag" ]
+}
+t "deploy --dry-run saves no previous tag" no_state_in_dry_run
+
+images_calls() {
+  infra/images.sh build --tag abc --dry-run >"$tmp/b" 2>/dev/null &&
+    in_order "$tmp/b" '^docker build .*-f .*infra/docker/service.Dockerfile -t hellofleet/service:abc' \
+      '^docker build .*-f .*infra/docker/controller.Dockerfile -t hellofleet/controller:abc' &&
+    infra/images.sh scan --tag abc --dry-run >"$tmp/s" 2>/dev/null &&
+    in_order "$tmp/s" '^trivy image --exit-code 1 .*hellofleet/service:abc' '^trivy image .*hellofleet/controller:abc' &&
+    infra/images.sh push --tag abc --dry-run >"$tmp/p" 2>/dev/null &&
+    in_order "$tmp/p" '^aws sts get-caller-identity' \
+      '^aws cloudformation deploy .*hellofleet-registry' \
+      '^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com$' \
+      '^docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hellofleet-registry/service:abc$' \
+      '^aws ecr wait image-scan-complete .*hellofleet-registry/service' \
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service' \
+      '^docker push .*/hellofleet-registry/controller:abc$' \
+      '^aws ecr wait image-scan-complete .*hellofleet-registry/controller'
+}
+t "images --dry-run: build, scan, login, push and the ECR scan gate" images_calls
+
+teardown_calls() {
+  infra/teardown.sh --dry-run >"$tmp/t" 2>/dev/null || return 1
+  in_order "$tmp/t" '^aws sts get-caller-identity' \
+    '^aws cloudformation delete-stack .*--stack-name hellofleet$' \
+    '^aws cloudformation wait stack-delete-complete .*--stack-name hellofleet$' \
+    '^aws ecr list-images .*hellofleet-registry/service' \
+    '^aws ecr batch-delete-image .*hellofleet-registry/service' \
+    '^aws ecr list-images .*hellofleet-registry/controller' \
+    '^aws ecr batch-delete-image .*hellofleet-registry/controller' \
+    '^aws cloudformation delete-stack .*--stack-name hellofleet-registry$' \
+    '^aws cloudformation wait stack-delete-complete .*--stack-name hellofleet-registry$' \
+    '^teardown of hellofleet done'
+  infra/teardown.sh --dry-run --keep-registry >"$tmp/k" 2>/dev/null &&
+    grep -q 'delete-stack .*--stack-name hellofleet$' "$tmp/k" && ! grep -q 'hellofleet-registry' "$tmp/k"
+}
+t "teardown --dry-run: fleet stack, then every image, then the registry" teardown_calls
+
+rollback_calls() {
+  mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag"
+  infra/rollback.sh --dry-run --admin-cidr 1.2.3.4/32 >"$tmp/r" 2>/dev/null || return 1
+  in_order "$tmp/r" '^aws autoscaling cancel-instance-refresh .*hellofleet-fleet' \
+    '^aws cloudformation create-change-set' '^aws autoscaling start-instance-refresh' '^deployed good42:' &&
+    [ "$(param "$HF_STATE_DIR/hellofleet.params.json" ImageTag)" = good42 ] &&
+    [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = good42 ]
+}
+t "rollback --dry-run: cancel the refresh, deploy the saved previous tag" rollback_calls
+
+# ------------------------------------------------------ smoke, for real
+start_stub() {
+  [ -z "$stub_pid" ] || kill "$stub_pid" 2>/dev/null
+  rm -f "$tmp/port"
+  python3 infra/tests/stub_server.py "$1" "$tmp/port" &
+  stub_pid=$!
+  for _ in $(seq 1 100); do [ -s "$tmp/port" ] && return 0; sleep 0.05; done
+  echo "stub server did not start"
+  return 1
+}
+smoke_good() {
+  start_stub good || return 1
+  infra/smoke.sh --url "http://127.0.0.1:$(cat "$tmp/port")" --requests 5 --wait 5 >"$tmp/s" 2>&1 || { cat "$tmp/s"; return 1; }
+  grep -q 'passed: 10 requests, instances seen: i-stub0 i-stub1' "$tmp/s"
+}
+t "smoke: passes against a healthy endpoint and lists the instances" smoke_good
+smoke_bad() {
+  start_stub "$1" || return 1
+  expect_fail "$2" infra/smoke.sh --url "http://127.0.0.1:$(cat "$tmp/port")" --requests 3 --wait 5
+}
+t "smoke: fails when /repeat is short" smoke_bad bad-repeat "3 of 6 requests failed"
+t "smoke: fails without X-Instance-Id" smoke_bad no-header "6 of 6 requests failed"
+smoke_down() {
+  start_stub good || return 1
+  local port
+  port="$(cat "$tmp/port")"
+  kill "$stub_pid"
+  wait "$stub_pid" 2>/dev/null
+  stub_pid=""
+  expect_fail "did not answer within 0s" infra/smoke.sh --url "http://127.0.0.1:$port" --wait 0
+}
+t "smoke: fails clearly when nothing answers" smoke_down
+smoke_dry() {
+  infra/smoke.sh --dry-run --stack hellofleet >"$tmp/s" 2>/dev/null &&
+    in_order "$tmp/s" "^aws cloudformation describe-stacks .*ServiceUrl" '^curl .*/hello$' '^curl .*/repeat$'
+}
+t "smoke --dry-run: reads the URL from the stack, then /hello and /repeat" smoke_dry
+
+# ------------------------------------------------ images and pipeline
+dockerfiles() {
+  local f
+  for f in infra/docker/service.Dockerfile infra/docker/controller.Dockerfile; do
+    [ "$(grep -c '^FROM ' "$f")" -ge 2 ] || { echo "$f: not multi-stage"; return 1; }
+    grep -q '^FROM gcr.io/distroless/cc-debian12:nonroot$' "$f" || { echo "$f: runtime is not distroless"; return 1; }
+    grep -q '^USER 65532:65532$' "$f" || { echo "$f: not non-root"; return 1; }
+    grep -q 'cargo build --release --locked' "$f" || { echo "$f: no locked release build"; return 1; }
+  done
+  grep -qx 'target' .dockerignore
+}
+t "Dockerfiles: multi-stage, distroless, non-root, locked release build" dockerfiles
+
+jenkinsfile() { # every stage runs a script of this repository, and credentials come from bindings
+  local s
+  grep -oE "sh '[^']+'" Jenkinsfile | sed -E "s/sh '(bash )?([^ ']+).*/\\2/" | sort -u >"$tmp/j"
+  [ "$(wc -l <"$tmp/j")" -ge 6 ] || { cat "$tmp/j"; return 1; }
+  while read -r s; do [ -f "$s" ] || { echo "Jenkinsfile runs $s, which does not exist"; return 1; }; done <"$tmp/j"
+  for s in '.ci/run' 'infra/build.sh' 'infra/images.sh build' 'infra/images.sh scan' 'infra/images.sh push' \
+    'infra/deploy.sh' 'infra/smoke.sh' 'infra/rollback.sh --if-saved'; do
+    grep -qF "$s" Jenkinsfile || { echo "no stage runs $s"; return 1; }
+  done
+  grep -q "aws(credentialsId: 'hellofleet-aws'" Jenkinsfile &&
+    ! grep -qiE 'AKIA|aws_secret_access_key *=' Jenkinsfile
+}
+t "Jenkinsfile: every stage runs an existing script; credentials by binding only" jenkinsfile
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
