@@ -6,14 +6,14 @@
 //! spike above a threshold is never hidden).
 
 /// The SVG's viewBox size; CSS scales it to the page width.
-pub const WIDTH: f64 = 600.0;
-pub const HEIGHT: f64 = 170.0;
-const LEFT: f64 = 40.0;
+pub const WIDTH: f64 = 480.0;
+pub const HEIGHT: f64 = 160.0;
+const LEFT: f64 = 36.0;
 const RIGHT: f64 = WIDTH - 8.0;
 const TOP: f64 = 8.0;
 const BOTTOM: f64 = HEIGHT - 20.0;
-/// At most this many points per series (≈ 2 px each).
-pub const MAX_POINTS: usize = 300;
+/// At most this many points per series (≈ 2 units each).
+pub const MAX_POINTS: usize = 240;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,8 @@ pub struct HLine {
 pub struct Tick {
     /// x for time ticks, y for value ticks.
     pub pos: f64,
+    /// SVG `text-anchor` for the label: the last time label ends at the edge.
+    pub anchor: &'static str,
     pub label: String,
 }
 
@@ -123,6 +125,7 @@ pub fn layout(from_ms: u64, to_ms: u64, series: &[SeriesInput], hlines: &[HLineI
         .iter()
         .map(|f| Tick {
             pos: y(y_max * f),
+            anchor: "end",
             label: crate::view::fmt_num(y_max * f),
         })
         .collect();
@@ -133,6 +136,7 @@ pub fn layout(from_ms: u64, to_ms: u64, series: &[SeriesInput], hlines: &[HLineI
             let back = span - span * q / 4;
             Tick {
                 pos: x(to_ms - back),
+                anchor: if back == 0 { "end" } else { "middle" },
                 label: if back == 0 {
                     "now".to_string()
                 } else {
@@ -289,8 +293,8 @@ mod tests {
             &[],
         );
         assert_eq!(c.y_max, 20.0, "10 × 1.05 rounds up to 20");
-        // x: 40 → 592; y: 0 → 150, 10/20 of 142 above the bottom → 79
-        assert_eq!(c.series[0].path, "M40 150L592 79");
+        // x: 36 → 472; y: 0 → 140, 10/20 of 132 above the bottom → 74
+        assert_eq!(c.series[0].path, "M36 140L472 74");
     }
 
     #[test]
@@ -329,8 +333,8 @@ mod tests {
             )],
             &[],
         );
-        // y_max 2.5: 1 → 150 - 0.4 × 142 = 93.2, 2 → 36.4
-        assert_eq!(c.series[0].path, "M40 93.2H316H592V36.4");
+        // y_max 2.5: 1 → 140 - 0.4 × 132 = 87.2, 2 → 34.4
+        assert_eq!(c.series[0].path, "M36 87.2H254H472V34.4");
     }
 
     #[test]
@@ -346,7 +350,7 @@ mod tests {
             }],
         );
         assert_eq!(c.y_max, 50.0);
-        assert_eq!(c.hlines[0].y, 36.4);
+        assert_eq!(c.hlines[0].y, 34.4);
         assert_eq!(c.y_ticks[2].label, "50");
         assert_eq!(c.x_ticks[0].label, "-0s");
         assert_eq!(c.x_ticks[4].label, "now");

@@ -125,10 +125,55 @@ impl FakeSource {
     }
 }
 
+impl FakeSource {
+    /// Plays a demo run into the history, one tick per `step_ms` from
+    /// `from_ms` to `to_ms`: users rise and fall, a simple threshold policy
+    /// moves desired capacity one at a time, and new instances take two ticks
+    /// to come into service. Returns the last (desired, in service).
+    pub fn play_demo(&self, from_ms: u64, to_ms: u64, step_ms: u64) -> (u32, u32) {
+        let (mut desired, mut in_service) = {
+            let s = self.status();
+            (s.group.desired_capacity.max(1), s.group.in_service.max(1))
+        };
+        let mut ready_at: Vec<u64> = Vec::new();
+        let span = (to_ms - from_ms).max(1) as f64;
+        let mut t = from_ms;
+        while t <= to_ms {
+            let phase = (t - from_ms) as f64 / span;
+            // 10 users rising to ~120 and back down a little
+            let users = (10.0 + 110.0 * (phase * std::f64::consts::PI * 0.8).sin()) as u64;
+            let per = users as f64 / f64::from(in_service.max(1));
+            if per > SCALE_OUT && desired < 10 {
+                desired += 1;
+                ready_at.push(t + 2 * step_ms);
+            } else if per < SCALE_IN && desired > 1 && ready_at.is_empty() {
+                desired -= 1;
+            }
+            ready_at.retain(|r| {
+                if *r <= t {
+                    in_service += 1;
+                    false
+                } else {
+                    true
+                }
+            });
+            in_service = in_service.min(desired);
+            self.tick(t, users, desired, in_service);
+            t += step_ms;
+        }
+        (desired, in_service)
+    }
+}
+
 fn instance(n: u32, launched_at_ms: u64, users: u64) -> InstanceStatus {
     InstanceStatus {
         id: format!("i-{:04x}", 0xa000 + n),
-        zone: if n.is_multiple_of(2) { "local-a" } else { "local-b" }.into(),
+        zone: if n.is_multiple_of(2) {
+            "local-a"
+        } else {
+            "local-b"
+        }
+        .into(),
         lifecycle_state: Lifecycle::InService,
         health: Health::Healthy,
         warming: false,

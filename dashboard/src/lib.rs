@@ -19,10 +19,13 @@
 //! - `render`: askama templates (`templates/`) and the per-tick fragment cache.
 //! - `routes`: the axum handlers and the SSE stream.
 //! - [`fake`]: an in-memory [`Source`] for tests, demos and benchmarks.
+//! - `browser` (feature `browser`): headless Chromium over CDP, for tests.
 //!
 //! Invariant: the live section is a function of (tick, window) only, rendered
 //! once per tick and window however many dashboards are open.
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod chart;
 pub mod fake;
 mod render;

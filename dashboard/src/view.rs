@@ -346,7 +346,7 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
     };
     let metric = match (d.metric_value, d.threshold) {
         (Some(v), Some(t)) => format!("{} vs {}", fmt_num(v), fmt_num(t)),
-        (Some(v), None) => fmt_num(v),
+        (Some(v), None) => format!("at {}", fmt_num(v)),
         _ => String::new(),
     };
     DecisionRow {
