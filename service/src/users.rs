@@ -211,7 +211,11 @@ mod tests {
         let near = |got: u64, want: u64| got.abs_diff(want) * 100 <= want;
         assert!(near(sa.count(), 300), "{}", sa.count());
         sa.merge(&sb);
-        assert!(near(sa.count(), 500), "shared users count once: {}", sa.count());
+        assert!(
+            near(sa.count(), 500),
+            "shared users count once: {}",
+            sa.count()
+        );
         // The sketch built from hashes equals one built from the ids.
         let mut by_id = proto::UserSketch::new();
         for i in 200..500 {
