@@ -1,1 +1,34 @@
-//! The hellofleet load generator (skeleton; see issue 4).
+//! The hellofleet load generator: goose users ramping, holding or spiking against the fleet,
+//! with one line per step, a CSV timeline, a chart and an SLO exit status.
+//!
+//! - [`cli`]: the command line as given (clap); [`config`]: validated into a [`Config`].
+//! - [`plan`]: load shapes as goose test plans (pure).
+//! - [`attack`]: the goose scenario (sessions with the `uid` cookie, `/hello` + `/repeat`
+//!   mix, think time) — the only module that imports goose's user API.
+//! - [`recorder`]: per-step observations shared by the users, and the users gauge.
+//! - [`reporter`]: the per-step loop (sample users, take the step, ask the controller).
+//! - [`status`]: the controller's `/api/status` adapter.
+//! - [`timeline`]: rows, the printed line, CSV, charts, the run summary (pure).
+//! - [`slo`]: `--slo` parsing and evaluation (pure); [`histogram`]: latency buckets (pure).
+//! - [`run`]: one load test from start to written reports.
+//!
+//! Invariants: the pure modules do no I/O and read no clock; every loop ends when the run
+//! does; a down controller only costs the capacity column, never the run.
+
+pub mod attack;
+pub mod cli;
+pub mod config;
+pub mod histogram;
+pub mod plan;
+pub mod recorder;
+pub mod reporter;
+pub mod run;
+pub mod slo;
+pub mod status;
+pub mod timeline;
+
+pub use config::{Config, ConfigError};
+pub use run::{Outcome, RunError, run};
+
+/// Exit status when the run finished but an SLO objective was not met.
+pub const EXIT_SLO_FAILED: i32 = 3;

@@ -1,1 +1,87 @@
-fn main() {}
+//! `loadgen`: parse the command line, set up logging and signals, run, set the exit status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use loadgen::cli::Cli;
+use loadgen::{Config, EXIT_SLO_FAILED};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match Config::from_cli(cli.command) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(config)))
+    {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    // goose stops on SIGINT itself; SIGTERM gets the same clean end (every report written).
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            if sigterm.recv().await.is_some() {
+                tracing::warn!("SIGTERM received, stopping");
+                shutdown.cancel();
+            }
+        }
+    });
+    let outcome = loadgen::run(config, shutdown).await?;
+    let s = &outcome.summary;
+    let p = |q: f64| {
+        s.percentile(q)
+            .map_or("-".to_string(), |v| format!("{v:.1}ms"))
+    };
+    println!(
+        "total: requests={} rps={:.1} p50={} p95={} p99={} errors={} ({:.2}%)",
+        s.requests,
+        s.rps(),
+        p(50.0),
+        p(95.0),
+        p(99.0),
+        s.errors,
+        s.error_rate_pct().unwrap_or(0.0)
+    );
+    let paths = &outcome.paths;
+    println!(
+        "reports: {} {} {} {} {}",
+        paths.csv.display(),
+        paths.svg.display(),
+        paths.png.display(),
+        paths.html.display(),
+        paths.json.display()
+    );
+    for v in &outcome.verdicts {
+        println!("slo: {v}");
+    }
+    if outcome.slo_met() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("SLO not met");
+        Ok(ExitCode::from(EXIT_SLO_FAILED as u8))
+    }
+}

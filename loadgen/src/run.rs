@@ -1,0 +1,163 @@
+//! One load test from start to reports: goose and the reporter side by side, then the CSV,
+//! the chart (SVG and PNG), goose's HTML and JSON reports, and the SLO verdicts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::recorder::Recorder;
+use crate::reporter;
+use crate::slo::{Summary, Verdict};
+use crate::status::HttpStatus;
+use crate::timeline::{self, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("goose: {0}")]
+    Goose(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("chart: {0}")]
+    Chart(#[from] chart::ChartError),
+}
+
+/// The files a run writes.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub html: PathBuf,
+    pub json: PathBuf,
+    pub svg: PathBuf,
+    pub png: PathBuf,
+    pub csv: PathBuf,
+}
+
+impl Paths {
+    pub fn new(config: &Config) -> Paths {
+        let d = &config.out_dir;
+        Paths {
+            html: d.join("report.html"),
+            json: d.join("report.json"),
+            svg: d.join("chart.svg"),
+            png: d.join("chart.png"),
+            csv: config.csv.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub rows: Vec<Row>,
+    pub summary: Summary,
+    /// Empty when no SLO was given.
+    pub verdicts: Vec<Verdict>,
+    pub paths: Paths,
+}
+
+impl Outcome {
+    pub fn slo_met(&self) -> bool {
+        self.verdicts.iter().all(|v| v.pass)
+    }
+}
+
+fn create_dir(path: &std::path::Path) -> Result<(), RunError> {
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path).map_err(|source| RunError::Create {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), RunError> {
+    std::fs::write(path, text).map_err(|source| RunError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Runs the load test until its plan ends or `shutdown` is cancelled (SIGTERM; goose itself
+/// stops on SIGINT), then writes every report. Step lines go to stdout as they come.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome, RunError> {
+    let paths = Paths::new(&config);
+    create_dir(&config.out_dir)?;
+    if let Some(parent) = paths.csv.parent() {
+        create_dir(parent)?;
+    }
+    let recorder = Recorder::new(config.plan.interval);
+    let done = CancellationToken::new();
+
+    // A stop request (SIGTERM) ends goose the way its own Ctrl-C handler does.
+    let stopper = tokio::spawn({
+        let (shutdown, done) = (shutdown.clone(), done.clone());
+        async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => goose::trigger_killswitch("SIGTERM received"),
+                _ = done.cancelled() => {}
+            }
+        }
+    });
+    let status = config
+        .controller
+        .as_deref()
+        .map(|url| HttpStatus::new(url, Duration::from_secs(2)));
+    let reporter = tokio::spawn(reporter::run(
+        recorder.clone(),
+        config.plan.clone(),
+        status,
+        done.clone(),
+        |row: &Row| println!("{}", row.line()),
+    ));
+
+    tracing::info!(
+        plan = %config.plan.to_goose(),
+        host = %config.host,
+        "starting {} ({} users allocated)",
+        config.profile.as_str(),
+        config.plan.total_users()
+    );
+    let result = crate::attack::execute(&config, recorder, &[&paths.html, &paths.json]).await;
+    done.cancel();
+    let _ = stopper.await;
+    let observed = reporter.await.unwrap_or_default();
+    // A goose error (a bad option, an unreachable report path) still ends the run here, but
+    // only after whatever was observed is kept below.
+    let goose_error = result.err().map(|e| RunError::Goose(e.to_string()));
+
+    let percentiles = config
+        .slo
+        .as_ref()
+        .map(|s| s.percentiles())
+        .unwrap_or_default();
+    let summary = timeline::summary(&observed.total, observed.elapsed, &percentiles);
+    write(&paths.csv, &timeline::to_csv(&observed.rows))?;
+    let charts = timeline::charts(config.profile.as_str(), &observed.rows);
+    write(&paths.svg, &chart::stack_to_svg(&charts))?;
+    if let Some(e) = goose_error {
+        return Err(e);
+    }
+    chart::stack_to_png(&charts, &paths.png)?;
+    let verdicts = config
+        .slo
+        .as_ref()
+        .map(|slo| slo.evaluate(&summary))
+        .unwrap_or_default();
+    Ok(Outcome {
+        rows: observed.rows,
+        summary,
+        verdicts,
+        paths,
+    })
+}
