@@ -104,10 +104,10 @@ ensure_registry "$registry_stack" "$region"
 
 # Both images must exist: the pipeline pushes before it deploys.
 for repo in service controller; do
-  if ! query "$tag" aws ecr describe-images --region "$region" --repository-name "$registry_stack/$repo" \
-    --image-ids "imageTag=$tag" --query "imageDetails[0].imageTags[0]" --output text >/dev/null; then
+  found="$(query "$tag" aws ecr describe-images --region "$region" --repository-name "$registry_stack/$repo" \
+    --image-ids "imageTag=$tag" --query "imageDetails[].imageTags[]" --output text 2>/dev/null || true)"
+  grep -qxF -- "$tag" <<<"$(tr -s '[:space:]' '\n' <<<"$found")" ||
     die "image $registry_stack/$repo:$tag is not in ECR (account $account); run infra/images.sh push --tag $tag first"
-  fi
 done
 
 # Remember what runs now, for infra/rollback.sh.

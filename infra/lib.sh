@@ -120,10 +120,24 @@ stack_exists() {
   aws cloudformation describe-stacks --region "$2" --stack-name "$1" >/dev/null 2>&1
 }
 
-# ensure_registry STACK REGION: create or update the ECR repositories' stack.
+# ensure_registry STACK REGION: create or update the ECR repositories' stack. "Nothing
+# to change" is success, whether the CLI reports it from the change set or the call.
 ensure_registry() {
-  run aws cloudformation deploy --region "$2" --stack-name "$1" \
-    --template-file "$INFRA_DIR/registry.yaml" --no-fail-on-empty-changeset
+  local out
+  if [ "$HF_DRY_RUN" = 1 ]; then
+    print_cmd aws cloudformation deploy --region "$2" --stack-name "$1" \
+      --template-file "$INFRA_DIR/registry.yaml" --no-fail-on-empty-changeset
+    return 0
+  fi
+  if out="$(aws cloudformation deploy --region "$2" --stack-name "$1" \
+    --template-file "$INFRA_DIR/registry.yaml" --no-fail-on-empty-changeset 2>&1)"; then
+    note "registry stack $1 is up to date"
+    return 0
+  fi
+  case "$out" in
+    *"No updates are to be performed"* | *"didn't contain changes"*) note "registry stack $1 is up to date" ;;
+    *) die "the registry stack $1 failed to deploy: $out" ;;
+  esac
 }
 
 # valid_tag TAG: an ECR tag we accept (the commit, usually).

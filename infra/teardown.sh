@@ -63,14 +63,20 @@ if [ "$keep_registry" = 0 ]; then
     # teardown explicit and works for repositories made before that property existed.
     for image in service controller; do
       repo="$registry_stack/$image"
-      while :; do
-        ids="$(query "" aws ecr list-images --region "$region" --repository-name "$repo" \
-          --max-items 100 --query "imageIds[].imageDigest" --output text)"
-        read -r -a digests <<<"${ids//None/}"
+      # Every digest (the CLI follows the pages), deleted 100 at a time (the API's limit),
+      # listed again until none is left (bounded: an emulator may need several rounds).
+      for ((round = 1; round <= 50; round++)); do
+        listed="$(query "" aws ecr list-images --region "$region" --repository-name "$repo" \
+          --query "imageIds[].imageDigest" --output text || true)"
+        mapfile -t digests < <(tr -s '[:space:]' '\n' <<<"${listed//None/}" | grep . | sort -u)
         [ "${#digests[@]}" -gt 0 ] || break
-        run aws ecr batch-delete-image --region "$region" --repository-name "$repo" \
-          --image-ids "${digests[@]/#/imageDigest=}" >/dev/null
+        for ((i = 0; i < ${#digests[@]}; i += 100)); do
+          chunk=("${digests[@]:i:100}")
+          run aws ecr batch-delete-image --region "$region" --repository-name "$repo" \
+            --image-ids "${chunk[@]/#/imageDigest=}" --query "failures" --output text >/dev/null
+        done
       done
+      [ "${#digests[@]}" -eq 0 ] || die "$repo still has images after $round rounds of deletion"
       if [ "$HF_DRY_RUN" = 1 ]; then
         print_cmd aws ecr batch-delete-image --region "$region" --repository-name "$repo" --image-ids "imageDigest=<each digest listed>"
       fi

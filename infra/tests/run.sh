@@ -313,6 +313,107 @@ smoke_dry() {
 }
 t "smoke --dry-run: reads the URL from the stack, then /hello and /repeat" smoke_dry
 
+# ------------------------------------------- against an AWS emulator (moto)
+# What moto can play: CloudFormation for the registry stack, ECR, Auto Scaling. (It cannot
+# create the fleet stack, so deploy's later calls are covered by the dry runs above.)
+moto_pid=""
+ctl_pid=""
+stop_emulator() {
+  [ -z "$ctl_pid" ] || kill "$ctl_pid" 2>/dev/null
+  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null
+  wait 2>/dev/null
+  ctl_pid=""
+  moto_pid=""
+}
+trap 'stop_emulator; cleanup' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start_emulator() {
+  command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: pip install 'moto[server]' (.ci/install.sh)"; return 1; }
+  local port
+  port="$(free_port)"
+  moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
+  moto_pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/" && { echo "$port" >"$tmp/moto.port"; return 0; }
+    sleep 0.1
+  done
+  echo "moto_server did not start"; cat "$tmp/moto.log"
+  return 1
+}
+# emu CMD...: run CMD with the emulator's endpoint and fake credentials.
+emu() {
+  env AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$tmp/moto.port")" AWS_ACCESS_KEY_ID=testing \
+    AWS_SECRET_ACCESS_KEY=testing AWS_SHARED_CREDENTIALS_FILE=/dev/null "$@"
+}
+put_image() { # put_image REPO TAG: a small distinct manifest under TAG
+  local digest
+  digest="$(printf '%s' "$1:$2" | sha256sum | cut -c1-64)"
+  emu aws ecr put-image --region eu-west-1 --repository-name "$1" --image-tag "$2" --image-manifest \
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":1,\"digest\":\"sha256:$digest\"},\"layers\":[]}" >/dev/null
+}
+
+emulated_registry() {
+  start_emulator || return 1
+  emu aws cloudformation deploy --region eu-west-1 --stack-name hellofleet-registry \
+    --template-file infra/registry.yaml --no-fail-on-empty-changeset >/dev/null || return 1
+  local r
+  r="$(emu aws ecr describe-repositories --region eu-west-1 --query 'repositories[].[repositoryName,imageTagMutability]' --output text)"
+  grep -q $'hellofleet-registry/service\tIMMUTABLE' <<<"$r" && grep -q $'hellofleet-registry/controller\tIMMUTABLE' <<<"$r"
+}
+t "emulator: the registry stack makes both repositories, tags immutable" emulated_registry
+
+deploy_needs_images() {
+  put_image hellofleet-registry/service v1 && put_image hellofleet-registry/controller v0 &&
+    expect_fail "image hellofleet-registry/controller:v1 is not in ECR" emu infra/deploy.sh --tag v1 --admin-cidr 1.2.3.4/32
+}
+t "emulator: deploy refuses a tag whose image was not pushed" deploy_needs_images
+
+teardown_real() {
+  local i
+  for i in 1 2 3 4 5; do put_image hellofleet-registry/service "r$i" || return 1; done
+  emu aws ecr batch-get-image --region eu-west-1 --repository-name hellofleet-registry/service \
+    --image-ids imageTag=r1 --query 'images[0].imageManifest' --output text >"$tmp/m" &&
+    emu aws ecr put-image --region eu-west-1 --repository-name hellofleet-registry/service \
+      --image-tag r1-again --image-manifest "$(cat "$tmp/m")" >/dev/null || return 1
+  emu infra/teardown.sh --yes >"$tmp/td" 2>&1 || { cat "$tmp/td"; return 1; }
+  cat "$tmp/td"
+  grep -q "no stack hellofleet" "$tmp/td" && grep -q "deleted stack hellofleet-registry" "$tmp/td" || return 1
+  [ -z "$(emu aws ecr describe-repositories --region eu-west-1 --query 'repositories[].repositoryName' --output text)" ] ||
+    { echo "repositories left behind"; return 1; }
+  ! emu aws cloudformation describe-stacks --region eu-west-1 --stack-name hellofleet-registry \
+    --query 'Stacks[0].StackStatus' --output text 2>/dev/null | grep -qv DELETE_COMPLETE
+}
+t "emulator: teardown deletes every image (two tags on one digest too), the repositories and the stack" teardown_real
+
+controller_takes_config() { # the config the stack stores drives the real controller
+  local bin="${CARGO_TARGET_DIR:-target}/debug/controller" port i
+  [ -x "$bin" ] || { echo "$bin is missing: cargo build -p controller (scripts/test.sh builds it before these checks)"; return 1; }
+  deploy_dry >/dev/null 2>&1 && param "$HF_STATE_DIR/hellofleet.params.json" ControllerConfig >"$tmp/stored.toml" || return 1
+  emu aws ec2 create-launch-template --region eu-west-1 --launch-template-name hflt \
+    --launch-template-data '{"ImageId":"ami-12c6146b","InstanceType":"t3.small"}' >/dev/null &&
+    emu aws autoscaling create-auto-scaling-group --region eu-west-1 --auto-scaling-group-name hellofleet-fleet \
+      --launch-template LaunchTemplateName=hflt --min-size 2 --max-size 10 --desired-capacity 2 \
+      --availability-zones eu-west-1a || return 1
+  port="$(free_port)"
+  emu "$bin" run --config "$tmp/stored.toml" --listen "127.0.0.1:$port" >"$tmp/ctl.log" 2>&1 &
+  ctl_pid=$!
+  for i in $(seq 1 150); do
+    curl -sf "http://127.0.0.1:$port/api/status" >"$tmp/status.json" 2>/dev/null && break
+    kill -0 "$ctl_pid" 2>/dev/null || { echo "controller exited:"; cat "$tmp/ctl.log"; return 1; }
+    sleep 0.1
+  done
+  python3 - "$tmp/status.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+g = s["group"]
+assert s["provider"] == "aws", s["provider"]
+assert (g["name"], g["min_size"], g["max_size"]) == ("hellofleet-fleet", 2, 10), g
+print("controller steers", g["name"], "min", g["min_size"], "max", g["max_size"], "desired", g["desired_capacity"])
+EOF
+}
+t "emulator: the real controller runs on the stored config and steers the group it names" controller_takes_config
+stop_emulator
+
 # ------------------------------------------------ images and pipeline
 dockerfiles() {
   local f
