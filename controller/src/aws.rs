@@ -262,4 +262,70 @@ mod tests {
         assert!(s.instances.is_empty());
         assert!(seen.unwrap().is_empty(), "forgets instances that left");
     }
+
+    // What moto does not do, through the real client with aws-smithy-mocks: bounds
+    // validation on SetDesiredCapacity, a scaling activity in progress, lifecycle-hook
+    // wait states.
+    mod mocked {
+        use aws_sdk_autoscaling::error::ErrorMetadata;
+        use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+        use aws_sdk_autoscaling::operation::set_desired_capacity::SetDesiredCapacityError;
+        use aws_sdk_autoscaling::types::error::ScalingActivityInProgressFault;
+        use aws_smithy_mocks::{mock, mock_client};
+
+        use super::*;
+
+        #[tokio::test]
+        async fn set_desired_capacity_errors_name_the_call_and_the_reason() {
+            let above_max = mock!(Client::set_desired_capacity)
+                .match_requests(|r| r.desired_capacity() == Some(9) && r.honor_cooldown() == Some(false))
+                .then_error(|| {
+                    SetDesiredCapacityError::generic(
+                        ErrorMetadata::builder()
+                            .code("ValidationError")
+                            .message("New SetDesiredCapacity value 9 is above max value 3 for the AutoScalingGroup.")
+                            .build(),
+                    )
+                });
+            let busy = mock!(Client::set_desired_capacity).then_error(|| {
+                SetDesiredCapacityError::ScalingActivityInProgressFault(
+                    ScalingActivityInProgressFault::builder()
+                        .message("Scaling activity 1234 is in progress")
+                        .build(),
+                )
+            });
+            let client = mock_client!(aws_sdk_autoscaling, [&above_max, &busy]);
+            let fleet = AwsFleet::from_client(client, "web");
+            let err = fleet.set_desired_capacity(9).await.unwrap_err().to_string();
+            assert!(
+                err.contains("SetDesiredCapacity") && err.contains("above max value 3"),
+                "{err}"
+            );
+            let err = fleet.set_desired_capacity(2).await.unwrap_err().to_string();
+            assert!(err.contains("in progress"), "{err}");
+            assert_eq!((above_max.num_calls(), busy.num_calls()), (1, 1));
+        }
+
+        #[tokio::test]
+        async fn lifecycle_hook_wait_states_come_through_describe() {
+            let describe = mock!(Client::describe_auto_scaling_groups).then_output(|| {
+                DescribeAutoScalingGroupsOutput::builder()
+                    .auto_scaling_groups(group(vec![
+                        instance("i-1", LifecycleState::PendingWait, "Healthy"),
+                        instance("i-2", LifecycleState::TerminatingWait, "Healthy"),
+                    ]))
+                    .build()
+            });
+            let client = mock_client!(aws_sdk_autoscaling, [&describe]);
+            let s = AwsFleet::from_client(client, "web")
+                .describe()
+                .await
+                .unwrap();
+            let states: Vec<Lifecycle> = s.instances.iter().map(|i| i.lifecycle).collect();
+            assert_eq!(
+                states,
+                vec![Lifecycle::PendingWait, Lifecycle::TerminatingWait]
+            );
+        }
+    }
 }
