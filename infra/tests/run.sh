@@ -11,9 +11,36 @@ cd "$(dirname "$0")/../.." || exit 2
 passed=0
 failed=0
 tmp="$(mktemp -d)"
-stub_pid=""
+# Every background process a test starts is recorded here, because each test runs in a
+# subshell: stop_named stops one by name, and the EXIT trap stops whatever is left.
+spawn() { # spawn NAME LOG CMD...: start CMD in the background, output to LOG
+  local name="$1" log="$2"
+  shift 2
+  "$@" >"$log" 2>&1 &
+  echo "$!" >"$tmp/$name.pid"
+  echo "$!" >>"$tmp/all.pids"
+}
+stop_pids() { # stop_pids PID...: TERM, wait up to 5 s, then KILL
+  local p i
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null
+  for i in $(seq 1 50); do
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && break; done
+    kill -0 "$p" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$@" 2>/dev/null
+  return 0
+}
+stop_named() { # stop_named NAME: stop the process spawn NAME started, if any
+  [ -f "$tmp/$1.pid" ] || return 0
+  stop_pids "$(cat "$tmp/$1.pid")"
+  rm -f "$tmp/$1.pid"
+}
 cleanup() {
-  [ -z "$stub_pid" ] || kill "$stub_pid" 2>/dev/null
+  local pids=()
+  [ -f "$tmp/all.pids" ] && mapfile -t pids <"$tmp/all.pids"
+  stop_pids "${pids[@]}"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -28,14 +55,17 @@ export HF_STATE_DIR="$tmp/state"
 
 # t NAME CMD...: run CMD (a function or command); it passes when it returns 0.
 t() {
-  local name="$1"
+  local name="$1" start ms
   shift
+  start=$(date +%s%N)
   if ("$@") >"$tmp/out" 2>&1; then
+    ms=$((($(date +%s%N) - start) / 1000000))
     passed=$((passed + 1))
-    echo "ok   $name"
+    echo "ok   $name ($ms ms)"
   else
+    ms=$((($(date +%s%N) - start) / 1000000))
     failed=$((failed + 1))
-    echo "FAIL $name"
+    echo "FAIL $name ($ms ms)"
     sed 's/^/     | /' "$tmp/out" | tail -n 25
   fi
 }
@@ -277,10 +307,9 @@ t "rollback --dry-run: cancel the refresh, deploy the saved previous tag" rollba
 
 # ------------------------------------------------------ smoke, for real
 start_stub() {
-  [ -z "$stub_pid" ] || kill "$stub_pid" 2>/dev/null
+  stop_named stub
   rm -f "$tmp/port"
-  python3 infra/tests/stub_server.py "$1" "$tmp/port" &
-  stub_pid=$!
+  spawn stub "$tmp/stub.log" python3 infra/tests/stub_server.py "$1" "$tmp/port"
   for _ in $(seq 1 100); do [ -s "$tmp/port" ] && return 0; sleep 0.05; done
   echo "stub server did not start"
   return 1
@@ -301,9 +330,7 @@ smoke_down() {
   start_stub good || return 1
   local port
   port="$(cat "$tmp/port")"
-  kill "$stub_pid"
-  wait "$stub_pid" 2>/dev/null
-  stub_pid=""
+  stop_named stub
   expect_fail "did not answer within 0s" infra/smoke.sh --url "http://127.0.0.1:$port" --wait 0
 }
 t "smoke: fails clearly when nothing answers" smoke_down
@@ -316,23 +343,16 @@ t "smoke --dry-run: reads the URL from the stack, then /hello and /repeat" smoke
 # ------------------------------------------- against an AWS emulator (moto)
 # What moto can play: CloudFormation for the registry stack, ECR, Auto Scaling. (It cannot
 # create the fleet stack, so deploy's later calls are covered by the dry runs above.)
-moto_pid=""
-ctl_pid=""
 stop_emulator() {
-  [ -z "$ctl_pid" ] || kill "$ctl_pid" 2>/dev/null
-  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null
-  wait 2>/dev/null
-  ctl_pid=""
-  moto_pid=""
+  stop_named controller
+  stop_named moto
 }
-trap 'stop_emulator; cleanup' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_emulator() {
   command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: pip install 'moto[server]' (.ci/install.sh)"; return 1; }
   local port
   port="$(free_port)"
-  moto_server -H 127.0.0.1 -p "$port" >"$tmp/moto.log" 2>&1 &
-  moto_pid=$!
+  spawn moto "$tmp/moto.log" moto_server -H 127.0.0.1 -p "$port"
   for _ in $(seq 1 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/" && { echo "$port" >"$tmp/moto.port"; return 0; }
     sleep 0.1
@@ -341,9 +361,14 @@ start_emulator() {
   return 1
 }
 # emu CMD...: run CMD with the emulator's endpoint and fake credentials.
+emu_env() {
+  echo env "AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$tmp/moto.port")" AWS_ACCESS_KEY_ID=testing \
+    AWS_SECRET_ACCESS_KEY=testing AWS_SHARED_CREDENTIALS_FILE=/dev/null
+}
 emu() {
-  env AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$tmp/moto.port")" AWS_ACCESS_KEY_ID=testing \
-    AWS_SECRET_ACCESS_KEY=testing AWS_SHARED_CREDENTIALS_FILE=/dev/null "$@"
+  local e
+  read -r -a e <<<"$(emu_env)"
+  "${e[@]}" "$@"
 }
 put_image() { # put_image REPO TAG: a small distinct manifest under TAG
   local digest
@@ -395,11 +420,13 @@ controller_takes_config() { # the config the stack stores drives the real contro
       --launch-template LaunchTemplateName=hflt --min-size 2 --max-size 10 --desired-capacity 2 \
       --availability-zones eu-west-1a || return 1
   port="$(free_port)"
-  emu "$bin" run --config "$tmp/stored.toml" --listen "127.0.0.1:$port" >"$tmp/ctl.log" 2>&1 &
-  ctl_pid=$!
+  local e
+  read -r -a e <<<"$(emu_env)"
+  # env execs the controller, so the recorded pid is the controller's.
+  spawn controller "$tmp/ctl.log" "${e[@]}" "$bin" run --config "$tmp/stored.toml" --listen "127.0.0.1:$port"
   for i in $(seq 1 150); do
     curl -sf "http://127.0.0.1:$port/api/status" >"$tmp/status.json" 2>/dev/null && break
-    kill -0 "$ctl_pid" 2>/dev/null || { echo "controller exited:"; cat "$tmp/ctl.log"; return 1; }
+    kill -0 "$(cat "$tmp/controller.pid")" 2>/dev/null || { echo "controller exited:"; cat "$tmp/ctl.log"; return 1; }
     sleep 0.1
   done
   python3 - "$tmp/status.json" <<'EOF'
@@ -410,6 +437,9 @@ assert s["provider"] == "aws", s["provider"]
 assert (g["name"], g["min_size"], g["max_size"]) == ("hellofleet-fleet", 2, 10), g
 print("controller steers", g["name"], "min", g["min_size"], "max", g["max_size"], "desired", g["desired_capacity"])
 EOF
+  local rc=$?
+  stop_named controller
+  return $rc
 }
 t "emulator: the real controller runs on the stored config and steers the group it names" controller_takes_config
 stop_emulator
