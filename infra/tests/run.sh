@@ -340,6 +340,79 @@ smoke_dry() {
 }
 t "smoke --dry-run: reads the URL from the stack, then /hello and /repeat" smoke_dry
 
+# ------------------------------------------------- the user data scripts
+# The scripts the instances run at boot, taken out of the template (infra/tests/userdata.py)
+# and run here with stand-ins for docker, aws, systemctl and the metadata service.
+userdata_lint() {
+  local f
+  command -v shellcheck >/dev/null 2>&1 || { echo "shellcheck is missing: apt-get install shellcheck"; return 1; }
+  python3 infra/tests/userdata.py infra/fleet.yaml "$tmp/ud" >"$tmp/ud.list" || return 1
+  [ "$(grep -c '\.sh$' "$tmp/ud.list")" -ge 6 ] || { cat "$tmp/ud.list"; return 1; }
+  while read -r f; do
+    case "$f" in
+      *.sh) if ! bash -n "$f" || ! shellcheck -s bash -e SC1091 "$f"; then echo "in $f"; return 1; fi ;;
+    esac
+  done <"$tmp/ud.list"
+}
+t "user data: the boot scripts and the scripts they install pass bash -n and shellcheck" userdata_lint
+
+# stand_ins DIR: fake docker, aws, systemctl, sleep and hellofleet-imds that log their calls.
+stand_ins() {
+  local bin="$1/bin" c
+  mkdir -p "$bin"
+  for c in docker aws systemctl; do
+    printf '#!/bin/bash\necho "%s $*" >>"%s/calls"\n' "$c" "$1" >"$bin/$c"
+  done
+  # docker run also records the environment the container would get.
+  cat >>"$bin/docker" <<EOF
+[ "\$1" = run ] && echo "env AWS_REGION=\$AWS_REGION PORT=\$PORT LOG_SINK=\$LOG_SINK LOG_GROUP=\$LOG_GROUP REPORT_TO=\$REPORT_TO" >>"$1/calls"
+exit 0
+EOF
+  # The metadata service: the lifecycle state turns Terminated on the third look.
+  cat >"$bin/hellofleet-imds" <<EOF
+#!/bin/bash
+case "\$1" in
+  instance-id) echo i-0123456789 ;;
+  autoscaling/target-lifecycle-state)
+    n=\$(cat "$1/looks" 2>/dev/null || echo 0); echo \$((n + 1)) >"$1/looks"
+    if [ "\$n" -ge 2 ]; then echo Terminated; else echo InService; fi ;;
+esac
+EOF
+  printf '#!/bin/bash\nexit 0\n' >"$bin/sleep"
+  chmod +x "$bin"/*
+}
+
+userdata_run() { # run_script NAME: one installed script with the stand-ins, root under $tmp/root
+  local root="$tmp/root"
+  rm -rf "$root" "$tmp/ud2" && mkdir -p "$root/etc/hellofleet"
+  python3 infra/tests/userdata.py infra/fleet.yaml "$tmp/ud2" "$root" >/dev/null || return 1
+  cp "$tmp/ud2/userdata1-service.env" "$root/etc/hellofleet/service.env"
+  stand_ins "$root"
+  PATH="$root/bin:$PATH" timeout 20 bash "$tmp/ud2/userdata1-$1.sh" || { echo "$1 failed"; cat "$root/calls"; return 1; }
+  cat "$root/calls"
+}
+
+drain_protocol() {
+  userdata_run hellofleet-drain >"$tmp/calls" || { cat "$tmp/calls"; return 1; }
+  cat "$tmp/calls"
+  in_order "$tmp/calls" '^systemctl stop hellofleet-service$' \
+    '^aws autoscaling complete-lifecycle-action --region eu-west-1 --auto-scaling-group-name stand-in-GroupName --lifecycle-hook-name drain --instance-id i-0123456789 --lifecycle-action-result CONTINUE$' &&
+    [ "$(grep -c . "$tmp/calls")" -eq 2 ] &&
+    grep -q 'LifecycleHookName: drain' infra/fleet.yaml
+}
+t "user data: on Terminated the drain stops the service, then completes the hook it names" drain_protocol
+
+service_start() {
+  userdata_run hellofleet-service >"$tmp/calls" || { cat "$tmp/calls"; return 1; }
+  cat "$tmp/calls"
+  # (the two sides of the login pipe run together: either may log first)
+  grep -qx 'aws ecr get-login-password --region eu-west-1' "$tmp/calls" &&
+  in_order "$tmp/calls" '^docker login -u AWS --password-stdin stand-in-Registry$' '^docker pull stand-in-Image$' \
+    '^docker run --rm --name service --network host .*awslogs-stream=service/i-0123456789 .*-e INSTANCE_ID=i-0123456789 .* stand-in-Image$' \
+    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://stand-in-ControllerHost-PrivateIp:stand-in-ControllerPort$'
+}
+t "user data: the service starts from ECR with its region, port, log sink, group and controller" service_start
+
 # ------------------------------------------- against an AWS emulator (moto)
 # What moto can play: CloudFormation for the registry stack, ECR, Auto Scaling. (It cannot
 # create the fleet stack, so deploy's later calls are covered by the dry runs above.)
@@ -395,7 +468,7 @@ t "emulator: deploy refuses a tag whose image was not pushed" deploy_needs_image
 
 teardown_real() {
   local i
-  for i in 1 2 3 4 5; do put_image hellofleet-registry/service "r$i" || return 1; done
+  for i in 1 2 3; do put_image hellofleet-registry/service "r$i" || return 1; done
   emu aws ecr batch-get-image --region eu-west-1 --repository-name hellofleet-registry/service \
     --image-ids imageTag=r1 --query 'images[0].imageManifest' --output text >"$tmp/m" &&
     emu aws ecr put-image --region eu-west-1 --repository-name hellofleet-registry/service \
