@@ -1,0 +1,203 @@
+//! The dashboard served by the real controller daemon (`daemon::run` on a socket, the
+//! in-memory fleet), opened in headless Chromium: when load reports push the group to scale
+//! out, the page shows the new instance count without a reload. Writes
+//! `target/dashboard-controller-screenshot.png`. Chromium is killed when the test ends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use controller::config::{Config, Overrides};
+use controller::daemon::{StatusResponse, now_ms, run};
+use controller::metrics::MemorySink;
+use controller::provider::memory::MemoryFleet;
+use controller::synthetic::{report, user_ids};
+use dashboard::browser::Browser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const CONFIG: &str = r#"
+provider = "local"
+tick = "300ms"
+[group]
+name = "web"
+min_size = 1
+max_size = 4
+[api]
+listen = "127.0.0.1:0"
+[policies.scale_out]
+name = "out"
+adjustment_type = "ChangeInCapacity"
+alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.3 }
+steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
+[policies.scale_in]
+name = "in"
+adjustment_type = "ChangeInCapacity"
+alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.3, evaluation_periods = 5 }
+steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
+"#;
+
+/// One HTTP/1.1 exchange on loopback: (status code, body).
+async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr)
+        .await
+        .expect("connect to the daemon");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+async fn status(addr: SocketAddr) -> StatusResponse {
+    let (code, body) = http(addr, "GET", "/api/status", "").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Every listed instance reports 80 distinct users (threshold 50), every 150 ms, until
+/// `stop` or 60 s.
+async fn push_load(addr: SocketAddr, stop: CancellationToken) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seq = 0;
+    while !stop.is_cancelled() && Instant::now() < deadline {
+        seq += 1;
+        let s = status(addr).await;
+        for (k, i) in s.status.instances.iter().enumerate() {
+            let ids = user_ids(k as u64 * 80, (k as u64 + 1) * 80);
+            let r = report(
+                &i.id,
+                seq,
+                now_ms(),
+                ids.iter().map(String::as_str),
+                seq * 10,
+            );
+            let body = serde_json::to_string(&r).unwrap();
+            let (code, text) = http(addr, "POST", "/api/reports", &body).await;
+            assert!(code == 202 || code == 200, "{code} {text}");
+        }
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_millis(150)) => {}
+        }
+    }
+}
+
+/// Resolves with `#in-service`'s text once `pred(text)` holds (a MutationObserver, no
+/// polling); rejects after 20 s.
+fn wait_for_in_service(pred: &str) -> String {
+    format!(
+        r#"new Promise((resolve, reject) => {{
+  const now = () => document.getElementById('in-service').textContent;
+  const ok = (t) => {pred};
+  if (ok(now())) return resolve(now());
+  const obs = new MutationObserver(() => {{ if (ok(now())) {{ obs.disconnect(); resolve(now()); }} }});
+  obs.observe(document.getElementById('live'), {{ childList: true, subtree: true, characterData: true }});
+  setTimeout(() => reject(new Error('in-service still ' + now() + ' after 20 s')), 20000);
+}})"#
+    )
+}
+
+const WAIT_FOR_LIVE: &str = r#"new Promise((resolve, reject) => {
+  const conn = document.getElementById('conn');
+  if (conn.className.includes('on')) return resolve(true);
+  const obs = new MutationObserver(() => { if (conn.className.includes('on')) { obs.disconnect(); resolve(true); } });
+  obs.observe(conn, { attributes: true, childList: true, characterData: true, subtree: true });
+  setTimeout(() => reject(new Error('stream not open after 20 s')), 20000);
+})"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_scale_out_without_a_reload() {
+    let config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
+    let fleet = Arc::new(MemoryFleet::new("web", 1, 4, 1));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(run(
+        config,
+        fleet,
+        Arc::new(MemorySink::new()),
+        listener,
+        shutdown.clone(),
+    ));
+    let _stop = shutdown.clone().drop_guard();
+
+    let mut b = Browser::launch(&testkit::chromium_path()).await.unwrap();
+    b.set_viewport(1280, 1400).await.unwrap();
+    b.goto(&format!("http://{addr}/")).await.unwrap();
+    let shown = b
+        .eval("document.getElementById('in-service').textContent")
+        .await
+        .unwrap();
+    assert_eq!(shown, "1", "one instance before any load");
+    b.eval("window.__marker = 1").await.unwrap();
+    b.eval(WAIT_FOR_LIVE).await.unwrap();
+
+    let load = CancellationToken::new();
+    let pusher = tokio::spawn(push_load(addr, load.clone()));
+    let first = b.eval(&wait_for_in_service("t !== '1'")).await.unwrap();
+    let first: u32 = first.as_str().unwrap().parse().unwrap();
+    assert!(first > 1, "scaled out to {first}");
+    let max = b.eval(&wait_for_in_service("t === '4'")).await.unwrap();
+    assert_eq!(max, "4", "the group reaches its max");
+    assert_eq!(
+        b.eval("window.__marker").await.unwrap(),
+        1,
+        "the page reloaded"
+    );
+    let desired = b
+        .eval("document.getElementById('desired').textContent")
+        .await
+        .unwrap();
+    assert_eq!(desired, "4");
+    let timeline = b
+        .eval("document.querySelector('ol.decisions').textContent")
+        .await
+        .unwrap();
+    assert!(
+        timeline.as_str().unwrap().contains("scale out"),
+        "{timeline}"
+    );
+
+    // Nothing left the machine.
+    let local = format!("http://{addr}/");
+    for e in b.events("Network.requestWillBeSent") {
+        let url = e["request"]["url"].as_str().unwrap_or_default();
+        assert!(
+            url.starts_with(&local) || url.starts_with("data:"),
+            "request to {url}"
+        );
+    }
+
+    let png = b.screenshot_png().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/dashboard-controller-screenshot.png"
+    );
+    std::fs::write(path, png).unwrap();
+
+    load.cancel();
+    tokio::time::timeout(Duration::from_secs(10), pusher)
+        .await
+        .expect("pusher stops")
+        .unwrap();
+    // The open dashboard's SSE stream must not hold up the daemon's shutdown.
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("daemon stops")
+        .unwrap()
+        .unwrap();
+    drop(b);
+}
