@@ -22,10 +22,11 @@
 //!   `period = tick` every tick is one datapoint (CloudWatch would wait for the period to end:
 //!   we trade that for reaction in seconds). A period without samples is missing; missing
 //!   datapoints never breach (CloudWatch's `notBreaching`).
-//! - **Steps.** Bounds are relative to the threshold. When the value is above the threshold a
-//!   step matches `threshold + lower <= value < threshold + upper`; when it is below,
-//!   `threshold + lower < value <= threshold + upper`. A missing lower bound is −∞, a missing
-//!   upper bound +∞. The step is chosen with the newest datapoint.
+//! - **Steps.** Bounds are relative to the threshold (`t`). For a scale-out ("greater")
+//!   alarm the value is above it and a step matches `t + lower <= value < t + upper`; for a
+//!   scale-in ("less") alarm it is below and a step matches `t + lower < value <= t + upper`
+//!   (so a value exactly on a `<=` threshold matches the step ending at 0). A missing lower
+//!   bound is −∞, a missing upper bound +∞. The step is chosen with the newest datapoint.
 //! - **Adjustment.** `ChangeInCapacity` adds the step's number; `ExactCapacity` sets it;
 //!   `PercentChangeInCapacity` adds that percent of the current capacity, rounded as AWS does
 //!   (> 1 down, (0, 1) → 1, (−1, 0) → −1, < −1 up) and then raised to

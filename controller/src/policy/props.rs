@@ -197,3 +197,26 @@ fn constant_users_never_oscillate() {
         );
     }
 }
+
+#[test]
+fn a_breaching_value_always_finds_a_step() {
+    let mut rng = Rng(99);
+    for case in 0..20_000 {
+        let p = policies_under_test(&mut rng);
+        for policy in [&p.scale_out, &p.scale_in] {
+            let a = &policy.alarm;
+            // Values around the threshold, the threshold itself included.
+            let v = match rng.range(0, 3) {
+                0 => a.threshold,
+                1 => a.threshold + rng.float(-1.0, 1.0),
+                _ => a.threshold + rng.float(-100.0, 100.0),
+            };
+            if a.comparison.breaches(v, a.threshold) {
+                assert!(
+                    policy.step_for(v).is_some(),
+                    "case {case}: {v} in {policy:#?}"
+                );
+            }
+        }
+    }
+}

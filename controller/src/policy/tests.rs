@@ -169,9 +169,18 @@ fn bounds_are_inclusive_on_the_threshold_side_aws_documents() {
         (ScaleIn, Reason::Scaled, 7),
     );
     let s = step(Some(10.0), Some(20.0), 1);
-    assert!(s.matches(60.0, 50.0) && !s.matches(70.0, 50.0));
+    assert!(s.matches(60.0, 50.0, true) && !s.matches(70.0, 50.0, true));
     let s = step(Some(-20.0), Some(-10.0), -1);
-    assert!(s.matches(40.0, 50.0) && !s.matches(30.0, 50.0));
+    assert!(s.matches(40.0, 50.0, false) && !s.matches(30.0, 50.0, false));
+    // A value exactly on a `<=` threshold takes the step that ends at 0 (regression: the
+    // simulator found a fleet stuck at 20 users per instance with scale-in at <= 20).
+    let mut p = aws_example();
+    p.scale_in.alarm.threshold = 20.0;
+    p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+    check(
+        one(p, fleet(1, 20, 2, 2, 0), 20.0),
+        (ScaleIn, Reason::Scaled, 1),
+    );
 }
 
 #[test]

@@ -161,16 +161,17 @@ pub struct StepAdjustment {
 }
 
 impl StepAdjustment {
-    /// Whether the step covers `value` for an alarm on `threshold` (AWS inclusivity).
-    pub fn matches(&self, value: f64, threshold: f64) -> bool {
+    /// Whether the step covers `value` for an alarm on `threshold` (AWS inclusivity). `above`
+    /// is the breaching side: true for a "greater" alarm (bounds `[lower, upper)`), false for
+    /// a "less" alarm (bounds `(lower, upper]`), so a value exactly on the threshold finds
+    /// the step that starts (or ends) there.
+    pub fn matches(&self, value: f64, threshold: f64, above: bool) -> bool {
         let d = value - threshold;
         let lo = self.lower_bound.unwrap_or(f64::NEG_INFINITY);
         let hi = self.upper_bound.unwrap_or(f64::INFINITY);
-        if d >= 0.0 {
-            // Above the threshold: lower inclusive, upper exclusive.
+        if above {
             lo <= d && d < hi
         } else {
-            // Below the threshold: lower exclusive, upper inclusive.
             lo < d && d <= hi
         }
     }
@@ -215,9 +216,10 @@ pub struct StepPolicy {
 impl StepPolicy {
     /// The step matching `value`, if any.
     pub fn step_for(&self, value: f64) -> Option<&StepAdjustment> {
+        let above = self.alarm.comparison.is_greater();
         self.steps
             .iter()
-            .find(|s| s.matches(value, self.alarm.threshold))
+            .find(|s| s.matches(value, self.alarm.threshold, above))
     }
 }
 

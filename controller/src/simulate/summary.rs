@@ -1,0 +1,239 @@
+//! What a run amounts to: the summary figures, oscillation detection, and the text table
+//! (one column per run, so `--compare` reads side by side). Pure.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::engine::{Row, SimParams};
+use super::trace::Trace;
+use crate::config::Config;
+use crate::policy::Action;
+
+/// The figures of one run (`--json` prints these).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub config: String,
+    pub trace: String,
+    pub duration_s: f64,
+    pub tick_ms: u64,
+    pub boot_s: f64,
+    pub warmup_s: f64,
+    pub peak_users: u64,
+    /// Users per serving (`InService`) instance, over the ticks that had one.
+    pub peak_users_per_instance: Option<f64>,
+    pub p95_users_per_instance: Option<f64>,
+    /// The scale-out alarm's metric and threshold.
+    pub metric: String,
+    pub scale_out_threshold: f64,
+    pub scale_in_threshold: f64,
+    /// Time the scale-out metric breached its threshold (ticks × tick).
+    pub seconds_above_scale_out_threshold: f64,
+    /// Time with users but no instance in service.
+    pub seconds_without_capacity: f64,
+    pub instance_minutes: f64,
+    pub peak_instances: u32,
+    pub scale_outs: u32,
+    pub scale_ins: u32,
+    pub scaling_actions: u32,
+    /// Scale-out → scale-in → scale-out within `oscillation_window_s`.
+    pub oscillations: u32,
+    pub oscillation_window_s: f64,
+}
+
+/// Counts oscillations in `(time_ms, action)` (actions that changed the capacity): a
+/// scale-out, then a scale-in, then a scale-out again, the whole within `window_ms`. Runs
+/// of the same direction count as one move; each out → in → out counts once, and the
+/// closing scale-out may open the next one.
+pub fn oscillations(actions: &[(u64, Action)], window_ms: u64) -> u32 {
+    // Collapse into runs: (direction, first time, last time).
+    let mut runs: Vec<(Action, u64, u64)> = Vec::new();
+    for &(t, a) in actions.iter().filter(|(_, a)| *a != Action::None) {
+        match runs.last_mut() {
+            Some(r) if r.0 == a => r.2 = t,
+            _ => runs.push((a, t, t)),
+        }
+    }
+    runs.windows(3)
+        .filter(|w| {
+            w[0].0 == Action::ScaleOut
+                && w[1].0 == Action::ScaleIn
+                && w[2].0 == Action::ScaleOut
+                && w[2].1 - w[0].2 <= window_ms
+        })
+        .count() as u32
+}
+
+/// The `q` quantile (0..=1) of `values` (nearest rank).
+fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    Some(values[rank - 1])
+}
+
+pub fn summarize(
+    label: &str,
+    config: &Config,
+    trace: &Trace,
+    rows: &[Row],
+    instance_ms: u64,
+    tick_ms: u64,
+    p: &SimParams,
+) -> Summary {
+    let alarm = &config.policies.scale_out.alarm;
+    let tick_s = tick_ms as f64 / 1000.0;
+    let mut per: Vec<f64> = rows.iter().filter_map(|r| r.users_per_instance).collect();
+    let peak_per = per.iter().copied().reduce(f64::max);
+    let p95 = quantile(&mut per, 0.95);
+    let above = rows
+        .iter()
+        .filter(|r| {
+            r.metric
+                .is_some_and(|v| alarm.comparison.breaches(v, alarm.threshold))
+        })
+        .count();
+    let without = rows
+        .iter()
+        .filter(|r| r.users > 0 && r.in_service == 0)
+        .count();
+    let actions: Vec<(u64, Action)> = rows.iter().map(|r| (r.t_ms, r.action)).collect();
+    let count = |a: Action| rows.iter().filter(|r| r.action == a).count() as u32;
+    let (outs, ins) = (count(Action::ScaleOut), count(Action::ScaleIn));
+    Summary {
+        config: label.into(),
+        trace: trace.name.clone(),
+        duration_s: trace.end_ms() as f64 / 1000.0,
+        tick_ms,
+        boot_s: p.model.boot_ms as f64 / 1000.0,
+        warmup_s: config.policies.warmup_ms() as f64 / 1000.0,
+        peak_users: trace.peak(),
+        peak_users_per_instance: peak_per,
+        p95_users_per_instance: p95,
+        metric: alarm.metric.as_str().into(),
+        scale_out_threshold: alarm.threshold,
+        scale_in_threshold: config.policies.scale_in.alarm.threshold,
+        seconds_above_scale_out_threshold: above as f64 * tick_s,
+        seconds_without_capacity: without as f64 * tick_s,
+        instance_minutes: instance_ms as f64 / 60_000.0,
+        peak_instances: rows
+            .iter()
+            .map(|r| r.desired.max(r.in_service))
+            .max()
+            .unwrap_or(0),
+        scale_outs: outs,
+        scale_ins: ins,
+        scaling_actions: outs + ins,
+        oscillations: oscillations(&actions, p.oscillation_window_ms),
+        oscillation_window_s: p.oscillation_window_ms as f64 / 1000.0,
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+}
+
+fn duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The summaries as a text table, one column per run.
+pub fn to_text(summaries: &[&Summary]) -> String {
+    let Some(first) = summaries.first() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trace {}: {}, peak {} users; tick {}ms, boot {}, warmup {}",
+        first.trace,
+        duration(first.duration_s),
+        first.peak_users,
+        first.tick_ms,
+        duration(first.boot_s),
+        duration(first.warmup_s),
+    );
+    type Cell = Box<dyn Fn(&Summary) -> String>;
+    let rows: Vec<(String, Cell)> = vec![
+        ("config".into(), Box::new(|s: &Summary| s.config.clone())),
+        (
+            "scale out / in at".into(),
+            Box::new(|s: &Summary| {
+                format!(
+                    "{} / {} {}",
+                    s.scale_out_threshold, s.scale_in_threshold, s.metric
+                )
+            }),
+        ),
+        (
+            "users per instance, peak".into(),
+            Box::new(|s: &Summary| opt(s.peak_users_per_instance)),
+        ),
+        (
+            "users per instance, p95".into(),
+            Box::new(|s: &Summary| opt(s.p95_users_per_instance)),
+        ),
+        (
+            "time above the scale-out threshold".into(),
+            Box::new(|s: &Summary| duration(s.seconds_above_scale_out_threshold)),
+        ),
+        (
+            "time with users and no instance".into(),
+            Box::new(|s: &Summary| duration(s.seconds_without_capacity)),
+        ),
+        (
+            "instance-minutes".into(),
+            Box::new(|s: &Summary| format!("{:.1}", s.instance_minutes)),
+        ),
+        (
+            "peak instances".into(),
+            Box::new(|s: &Summary| s.peak_instances.to_string()),
+        ),
+        (
+            "scaling actions (out / in)".into(),
+            Box::new(|s: &Summary| {
+                format!("{} ({} / {})", s.scaling_actions, s.scale_outs, s.scale_ins)
+            }),
+        ),
+        (
+            format!(
+                "oscillations (within {})",
+                duration(first.oscillation_window_s)
+            ),
+            Box::new(|s: &Summary| s.oscillations.to_string()),
+        ),
+    ];
+    let label_w = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(_, f)| summaries.iter().map(|s| f(s)).collect())
+        .collect();
+    let col_w: Vec<usize> = (0..summaries.len())
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for ((label, _), row) in rows.iter().zip(&cells) {
+        let _ = write!(out, "{label:<label_w$}");
+        for (cell, w) in row.iter().zip(&col_w) {
+            let _ = write!(out, "  {cell:>w$}");
+        }
+        out.push('\n');
+    }
+    out
+}
