@@ -70,5 +70,6 @@ echo "== infra tools:"
 "$VENV/bin/checkov" --version
 "$VENV/bin/hadolint" --version
 shellcheck --version | sed -n 2p
-"$node_dir/node_modules/.bin/npm-groovy-lint" --noserver --version | head -n3
+# (not `npm-groovy-lint --version`: it starts a CodeNarc server that outlives it)
+echo "npm-groovy-lint $(node -p "require('$node_dir/node_modules/npm-groovy-lint/package.json').version")"
 java -version 2>&1 | head -n1
