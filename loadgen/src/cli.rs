@@ -44,7 +44,7 @@ pub struct RampArgs {
     /// Time between steps, whole seconds (15s, 1m); also the report interval
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub step_every: Duration,
-    /// Stop adding users at N (then hold) [default: 5000]
+    /// Stop adding users at N (then hold) [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_users: Option<u64>,
     /// End the run after this long [default: run until stopped]

@@ -10,7 +10,7 @@ use crate::slo::Slo;
 
 /// `--max-users` when a ramp has none: goose builds every user (with its own HTTP client)
 /// before the test starts, so "until stopped" needs a ceiling.
-pub const DEFAULT_MAX_USERS: u64 = 5_000;
+pub const DEFAULT_MAX_USERS: u64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {flag} {value:?}: {reason}")]

@@ -81,8 +81,17 @@ pub async fn run<S: StatusSource>(
             let stats = recorder.take_all();
             let window = now.saturating_duration_since(step_start).min(interval);
             if stats.requests > 0 {
+                // Responses that straggle in after goose stopped its users belong to the users
+                // of the step before.
+                if users == 0 {
+                    users = out.rows.last().map_or(0, |r| r.users);
+                }
                 let planned = plan.users_at(window.saturating_sub(margin) + interval * k);
-                let row = Row::new(now - start, window, users, planned, &stats, None);
+                let capacity = match &status {
+                    Some(s) => capacity(s, interval, &mut warned).await,
+                    None => None,
+                };
+                let row = Row::new(now - start, window, users, planned, &stats, capacity);
                 emit(&row);
                 add(&mut out.total, &stats);
                 out.rows.push(row);
@@ -214,8 +223,9 @@ mod tests {
         assert_eq!(out.rows[0].capacity, Some(cap));
         assert_eq!(out.rows[1].planned_users, 2);
         assert_eq!(
-            out.rows[2].capacity, None,
-            "the short last row does not wait for the controller"
+            out.rows[2].capacity,
+            Some(cap),
+            "the short last row has the capacity too"
         );
         assert!(out.rows[2].window < Duration::from_secs(1));
         assert_eq!(out.total.requests, 4);

@@ -99,13 +99,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome,
     let recorder = Recorder::new(config.plan.interval);
     let done = CancellationToken::new();
 
-    // A stop request (SIGTERM) ends goose the way its own Ctrl-C handler does.
+    // A stop request (SIGTERM) ends goose the way its own Ctrl-C handler does. goose clears
+    // the killswitch when its load test starts (after building every user), so a stop that
+    // comes before then is repeated until goose has returned.
     let stopper = tokio::spawn({
         let (shutdown, done) = (shutdown.clone(), done.clone());
         async move {
             tokio::select! {
-                _ = shutdown.cancelled() => goose::trigger_killswitch("SIGTERM received"),
-                _ = done.cancelled() => {}
+                _ = shutdown.cancelled() => {}
+                _ = done.cancelled() => return,
+            }
+            while !done.is_cancelled() {
+                goose::trigger_killswitch("SIGTERM received");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = done.cancelled() => {}
+                }
             }
         }
     });
@@ -122,10 +131,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome,
     ));
 
     tracing::info!(
-        plan = %config.plan.to_goose(),
         host = %config.host,
-        "starting {} ({} users allocated)",
+        steps = config.plan.steps.len(),
+        "starting {}: up to {} users at once, {} in all (goose builds each user's client first)",
         config.profile.as_str(),
+        config.plan.peak_users(),
         config.plan.total_users()
     );
     let result = crate::attack::execute(&config, recorder, &[&paths.html, &paths.json]).await;
