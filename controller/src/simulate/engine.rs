@@ -15,7 +15,7 @@ use super::trace::Trace;
 use crate::aggregate::ReportBook;
 use crate::config::Config;
 use crate::policy::{Action, Reason};
-use crate::tick::{Reconciler, sample_of};
+use crate::tick::{Reconciler, TickOutcome, sample_of};
 
 /// The simulated clock starts here (Unix ms), a day in, so the initial instances have been
 /// in service (and warm) long before the trace starts.
@@ -73,73 +73,126 @@ pub struct Run {
     pub summary: Summary,
 }
 
-/// Replays `trace` through `config`'s policies.
-pub fn simulate(label: &str, config: &Config, trace: &Trace, p: &SimParams) -> Run {
-    let mut config = config.clone();
-    if let Some(w) = p.warmup_ms {
-        let secs = w as f64 / 1000.0;
-        config.policies.scale_out.estimated_instance_warmup_secs = secs;
-        config.policies.scale_in.estimated_instance_warmup_secs = secs;
+/// The simulation state between ticks: the daemon's tick core, the simulated group and the
+/// report book. [`simulate`] steps it at a fixed tick; tests can step it at any times.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    config: Config,
+    rec: Reconciler,
+    fleet: SimFleet,
+    book: ReportBook,
+    rows: Vec<Row>,
+    actions: Vec<DecisionRecord>,
+}
+
+impl Simulator {
+    /// A group as `config` starts it (desired = `group.desired_capacity` or min), warm, at
+    /// `start_ms`. `peak_users` bounds the users the trace will bring.
+    pub fn new(config: &Config, p: &SimParams, peak_users: u64, start_ms: u64) -> Simulator {
+        let mut config = config.clone();
+        if let Some(w) = p.warmup_ms {
+            let secs = w as f64 / 1000.0;
+            config.policies.scale_out.estimated_instance_warmup_secs = secs;
+            config.policies.scale_in.estimated_instance_warmup_secs = secs;
+        }
+        let rec = Reconciler::from_config(&config, "simulate", None);
+        let g = &config.group;
+        let desired = g.desired_capacity.unwrap_or(g.min_size);
+        let fleet = SimFleet::new(
+            &g.name,
+            (g.min_size, g.max_size, desired),
+            p.model,
+            peak_users,
+            start_ms,
+        );
+        Simulator {
+            config,
+            rec,
+            fleet,
+            book: ReportBook::new(),
+            rows: Vec::new(),
+            actions: Vec::new(),
+        }
     }
-    let mut rec = Reconciler::from_config(&config, "simulate", None);
-    let g = &config.group;
-    let desired = g.desired_capacity.unwrap_or(g.min_size);
-    let mut fleet = SimFleet::new(
-        &g.name,
-        (g.min_size, g.max_size, desired),
-        p.model,
-        trace.peak(),
-        EPOCH_MS,
-    );
-    let mut book = ReportBook::new();
-    let tick_ms = (config.tick.as_millis() as u64).max(1);
-    let metric = config.policies.scale_out.alarm.metric;
-    let end = trace.end_ms();
-    let mut rows = Vec::with_capacity((end / tick_ms + 1) as usize);
-    let mut actions = Vec::new();
-    let mut t = 0;
-    while t <= end {
-        let now = EPOCH_MS + t;
-        fleet.advance(now);
-        let users = trace.users_at(t);
-        fleet.report(&mut book, users, now);
-        let snapshot = fleet.snapshot();
-        let (in_service, pending, _) = fleet.counts();
-        let out = rec.step(&snapshot, &book, now);
-        if fleet.take_removed() {
-            book.retain_known(&snapshot);
+
+    /// The simulated group (tests drive the live loop against it too).
+    pub fn fleet_mut(&mut self) -> &mut SimFleet {
+        &mut self.fleet
+    }
+
+    /// One tick at `now_ms` with `users` on the fleet: the group moves along, in-service
+    /// instances report, the tick core decides, the group applies the decision.
+    pub fn tick(&mut self, t_ms: u64, now_ms: u64, users: u64) -> TickOutcome {
+        self.fleet.advance(now_ms);
+        self.fleet.report(&mut self.book, users, now_ms);
+        self.decide(t_ms, now_ms, now_ms, users)
+    }
+
+    /// The second half of a tick, for callers that fed the reports themselves: decide at
+    /// `decide_ms` with what the book holds, apply at `apply_ms`.
+    pub fn decide(&mut self, t_ms: u64, apply_ms: u64, decide_ms: u64, users: u64) -> TickOutcome {
+        let snapshot = self.fleet.snapshot();
+        let (in_service, pending, _) = self.fleet.counts();
+        let out = self.rec.step(&snapshot, &self.book, decide_ms);
+        if self.fleet.take_removed() {
+            self.book.retain_known(&snapshot);
         }
         let d = &out.decision;
-        if d.changes_capacity() {
-            fleet.set_desired(d.capacity_after, now);
+        let changed = d.changes_capacity();
+        if changed {
+            self.fleet.set_desired(d.capacity_after, apply_ms);
             let mut r = out.record.clone();
             r.applied = Some(true);
-            actions.push(r);
+            self.actions.push(r);
         }
-        rows.push(Row {
-            t_ms: t,
+        let metric = self.config.policies.scale_out.alarm.metric;
+        self.rows.push(Row {
+            t_ms,
             users,
-            desired: fleet.desired(),
+            desired: self.fleet.desired(),
             in_service,
             pending,
             users_per_instance: (in_service > 0).then(|| users as f64 / f64::from(in_service)),
             metric: sample_of(&out.metrics).get(metric),
-            action: if d.changes_capacity() {
-                d.action
-            } else {
-                Action::None
-            },
+            action: if changed { d.action } else { Action::None },
             reason: d.reason,
         });
+        out
+    }
+
+    /// The run so far, summarised up to `end_ms` (simulated clock) of `trace`.
+    pub fn finish(self, label: &str, trace: &Trace, end_ms: u64, p: &SimParams) -> Run {
+        let tick_ms = (self.config.tick.as_millis() as u64).max(1);
+        let instance_ms = self.fleet.instance_ms(end_ms);
+        let summary = summarize(
+            label,
+            &self.config,
+            trace,
+            &self.rows,
+            instance_ms,
+            tick_ms,
+            p,
+        );
+        Run {
+            label: label.into(),
+            config: self.config,
+            rows: self.rows,
+            actions: self.actions,
+            summary,
+        }
+    }
+}
+
+/// Replays `trace` through `config`'s policies, one tick every `config.tick`.
+pub fn simulate(label: &str, config: &Config, trace: &Trace, p: &SimParams) -> Run {
+    let mut sim = Simulator::new(config, p, trace.peak(), EPOCH_MS);
+    let tick_ms = (config.tick.as_millis() as u64).max(1);
+    let end = trace.end_ms();
+    sim.rows.reserve((end / tick_ms + 1) as usize);
+    let mut t = 0;
+    while t <= end {
+        sim.tick(t, EPOCH_MS + t, trace.users_at(t));
         t += tick_ms;
     }
-    let instance_ms = fleet.instance_ms(EPOCH_MS + end);
-    let summary = summarize(label, &config, trace, &rows, instance_ms, tick_ms, p);
-    Run {
-        label: label.into(),
-        config,
-        rows,
-        actions,
-        summary,
-    }
+    sim.finish(label, trace, EPOCH_MS + end, p)
 }

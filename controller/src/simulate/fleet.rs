@@ -245,6 +245,13 @@ impl SimFleet {
 
     /// Every in-service instance reports its share of `users` at `now_ms` into `book`.
     pub fn report(&mut self, book: &mut ReportBook, users: u64, now_ms: u64) {
+        for r in self.reports(users, now_ms) {
+            book.ingest(r, now_ms);
+        }
+    }
+
+    /// The load reports the in-service instances send at `now_ms` when `users` use the fleet.
+    pub fn reports(&mut self, users: u64, now_ms: u64) -> Vec<LoadReport> {
         let serving: Vec<usize> = (0..self.instances.len())
             .filter(|&k| {
                 let i = &self.instances[k];
@@ -252,11 +259,12 @@ impl SimFleet {
             })
             .collect();
         if serving.is_empty() {
-            return;
+            return Vec::new();
         }
         let n = serving.len() as u64;
         let union = self.sketches.union_of(users);
         let p = self.params;
+        let mut out = Vec::with_capacity(serving.len());
         for (rank, &k) in serving.iter().enumerate() {
             let share = users / n + u64::from((rank as u64) < users % n);
             let i = &mut self.instances[k];
@@ -288,8 +296,9 @@ impl SimFleet {
                 },
                 draining: false,
             };
-            book.ingest(report, now_ms);
+            out.push(report);
         }
+        out
     }
 }
 

@@ -19,8 +19,8 @@ pub mod trace;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use engine::{EPOCH_MS, Row, Run, SimParams, simulate};
-pub use fleet::ModelParams;
+pub use engine::{EPOCH_MS, Row, Run, SimParams, Simulator, simulate};
+pub use fleet::{ModelParams, SimFleet};
 pub use summary::{Summary, oscillations, to_text};
 pub use trace::{BuiltinParams, Trace, TraceError};
 

@@ -123,6 +123,11 @@ impl Trace {
                 .filter(|u: &f64| u.is_finite() && *u >= 0.0 && *u < 1e12)
                 .ok_or_else(|| bad(format!("users {u_text:?} is not a count >= 0")))?;
             let t0 = *start.get_or_insert(t);
+            if t < t0 {
+                return Err(bad(format!(
+                    "time {t_text} goes back (rows must be in time order)"
+                )));
+            }
             let t_ms = ((t - t0) * 1000.0).round() as u64;
             let users = u.round() as u64;
             match points.last_mut() {
