@@ -123,13 +123,19 @@ impl Simulator {
     /// One tick at `now_ms` with `users` on the fleet: the group moves along, in-service
     /// instances report, the tick core decides, the group applies the decision.
     pub fn tick(&mut self, t_ms: u64, now_ms: u64, users: u64) -> TickOutcome {
-        self.fleet.advance(now_ms);
-        self.fleet.report(&mut self.book, users, now_ms);
+        self.observe(now_ms, users);
         self.decide(t_ms, now_ms, now_ms, users)
     }
 
-    /// The second half of a tick, for callers that fed the reports themselves: decide at
-    /// `decide_ms` with what the book holds, apply at `apply_ms`.
+    /// The first half of a tick: the group moves along to `now_ms` and its in-service
+    /// instances report `users` into the book.
+    pub fn observe(&mut self, now_ms: u64, users: u64) {
+        self.fleet.advance(now_ms);
+        self.fleet.report(&mut self.book, users, now_ms);
+    }
+
+    /// The second half of a tick: decide at `decide_ms` with what the book holds, apply the
+    /// decision to the group at `apply_ms`.
     pub fn decide(&mut self, t_ms: u64, apply_ms: u64, decide_ms: u64, users: u64) -> TickOutcome {
         let snapshot = self.fleet.snapshot();
         let (in_service, pending, _) = self.fleet.counts();
