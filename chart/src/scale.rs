@@ -61,10 +61,11 @@ pub fn nice_scale(lo: f64, hi: f64, target: usize) -> Scale {
     Scale { min, max, step }
 }
 
-/// The x scale of a chart: the data's extent (0..1 when there is none).
+/// The x scale of a chart: from 0 (or the data's minimum if negative) to the data's maximum
+/// (0..1 when there is no data): time axes start at the run's start.
 pub fn x_scale(values: impl Iterator<Item = f64>) -> Scale {
     let (lo, hi) = extent(values).unwrap_or((0.0, 1.0));
-    nice_scale(lo, hi, 8)
+    nice_scale(lo.min(0.0), hi, 8)
 }
 
 /// A y scale: from 0 (or the data's minimum if negative) to the data's maximum.
@@ -158,7 +159,8 @@ mod tests {
         let s = y_scale([-3.0, 4.0].into_iter());
         assert!(s.min <= -3.0 && s.max >= 4.0);
         let s = x_scale([10.0, 130.0].into_iter());
-        assert!(s.min <= 10.0 && s.max >= 130.0);
+        assert_eq!(s.min, 0.0, "time starts at 0");
+        assert!(s.max >= 130.0);
     }
 
     #[test]

@@ -232,6 +232,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn stragglers_after_the_users_stopped_count_for_the_last_users() {
+        let recorder = Recorder::new(Duration::from_secs(1));
+        let done = CancellationToken::new();
+        let task = tokio::spawn(run(
+            recorder.clone(),
+            Plan::steady(3, None, Duration::from_secs(1)),
+            None::<FixedStatus>,
+            done.clone(),
+            |_row: &Row| {},
+        ));
+        let guards: Vec<_> = (0..3)
+            .map(|_| recorder.user_started(Instant::now().into_std()))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1150)).await;
+        drop(guards);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        recorder.record(
+            Instant::now().into_std(),
+            Duration::from_millis(9),
+            true,
+            None,
+        );
+        done.cancel();
+        let out = task.await.unwrap();
+        let users: Vec<u64> = out.rows.iter().map(|r| r.users).collect();
+        assert_eq!(users, vec![3, 3], "{:?}", out.rows);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_down_controller_gives_unknown_capacity() {
         let recorder = Recorder::new(Duration::from_secs(1));
         let done = CancellationToken::new();

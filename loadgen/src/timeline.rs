@@ -135,21 +135,33 @@ pub fn to_csv(rows: &[Row]) -> String {
 }
 
 /// Two panels: users with instances (seen, desired, in service) on the right axis, and
-/// latency percentiles with requests/s on the right axis. x is the end of each step.
+/// latency percentiles with requests/s on the right axis. x is seconds from the start.
 pub fn charts(title: &str, rows: &[Row]) -> Vec<Chart> {
+    // Lines: one point at each step's end. Staircases: each value from its step's start,
+    // held to the end of the last step.
     let pts = |f: &dyn Fn(&Row) -> Option<f64>| -> Vec<(f64, f64)> {
         rows.iter()
             .map(|r| (r.time_s, f(r).unwrap_or(f64::NAN)))
             .collect()
     };
+    let steps = |f: &dyn Fn(&Row) -> Option<f64>| -> Vec<(f64, f64)> {
+        let mut v: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|r| (r.time_s - r.window.as_secs_f64(), f(r).unwrap_or(f64::NAN)))
+            .collect();
+        if let Some(last) = rows.last() {
+            v.push((last.time_s, f(last).unwrap_or(f64::NAN)));
+        }
+        v
+    };
     let mut users = Chart::new(format!("{title}: users and instances"))
         .y_label("users")
         .y2_label("instances")
-        .series(Series::new("users (ground truth)", pts(&|r| Some(r.users as f64))).stepped())
+        .series(Series::new("users (ground truth)", steps(&|r| Some(r.users as f64))).stepped())
         .series(
             Series::new(
                 "instances serving (seen)",
-                pts(&|r| Some(r.instances_seen as f64)),
+                steps(&|r| Some(r.instances_seen as f64)),
             )
             .on_right()
             .stepped(),
@@ -159,7 +171,7 @@ pub fn charts(title: &str, rows: &[Row]) -> Vec<Chart> {
             .series(
                 Series::new(
                     "desired capacity",
-                    pts(&|r| r.capacity.map(|c| f64::from(c.desired))),
+                    steps(&|r| r.capacity.map(|c| f64::from(c.desired))),
                 )
                 .on_right()
                 .stepped(),
@@ -167,7 +179,7 @@ pub fn charts(title: &str, rows: &[Row]) -> Vec<Chart> {
             .series(
                 Series::new(
                     "in service",
-                    pts(&|r| r.capacity.map(|c| f64::from(c.in_service))),
+                    steps(&|r| r.capacity.map(|c| f64::from(c.in_service))),
                 )
                 .on_right()
                 .stepped(),
@@ -273,6 +285,16 @@ mod tests {
         let c = charts("ramp", &rows);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].series.len(), 2);
+        assert_eq!(
+            c[0].series[0].points,
+            vec![(0.0, 2.0), (2.0, 2.0)],
+            "users held over the step"
+        );
+        assert_eq!(
+            c[1].series[0].points,
+            vec![(2.0, 1.0)],
+            "p99 at the step's end"
+        );
         let mut with = rows.clone();
         with[0].capacity = Some(Capacity {
             desired: 1,
