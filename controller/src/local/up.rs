@@ -170,11 +170,13 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let balancer_stop = CancellationToken::new();
     let balancer_task = tokio::spawn(balancer.run(balancer_stop.clone()));
 
-    let mut group_options = GroupOptions::new(
-        program,
-        vec!["serve-instance".into()],
-        local.data_dir.clone(),
-    );
+    // Instances push their load report as often as the controller expects it.
+    let program_args = vec![
+        "serve-instance".into(),
+        "--report-every".into(),
+        humantime::format_duration(config.reports.interval).to_string(),
+    ];
+    let mut group_options = GroupOptions::new(program, program_args, local.data_dir.clone());
     group_options.name.clone_from(&config.group.name);
     group_options.min_size = config.group.min_size;
     group_options.max_size = config.group.max_size;

@@ -396,7 +396,7 @@ async fn user(
         .unwrap();
     let mut i = 0u64;
     while !stop.is_cancelled() {
-        let repeat = i % 3 == 0;
+        let repeat = i.is_multiple_of(3);
         let path = if repeat { "/repeat" } else { "/hello" };
         i += 1;
         let result = async {
