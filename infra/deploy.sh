@@ -111,7 +111,15 @@ for repo in service controller; do
 done
 
 # Remember what runs now, for infra/rollback.sh.
-if stack_exists "$stack" "$region"; then
+status="$(query UPDATE_COMPLETE aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+  --query "Stacks[0].StackStatus" --output text 2>/dev/null || true)"
+case "$status" in
+  "" | None) ;;
+  ROLLBACK_COMPLETE | ROLLBACK_FAILED | DELETE_FAILED)
+    die "stack $stack is $status (its creation failed or it half-deleted): remove it with infra/teardown.sh --keep-registry --yes, then deploy again" ;;
+  *_IN_PROGRESS) die "stack $stack is busy ($status); wait for it to finish and deploy again" ;;
+esac
+if [ -n "$status" ] && [ "$status" != None ]; then
   change_type=UPDATE
   previous="$(query "previous-tag" aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
     --query "Stacks[0].Parameters[?ParameterKey=='ImageTag'].ParameterValue" --output text)"

@@ -305,6 +305,103 @@ rollback_calls() {
 }
 t "rollback --dry-run: cancel the refresh, deploy the saved previous tag" rollback_calls
 
+# ------------------------------------- deploy for real, with a stand-in aws CLI
+# The paths a dry run cannot take (stack states, an empty change set, a failed refresh),
+# with infra/tests/fake_aws.py answering as AWS would.
+# fake_deploy RULES_JSON [deploy args...]: run deploy.sh against the rules; calls in $tmp/fake/calls.
+fake_deploy() {
+  local rules="$1"
+  shift
+  rm -rf "$tmp/fake" && mkdir -p "$tmp/fake/bin"
+  printf '%s\n' "$rules" >"$tmp/fake/rules.json"
+  printf '#!/bin/bash\nexec python3 %s "$@"\n' "$PWD/infra/tests/fake_aws.py" >"$tmp/fake/bin/aws"
+  printf '#!/bin/bash\nexit 0\n' >"$tmp/fake/bin/sleep"
+  chmod +x "$tmp/fake/bin/aws" "$tmp/fake/bin/sleep"
+  FAKE_AWS_DIR="$tmp/fake" PATH="$tmp/fake/bin:$PATH" infra/deploy.sh --tag new1 --admin-cidr 1.2.3.4/32 "$@"
+}
+# rules_with STATUS_RULES...: the common answers plus the given ones (JSON objects), first.
+rules_with() {
+  local IFS=,
+  printf '%s\n' "[$*,
+    {\"match\": \"^sts get-caller-identity\", \"out\": \"111122223333\\n\"},
+    {\"match\": \"^cloudformation deploy .*hellofleet-registry\", \"out\": \"ok\\n\"},
+    {\"match\": \"^ecr describe-images .*imageTag=new1\", \"out\": \"new1\\n\"},
+    {\"match\": \"^cloudformation describe-stacks .*ImageTag\", \"out\": \"old1\\n\"},
+    {\"match\": \"^cloudformation create-change-set\", \"out\": \"{}\\n\"},
+    {\"match\": \"^cloudformation wait change-set-create-complete\"},
+    {\"match\": \"^cloudformation execute-change-set\"},
+    {\"match\": \"^cloudformation wait stack-(update|create)-complete\"},
+    {\"match\": \"UnhealthyHostsAlarmName\", \"out\": \"hf-unhealthy-hosts\\n\"},
+    {\"match\": \"ServiceUrl\", \"out\": \"http://nlb.example\\n\"},
+    {\"match\": \"DashboardUrl\", \"out\": \"http://nlb.example:9090/\\n\"},
+    {\"match\": \"^autoscaling start-instance-refresh\", \"out\": \"rid-1\\n\"}]"
+}
+STATUS_OK='{"match": "describe-stacks .*StackStatus", "out": "UPDATE_COMPLETE\n"}'
+
+fake_update() {
+  fake_deploy "$(rules_with "$STATUS_OK" \
+    '{"match": "describe-instance-refreshes", "out": "InProgress\t50\n", "times": 2}' \
+    '{"match": "describe-instance-refreshes", "out": "Successful\t100\n"}')" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  cat "$tmp/o" "$tmp/fake/calls"
+  in_order "$tmp/fake/calls" '^cloudformation create-change-set .*--change-set-type UPDATE' \
+    '^cloudformation execute-change-set' '^cloudformation wait stack-update-complete' \
+    '^autoscaling start-instance-refresh .*"Alarms":\["hf-unhealthy-hosts"\]' \
+    '^autoscaling describe-instance-refreshes .*rid-1' &&
+    [ "$(grep -c describe-instance-refreshes "$tmp/fake/calls")" -eq 3 ] &&
+    [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = old1 ] &&
+    grep -q '^deployed new1: service http://nlb.example, dashboard http://nlb.example:9090/' "$tmp/o"
+}
+t "deploy (stand-in aws): update, refresh polled until Successful, previous tag saved" fake_update
+
+fake_refresh_fails() {
+  fake_deploy "$(rules_with "$STATUS_OK" '{"match": "describe-instance-refreshes", "out": "Failed\t40\n"}')" >"$tmp/o" 2>&1
+  local rc=$?
+  cat "$tmp/o"
+  [ "$rc" -ne 0 ] && grep -q 'instance refresh rid-1 ended: Failed' "$tmp/o" && ! grep -q '^deployed' "$tmp/o"
+}
+t "deploy (stand-in aws): a failed instance refresh fails the deploy" fake_refresh_fails
+
+fake_no_changes() {
+  fake_deploy "$(rules_with "$STATUS_OK" \
+    '{"match": "wait change-set-create-complete", "rc": 255, "err": "Waiter failed\n"}' \
+    '{"match": "describe-change-set", "out": "The submitted information didn'"'"'t contain changes.\n"}' \
+    '{"match": "delete-change-set"}' \
+    '{"match": "describe-instance-refreshes", "out": "Successful\t100\n"}')" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  cat "$tmp/o" "$tmp/fake/calls"
+  grep -q 'already at this template' "$tmp/o" && grep -q '^cloudformation delete-change-set' "$tmp/fake/calls" &&
+    ! grep -q '^cloudformation execute-change-set' "$tmp/fake/calls"
+}
+t "deploy (stand-in aws): an empty change set is deleted, not executed" fake_no_changes
+
+fake_change_set_fails() {
+  fake_deploy "$(rules_with "$STATUS_OK" \
+    '{"match": "wait change-set-create-complete", "rc": 255}' \
+    '{"match": "describe-change-set", "out": "Parameter MaxSize failed to satisfy constraint\n"}')" >"$tmp/o" 2>&1
+  local rc=$?
+  cat "$tmp/o"
+  [ "$rc" -ne 0 ] && grep -q 'failed: Parameter MaxSize failed to satisfy constraint' "$tmp/o"
+}
+t "deploy (stand-in aws): a failed change set is an error with CloudFormation's reason" fake_change_set_fails
+
+fake_create() {
+  mkdir -p "$HF_STATE_DIR" && echo stale >"$HF_STATE_DIR/hellofleet.previous-tag"
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "rc": 255, "err": "Stack with id hellofleet does not exist\n"}')" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  cat "$tmp/o" "$tmp/fake/calls"
+  grep -q 'create-change-set .*--change-set-type CREATE' "$tmp/fake/calls" &&
+    grep -q '^cloudformation wait stack-create-complete' "$tmp/fake/calls" &&
+    ! grep -q 'start-instance-refresh' "$tmp/fake/calls" && [ ! -e "$HF_STATE_DIR/hellofleet.previous-tag" ]
+}
+t "deploy (stand-in aws): a new stack is created, no refresh, no previous tag" fake_create
+
+fake_bad_state() {
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "out": "ROLLBACK_COMPLETE\n"}')" >"$tmp/o" 2>&1
+  local rc=$?
+  cat "$tmp/o"
+  [ "$rc" -ne 0 ] && grep -q 'is ROLLBACK_COMPLETE .*teardown.sh --keep-registry' "$tmp/o" &&
+    ! grep -q create-change-set "$tmp/fake/calls"
+}
+t "deploy (stand-in aws): a stack whose creation failed is named, with the way out" fake_bad_state
+
 # ------------------------------------------------------ smoke, for real
 start_stub() {
   stop_named stub
@@ -468,7 +565,7 @@ t "emulator: deploy refuses a tag whose image was not pushed" deploy_needs_image
 
 teardown_real() {
   local i
-  for i in 1 2 3; do put_image hellofleet-registry/service "r$i" || return 1; done
+  for i in 1 2; do put_image hellofleet-registry/service "r$i" || return 1; done
   emu aws ecr batch-get-image --region eu-west-1 --repository-name hellofleet-registry/service \
     --image-ids imageTag=r1 --query 'images[0].imageManifest' --output text >"$tmp/m" &&
     emu aws ecr put-image --region eu-west-1 --repository-name hellofleet-registry/service \
