@@ -39,15 +39,20 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
-    // goose stops on SIGINT itself; SIGTERM gets the same clean end (every report written).
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // SIGTERM and SIGINT end the run cleanly, every report written. Once goose's load test
+    // starts, its own Ctrl-C handler takes SIGINT over (a second one exits at once).
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
     tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            if sigterm.recv().await.is_some() {
-                tracing::warn!("SIGTERM received, stopping");
-                shutdown.cancel();
-            }
+            let name = tokio::select! {
+                _ = sigterm.recv() => "SIGTERM",
+                _ = sigint.recv() => "SIGINT",
+            };
+            tracing::warn!("{name} received, stopping");
+            shutdown.cancel();
         }
     });
     let outcome = loadgen::run(config, shutdown).await?;

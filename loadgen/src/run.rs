@@ -88,8 +88,8 @@ fn write(path: &std::path::Path, text: &str) -> Result<(), RunError> {
     })
 }
 
-/// Runs the load test until its plan ends or `shutdown` is cancelled (SIGTERM; goose itself
-/// stops on SIGINT), then writes every report. Step lines go to stdout as they come.
+/// Runs the load test until its plan ends or `shutdown` is cancelled (SIGTERM, SIGINT; goose
+/// also stops on SIGINT itself), then writes every report. Step lines go to stdout as they come.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome, RunError> {
     let paths = Paths::new(&config);
     create_dir(&config.out_dir)?;
@@ -110,7 +110,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome,
                 _ = done.cancelled() => return,
             }
             while !done.is_cancelled() {
-                goose::trigger_killswitch("SIGTERM received");
+                goose::trigger_killswitch("stop requested (SIGTERM or SIGINT)");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     _ = done.cancelled() => {}

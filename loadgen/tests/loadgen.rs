@@ -171,8 +171,17 @@ fn a_failing_slo_exits_non_zero_and_a_down_controller_is_only_a_warning() {
 
 #[test]
 fn sigterm_ends_a_ramp_cleanly_with_every_report() {
-    let svc = TestService::start("i-term");
-    let dir = out_dir("term");
+    signal_ends_a_ramp_cleanly("TERM");
+}
+
+#[test]
+fn sigint_ends_a_ramp_cleanly_with_every_report() {
+    signal_ends_a_ramp_cleanly("INT");
+}
+
+fn signal_ends_a_ramp_cleanly(signal: &str) {
+    let svc = TestService::start("i-signal");
+    let dir = out_dir(&format!("sig{signal}"));
     let mut child = loadgen()
         .args([
             "ramp",
@@ -213,7 +222,7 @@ fn sigterm_ends_a_ramp_cleanly_with_every_report() {
     }
     let pid = running.0.as_ref().unwrap().id().to_string();
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{signal}"), &pid])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -233,7 +242,7 @@ fn sigterm_ends_a_ramp_cleanly_with_every_report() {
         "chart.svg",
         "chart.png",
     ] {
-        assert!(dir.join(f).exists(), "{f} written after SIGTERM");
+        assert!(dir.join(f).exists(), "{f} written after SIG{signal}");
     }
     let rows = read_csv(&dir.join("timeline.csv"));
     assert!(rows.len() >= 2, "{rows:?}");
