@@ -26,7 +26,7 @@ Options (environment variable in brackets):
   --hosted-zone-id ID    with --domain-name: a Route 53 alias record    [HF_HOSTED_ZONE_ID]
   --domain-name NAME                                                    [HF_DOMAIN_NAME]
   --alert-email ADDR     subscribe to the alarm topic                   [HF_ALERT_EMAIL]
-  --state-dir DIR        where the previous tag and parameters are kept (default build/deploy) [HF_STATE_DIR]
+  --state-dir DIR        where the previous tag and parameters are kept (default infra/.state) [HF_STATE_DIR]
   --no-refresh           update the stack only, no instance refresh
   --refresh-timeout SECS give up waiting for the refresh (default 1800)
   --dry-run              print the AWS calls instead of making them (no credentials needed)
@@ -47,7 +47,7 @@ cert="${HF_CERTIFICATE_ARN:-}"
 zone="${HF_HOSTED_ZONE_ID:-}"
 domain="${HF_DOMAIN_NAME:-}"
 email="${HF_ALERT_EMAIL:-}"
-state_dir="${HF_STATE_DIR:-$REPO_DIR/build/deploy}"
+state_dir="${HF_STATE_DIR:-$INFRA_DIR/.state}"
 refresh=1
 refresh_timeout=1800
 

@@ -28,7 +28,7 @@ EOF
 to_tag=""
 if_saved=0
 stack="${HF_STACK:-hellofleet}"
-state_dir="${HF_STATE_DIR:-$REPO_DIR/build/deploy}"
+state_dir="${HF_STATE_DIR:-$INFRA_DIR/.state}"
 region_flag=""
 pass=()
 while [ $# -gt 0 ]; do

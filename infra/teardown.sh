@@ -19,7 +19,7 @@ Options (environment variable in brackets):
   --registry-stack NAME  ECR stack (default hellofleet-registry)        [HF_REGISTRY_STACK]
   --keep-registry        delete only the fleet stack; keep images and repositories
   --region REGION        AWS region                      [AWS_REGION, AWS_DEFAULT_REGION]
-  --state-dir DIR        local deploy state (default build/deploy)       [HF_STATE_DIR]
+  --state-dir DIR        local deploy state (default infra/.state)       [HF_STATE_DIR]
   --dry-run              print the AWS calls instead of making them (no credentials needed)
   -h, --help             this text
 EOF
@@ -30,7 +30,7 @@ stack="${HF_STACK:-hellofleet}"
 registry_stack="${HF_REGISTRY_STACK:-hellofleet-registry}"
 keep_registry=0
 region_flag=""
-state_dir="${HF_STATE_DIR:-$REPO_DIR/build/deploy}"
+state_dir="${HF_STATE_DIR:-$INFRA_DIR/.state}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --yes) yes=1; shift ;;
