@@ -8,7 +8,8 @@
 #  2. throughput: wrk on /hello through the local balancer vs straight to the one instance,
 #     same pinning (wrk on CPU 0; the fleet on CPU 1, then unpinned)   target ratio ≥ 0.7
 #
-# Usage: bash bench/local.sh        (SKIP_BUILD=1 to reuse target/release/controller)
+# Usage: bash bench/local.sh        (SKIP_BUILD=1 to reuse target/release/controller;
+#                                    PARTS="reaction throughput" to pick parts)
 # Needs: wrk, taskset, python3, curl (apt-get install -y wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,10 @@ start_stack() {
     echo "the stack did not come up" >&2; cat "$LOG" >&2; exit 1
 }
 
+PARTS="${PARTS:-reaction throughput}"
+
 # ---------------------------------------------------------------- 1. reaction to a step of users
+if [[ "$PARTS" == *reaction* ]]; then
 cat >"$WORK/users.lua" <<'LUA'
 -- 300 distinct users (X-User-Id), each request by the next one; paced to ~1,000 requests/s.
 local n = 0
@@ -106,27 +110,33 @@ if new:
 else:
     print("decision -> in service: no new instance seen in the log")
 PY
+fi
 
 # ---------------------------------------------------------------- 2. throughput via the balancer
 run_wrk() {  # url → requests/s
     taskset -c 0 wrk -t1 -c32 -d8s -H "X-User-Id: bench" "$1" | awk '/Requests\/sec/ {print $2}'
 }
+if [[ "$PARTS" == *throughput* ]]; then
 for pin in "1" ""; do
     label="fleet pinned to CPU ${pin}"; [[ -z "$pin" ]] && label="fleet unpinned"
     echo "== /hello throughput, wrk -t1 -c32 on CPU 0, $label, group fixed at 1 instance"
     start_stack "throughput$pin" "$pin" --min-size 1 --max-size 1
     ADDR="$(status | json 'd["instances"][0]["address"]')"
     curl -fsS "http://$ADDR/hello" >/dev/null
-    direct1="$(run_wrk "http://$ADDR/hello")"
-    balanced1="$(run_wrk "http://127.0.0.1:$BAL/hello")"
-    direct2="$(run_wrk "http://$ADDR/hello")"
-    balanced2="$(run_wrk "http://127.0.0.1:$BAL/hello")"
+    # Alternate direct and balanced runs so background noise hits both alike.
+    runs=()
+    for _ in 1 2 3; do
+        runs+=("$(run_wrk "http://$ADDR/hello")" "$(run_wrk "http://127.0.0.1:$BAL/hello")")
+    done
     stop_stack
-    python3 - "$direct1" "$balanced1" "$direct2" "$balanced2" <<'PY'
+    python3 - "${runs[@]}" <<'PY'
 import sys
-d1, b1, d2, b2 = map(float, sys.argv[1:])
-d, b = (d1 + d2) / 2, (b1 + b2) / 2
-print(f"direct {d:,.0f} req/s ({d1:,.0f}, {d2:,.0f}); through the balancer {b:,.0f} req/s ({b1:,.0f}, {b2:,.0f}); "
+r = list(map(float, sys.argv[1:]))
+direct, balanced = r[0::2], r[1::2]
+d, b = sum(direct) / len(direct), sum(balanced) / len(balanced)
+fmt = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)
+print(f"direct {d:,.0f} req/s ({fmt(direct)}); through the balancer {b:,.0f} req/s ({fmt(balanced)}); "
       f"ratio {b / d:.2f} (target >= 0.7)")
 PY
 done
+fi

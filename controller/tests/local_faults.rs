@@ -1,7 +1,7 @@
 //! Faults under load, against the real `controller up` on loopback:
 //! - an instance killed with SIGKILL is replaced, and only the requests in flight
 //!   on it fail (counted and printed);
-//! - the controller restarted under load (SIGHUP: the daemon, its state and its
+//! - the controller restarted under load (SIGUSR1: the daemon, its state and its
 //!   API restart while the local group and balancer, the parts AWS would keep
 //!   running, stay up) keeps the fleet serving and causes no scale-in.
 //!   A restart of the whole `up` process is not tested here: it takes its
@@ -102,7 +102,7 @@ async fn a_controller_restart_under_load_keeps_serving_and_does_not_scale_in() {
     load.add_users(10);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    stack.signal(Signal::SIGHUP);
+    stack.signal(Signal::SIGUSR1);
     // The restarted daemon counts ticks from zero again.
     let after = stack
         .wait_for("the daemon restarted", Duration::from_secs(30), |s| {
@@ -172,4 +172,19 @@ async fn instances_stop_by_themselves_when_the_controller_is_killed() {
             assert!(log.contains("stdin closed"), "{name}: {log}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_everything_like_sigterm() {
+    let policy = Policy {
+        min: 2,
+        max: 2,
+        scale_out_at: 10_000.0,
+        scale_in_at: 0.0,
+    };
+    let mut stack = Stack::start("hangup", policy).await;
+    assert_eq!(stack.fleet_pids().len(), 2);
+    let status = stack.stop_with(Signal::SIGHUP, Duration::from_secs(60));
+    assert!(status.success(), "{status}:\n{}", stack.log_tail());
+    assert!(stack.fleet_pids().is_empty(), "{:?}", stack.fleet_pids());
 }

@@ -4,7 +4,8 @@
 //! is an error naming the flag that changes it) → balancer → group at its
 //! minimum → the daemon (ticks, JSON API, dashboard) → URLs printed.
 //! Order of stop (Ctrl-C or SIGTERM): daemon → instances drained and reaped →
-//! balancer. SIGHUP restarts the daemon alone (its state is rebuilt from the
+//! balancer; SIGHUP (the terminal closed) stops it the same way. SIGUSR1
+//! restarts the daemon alone (its state is rebuilt from the
 //! group and fresh load reports), as a restarted controller would on AWS,
 //! where the group and the NLB do not stop with it.
 
@@ -216,7 +217,7 @@ fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions) {
     println!("Ctrl-C stops everything it started.");
 }
 
-/// Runs the controller daemon against the group until shutdown; restarts it on SIGHUP.
+/// Runs the controller daemon against the group until shutdown or SIGHUP; restarts it on SIGUSR1.
 mod daemon {
     use std::time::{Duration, Instant};
 
@@ -277,8 +278,12 @@ mod daemon {
     ) -> Result<(), LocalError> {
         let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
         let sink = sink(config).await;
-        let mut hangup = signal(SignalKind::hangup())
-            .map_err(|e| LocalError::Daemon(format!("cannot install the SIGHUP handler: {e}")))?;
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))
+        };
+        let mut hangup = install(SignalKind::hangup(), "SIGHUP")?;
+        let mut usr1 = install(SignalKind::user_defined1(), "SIGUSR1")?;
         let mut config = config.clone();
         loop {
             let stop = shutdown.child_token();
@@ -292,7 +297,11 @@ mod daemon {
             let restart = tokio::select! {
                 r = &mut run => return outcome(r),
                 () = shutdown.cancelled() => false,
-                _ = hangup.recv() => true,
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP: stopping");
+                    false
+                }
+                _ = usr1.recv() => true,
             };
             stop.cancel();
             let ended = outcome(run.await);
@@ -304,7 +313,7 @@ mod daemon {
             config.group.desired_capacity = None;
             listener = rebind(api_addr).await?;
             tracing::warn!(
-                "SIGHUP: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
+                "SIGUSR1: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
             );
         }
     }

@@ -217,7 +217,12 @@ impl Stack {
 
     /// SIGTERM to the controller; waits (bounded) for it to exit and returns its status.
     pub fn stop(&mut self, timeout: Duration) -> ExitStatus {
-        self.signal(Signal::SIGTERM);
+        self.stop_with(Signal::SIGTERM, timeout)
+    }
+
+    /// `signal` to the controller; waits (bounded) for it to exit and returns its status.
+    pub fn stop_with(&mut self, signal: Signal, timeout: Duration) -> ExitStatus {
+        self.signal(signal);
         let mut child = self.child.take().unwrap();
         let deadline = Instant::now() + timeout;
         loop {
