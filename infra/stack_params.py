@@ -6,7 +6,7 @@
 Reads the controller's TOML config, checks what the stack relies on, and prints the
 CloudFormation parameters file (a JSON list of ParameterKey/ParameterValue) with:
 
-- GroupName, MinSize, MaxSize, DesiredCapacity      <- [group]
+- GroupName, MinSize, MaxSize                       <- [group]
 - ScaleOutMetric, ScaleOutThreshold, ScaleInThreshold <- [policies.*.alarm]
 - InstanceWarmup                                      <- policies.scale_out.estimated_instance_warmup_secs
 - MetricNamespace                                     <- metrics.namespace
@@ -81,9 +81,13 @@ def derive(text, region):
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,62}", name):
         raise ConfigError(f"group.name: {name!r} must be letters, digits and '-' (at most 63)")
     lo, hi = number(doc, "group.min_size"), number(doc, "group.max_size")
-    desired = field(doc, "group.desired_capacity", lo, required=False)
-    if not (0 <= lo <= desired <= hi) or hi < 1:
-        raise ConfigError(f"group: need 0 <= min_size ({lo}) <= desired_capacity ({desired}) <= max_size ({hi}), max >= 1")
+    if field(doc, "group.desired_capacity", None, required=False) is not None:
+        raise ConfigError(
+            "group.desired_capacity: leave it out on AWS: the controller would reset the group "
+            "to it at every restart, and every deploy restarts it (the group starts at min_size)"
+        )
+    if not (0 <= lo <= hi) or hi < 1:
+        raise ConfigError(f"group: need 0 <= min_size ({lo}) <= max_size ({hi}) and max_size >= 1")
 
     out_threshold = number(doc, "policies.scale_out.alarm.threshold")
     in_threshold = number(doc, "policies.scale_in.alarm.threshold")
@@ -111,7 +115,6 @@ def derive(text, region):
         "GroupName": name,
         "MinSize": fmt(lo),
         "MaxSize": fmt(hi),
-        "DesiredCapacity": fmt(desired),
         "ScaleOutMetric": str(metric),
         "ScaleOutThreshold": fmt(out_threshold),
         "ScaleInThreshold": fmt(in_threshold),

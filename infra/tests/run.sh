@@ -129,6 +129,7 @@ bad_config() { # bad_config SED_EXPR MESSAGE: a broken copy of the config is ref
 t "config: provider must be aws" bad_config 's/^provider = "aws"/provider = "local"/' 'provider:'
 t "config: listen must be 0.0.0.0" bad_config 's/^listen = .*/listen = "127.0.0.1:9090"/' 'api.listen:'
 t "config: scale-in threshold below scale-out" bad_config 's/threshold = 20,/threshold = 60,/' 'policies.scale_in.alarm.threshold'
+t "config: no desired_capacity on AWS" bad_config 's/^max_size = 10$/max_size = 10\ndesired_capacity = 3/' 'group.desired_capacity'
 t "config: min <= max" bad_config 's/^max_size = .*/max_size = 1/' 'group:'
 # shellcheck disable=SC2016 # a sed script, not a shell expansion
 t "config: region must match" bad_config '$a [aws]\nregion = "us-east-1"' 'aws.region'
@@ -148,7 +149,6 @@ checks = {
     "GroupName": host["group"]["name"],
     "MinSize": host["group"]["min_size"],
     "MaxSize": host["group"]["max_size"],
-    "DesiredCapacity": host["group"]["desired_capacity"],
     "ScaleOutMetric": host["policies"]["scale_out"]["alarm"]["metric"],
     "ScaleOutThreshold": host["policies"]["scale_out"]["alarm"]["threshold"],
     "ScaleInThreshold": host["policies"]["scale_in"]["alarm"]["threshold"],
