@@ -36,7 +36,9 @@ fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => controller::simulate::run(args).context("simulate"),
         Command::ServeInstance(args) => {
             controller::local::exit_with_parent();
-            runtime()?.block_on(service::serve(args)).context("serve-instance")
+            runtime()?
+                .block_on(service::serve(args))
+                .context("serve-instance")
         }
         Command::Run(args) => runtime()?.block_on(async {
             let shutdown = shutdown_on_signal();
@@ -65,7 +67,11 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
     let sdk = controller::aws::sdk_config(aws.region.as_deref()).await;
     let fleet = Arc::new(controller::aws::AwsFleet::new(&sdk, &config.group.name));
     let sink: Arc<dyn MetricsSink> = if config.metrics.publish {
-        Arc::new(CloudWatchSink::new(&sdk, &config.metrics.namespace, &config.group.name))
+        Arc::new(CloudWatchSink::new(
+            &sdk,
+            &config.metrics.namespace,
+            &config.group.name,
+        ))
     } else {
         Arc::new(NoopSink)
     };

@@ -20,7 +20,12 @@ fn setup() -> (Arc<Shared>, Arc<MemoryFleet>) {
     let config = Config::local_default();
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 2).with_pending_launches());
     futures::executor::block_on(fleet.set_desired_capacity(3)).unwrap();
-    let state = Arc::new(Shared::new(&config, "memory", None, CancellationToken::new()));
+    let state = Arc::new(Shared::new(
+        &config,
+        "memory",
+        None,
+        CancellationToken::new(),
+    ));
     state.set_known(&fleet.snapshot());
     (state, fleet)
 }
@@ -28,7 +33,13 @@ fn setup() -> (Arc<Shared>, Arc<MemoryFleet>) {
 async fn call(state: &Arc<Shared>, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     let resp = app(Arc::clone(state)).oneshot(req).await.unwrap();
     let code = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (code, body)
 }
 
@@ -42,7 +53,12 @@ async fn post_report(state: &Arc<Shared>, body: impl Into<Body>) -> StatusCode {
 
 async fn get_json<T: serde::de::DeserializeOwned>(state: &Arc<Shared>, uri: &str) -> T {
     let (code, body) = call(state, Request::get(uri).body(Body::empty()).unwrap()).await;
-    assert_eq!(code, StatusCode::OK, "{uri}: {}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        code,
+        StatusCode::OK,
+        "{uri}: {}",
+        String::from_utf8_lossy(&body)
+    );
     serde_json::from_slice(&body).unwrap()
 }
 
@@ -56,33 +72,68 @@ async fn reports_are_accepted_or_refused_and_counted() {
     let users = user_ids(0, 10);
     let good = report("i-mem-1", 1, 5_000, users.iter().map(String::as_str), 10);
     assert_eq!(post_report(&state, json(&good)).await, StatusCode::ACCEPTED);
-    assert_eq!(post_report(&state, json(&good)).await, StatusCode::OK, "duplicate");
+    assert_eq!(
+        post_report(&state, json(&good)).await,
+        StatusCode::OK,
+        "duplicate"
+    );
     // i-mem-3 is Pending: its reports are welcome.
     let pending = report("i-mem-3", 1, 5_000, [], 0);
-    assert_eq!(post_report(&state, json(&pending)).await, StatusCode::ACCEPTED);
+    assert_eq!(
+        post_report(&state, json(&pending)).await,
+        StatusCode::ACCEPTED
+    );
 
-    assert_eq!(post_report(&state, "{not json").await, StatusCode::BAD_REQUEST);
-    assert_eq!(post_report(&state, r#"{"instance_id":"i-mem-1"}"#).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post_report(&state, "{not json").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_report(&state, r#"{"instance_id":"i-mem-1"}"#).await,
+        StatusCode::BAD_REQUEST
+    );
     let mut time_travel = good.clone();
     time_travel.started_at_ms = 9_000;
-    assert_eq!(post_report(&state, json(&time_travel)).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        post_report(&state, json(&time_travel)).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let mut absurd = good.clone();
     absurd.in_flight = u64::MAX;
-    assert_eq!(post_report(&state, json(&absurd)).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        post_report(&state, json(&absurd)).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let stranger = report("i-stranger", 1, 5_000, [], 0);
-    assert_eq!(post_report(&state, json(&stranger)).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post_report(&state, json(&stranger)).await,
+        StatusCode::NOT_FOUND
+    );
     let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(state.max_report_bytes + 1));
-    assert_eq!(post_report(&state, huge).await, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        post_report(&state, huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     let bad_sketch = json(&good).replace(r#""p":14"#, r#""p":99"#);
-    assert_eq!(post_report(&state, bad_sketch).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post_report(&state, bad_sketch).await,
+        StatusCode::BAD_REQUEST
+    );
 
     let s: StatusResponse = get_json(&state, "/api/status").await;
     let r = s.reports;
     assert_eq!((r.accepted, r.duplicate), (2, 1));
-    assert_eq!((r.malformed, r.invalid, r.unknown_instance, r.too_large), (3, 2, 1, 1));
+    assert_eq!(
+        (r.malformed, r.invalid, r.unknown_instance, r.too_large),
+        (3, 2, 1, 1)
+    );
     assert_eq!(r.refused, 7);
     // The same body reads as a plain proto::Status too.
-    let (_, body) = call(&state, Request::get("/api/status").body(Body::empty()).unwrap()).await;
+    let (_, body) = call(
+        &state,
+        Request::get("/api/status").body(Body::empty()).unwrap(),
+    )
+    .await;
     let plain: proto::Status = serde_json::from_slice(&body).unwrap();
     assert_eq!(plain.group.name, "hellofleet-local");
 }
@@ -105,7 +156,11 @@ async fn a_tick_fills_status_decisions_and_metrics() {
     let s: StatusResponse = get_json(&state, "/api/status").await;
     assert_eq!(s.status.tick, 1);
     assert_eq!(s.status.instances.len(), 3);
-    assert!((207..=213).contains(&s.status.fleet.concurrent_users), "{}", s.status.fleet.concurrent_users);
+    assert!(
+        (207..=213).contains(&s.status.fleet.concurrent_users),
+        "{}",
+        s.status.fleet.concurrent_users
+    );
     // 70 per instance against a threshold of 50: step [+15, +40) → +50 % of 3 = 1.5,
     // rounded down as AWS does → 4.
     assert_eq!(s.status.group.desired_capacity, 4);
@@ -120,11 +175,22 @@ async fn a_tick_fills_status_decisions_and_metrics() {
     let points: Vec<proto::MetricPoint> = get_json(&state, "/api/metrics?since=0").await;
     assert_eq!(points.len(), 1);
     let since = points[0].at_ms + 1;
-    let later: Vec<proto::MetricPoint> = get_json(&state, &format!("/api/metrics?since={since}")).await;
+    let later: Vec<proto::MetricPoint> =
+        get_json(&state, &format!("/api/metrics?since={since}")).await;
     assert!(later.is_empty());
-    let (code, _) = call(&state, Request::get("/api/metrics?since=yesterday").body(Body::empty()).unwrap()).await;
+    let (code, _) = call(
+        &state,
+        Request::get("/api/metrics?since=yesterday")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert!(sink.data().iter().any(|d| d.name == "ConcurrentUsersPerInstance" && d.value == 70.0));
+    assert!(
+        sink.data()
+            .iter()
+            .any(|d| d.name == "ConcurrentUsersPerInstance" && d.value == 70.0)
+    );
 
     // The new pending instances are known at once: their first reports are accepted.
     let r = report("i-mem-4", 1, now, [], 0);
@@ -150,13 +216,21 @@ async fn decision_history_is_bounded() {
     config.history.decisions = 3;
     config.history.metrics = 2;
     let fleet = MemoryFleet::new("g", 1, 10, 1);
-    let state = Arc::new(Shared::new(&config, "memory", None, CancellationToken::new()));
+    let state = Arc::new(Shared::new(
+        &config,
+        "memory",
+        None,
+        CancellationToken::new(),
+    ));
     let mut rec = Reconciler::from_config(&config, "memory", None);
     for _ in 0..5 {
         tick_once(&mut rec, &fleet, &MemorySink::new(), &state).await;
     }
     let decisions: Vec<proto::DecisionRecord> = get_json(&state, "/api/decisions").await;
-    assert_eq!(decisions.iter().map(|d| d.tick).collect::<Vec<_>>(), vec![3, 4, 5]);
+    assert_eq!(
+        decisions.iter().map(|d| d.tick).collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
     let points: Vec<proto::MetricPoint> = get_json(&state, "/api/metrics").await;
     assert_eq!(points.len(), 2);
 }

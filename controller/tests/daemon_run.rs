@@ -1,0 +1,255 @@
+//! `daemon::run` end to end on a real socket: against moto (aws provider + CloudWatch sink),
+//! and against the in-memory fleet. Every server and emulator is stopped by the test.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_autoscaling::config::Credentials;
+use controller::aws::AwsFleet;
+use controller::config::{Config, Overrides};
+use controller::daemon::{StatusResponse, now_ms, run};
+use controller::metrics::cloudwatch::CloudWatchSink;
+use controller::metrics::{MemorySink, MetricsSink};
+use controller::provider::Fleet;
+use controller::provider::memory::MemoryFleet;
+use controller::synthetic::{report, user_ids};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+/// One HTTP/1.1 exchange on loopback: (status code, body).
+async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr)
+        .await
+        .expect("connect to the daemon");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+async fn status(addr: SocketAddr) -> StatusResponse {
+    let (code, body) = http(addr, "GET", "/api/status", "").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Every listed instance reports `users` distinct users now.
+async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64) {
+    for (k, i) in s.status.instances.iter().enumerate() {
+        let ids = user_ids(k as u64 * users, (k as u64 + 1) * users);
+        let r = report(
+            &i.id,
+            seq,
+            now_ms(),
+            ids.iter().map(String::as_str),
+            seq * 10,
+        );
+        let (code, body) = http(
+            addr,
+            "POST",
+            "/api/reports",
+            &serde_json::to_string(&r).unwrap(),
+        )
+        .await;
+        assert!(code == 202 || code == 200, "{code} {body}");
+    }
+}
+
+const CONFIG: &str = r#"
+provider = "aws"
+tick = "200ms"
+[group]
+name = "web"
+min_size = 1
+max_size = 3
+[api]
+listen = "127.0.0.1:0"
+[metrics]
+publish = true
+namespace = "HelloFleetE2E"
+[aws]
+region = "us-east-1"
+[policies.scale_out]
+name = "out"
+adjustment_type = "ChangeInCapacity"
+alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.2 }
+steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
+[policies.scale_in]
+name = "in"
+adjustment_type = "ChangeInCapacity"
+alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.2, evaluation_periods = 5 }
+steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reach_cloudwatch() {
+    let moto = testkit::Moto::start();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    asg.create_launch_configuration()
+        .launch_configuration_name("lc")
+        .image_id("ami-12c6146b")
+        .instance_type("t3.micro")
+        .send()
+        .await
+        .unwrap();
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name("web")
+        .launch_configuration_name("lc")
+        .min_size(1)
+        .max_size(5)
+        .desired_capacity(1)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+
+    let config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
+    let fleet = Arc::new(AwsFleet::new(&sdk, "web"));
+    let sink = Arc::new(CloudWatchSink::new(&sdk, "HelloFleetE2E", "web"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let daemon = tokio::spawn(run(config, fleet.clone(), sink, listener, shutdown.clone()));
+    let _stop = shutdown.clone().drop_guard();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seq = 0;
+    let mut seen_desired = vec![];
+    loop {
+        seq += 1;
+        let s = status(addr).await;
+        if seen_desired.last() != Some(&s.status.group.desired_capacity) {
+            seen_desired.push(s.status.group.desired_capacity);
+        }
+        if fleet.describe().await.unwrap().desired_capacity == 3 && s.status.instances.len() == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never reached max: {seen_desired:?} {:?}",
+            s.reports
+        );
+        push_reports(addr, &s, 80, seq).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // +1 per breaching tick, never past the controller's max of 3 (the group's is 5).
+    for _ in 0..5 {
+        seq += 1;
+        let s = status(addr).await;
+        push_reports(addr, &s, 80, seq).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(fleet.describe().await.unwrap().desired_capacity, 3);
+    let (_, body) = http(addr, "GET", "/api/decisions", "").await;
+    let decisions: Vec<proto::DecisionRecord> = serde_json::from_str(&body).unwrap();
+    let scaled: Vec<(u32, u32)> = decisions
+        .iter()
+        .filter(|d| d.applied == Some(true))
+        .map(|d| (d.capacity_before, d.capacity_after))
+        .collect();
+    assert_eq!(scaled, vec![(1, 2), (2, 3)], "one step at a time");
+    assert!(decisions.iter().any(|d| d.reason == "at_max"));
+
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let listed = cw
+        .list_metrics()
+        .namespace("HelloFleetE2E")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed
+        .metrics()
+        .iter()
+        .filter_map(|m| m.metric_name())
+        .collect();
+    assert!(
+        names.contains(&"ConcurrentUsers") && names.contains(&"DesiredCapacity"),
+        "{names:?}"
+    );
+
+    shutdown.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("stops on shutdown");
+    result.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_configured_desired_capacity_is_applied_and_shutdown_stops_everything() {
+    let mut config = Config::local_default();
+    config.group.desired_capacity = Some(3);
+    config.tick = Duration::from_millis(100);
+    let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
+    let sink = Arc::new(MemorySink::new());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let dyn_sink: Arc<dyn MetricsSink> = sink.clone();
+    let daemon = tokio::spawn(run(
+        config,
+        fleet.clone(),
+        dyn_sink,
+        listener,
+        shutdown.clone(),
+    ));
+    let _stop = shutdown.clone().drop_guard();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(addr).await.status.tick < 2 {
+        assert!(Instant::now() < deadline, "no tick");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fleet.desired_calls()[0], 3);
+    let s = status(addr).await;
+    assert_eq!(s.status.instances.len(), 3);
+    assert_eq!(s.status.provider, "memory");
+    let (code, _) = http(addr, "GET", "/", "").await;
+    assert_eq!(code, 200, "the dashboard is mounted at /");
+    assert!(!sink.data().is_empty());
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "the port is closed after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn a_group_that_cannot_be_read_fails_before_serving() {
+    let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
+    fleet.fail_with(Some("no such group"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = run(
+        Config::local_default(),
+        fleet,
+        Arc::new(MemorySink::new()),
+        listener,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no such group"), "{err}");
+}
