@@ -636,7 +636,7 @@ jenkinsfile() { # every stage runs a script of this repository, and credentials 
     'infra/deploy.sh' 'infra/smoke.sh' 'infra/rollback.sh --if-saved'; do
     grep -qF "$s" Jenkinsfile || { echo "no stage runs $s"; return 1; }
   done
-  grep -q "aws(credentialsId: 'hellofleet-aws'" Jenkinsfile &&
+  grep -q "AmazonWebServicesCredentialsBinding', credentialsId: 'hellofleet-aws'" Jenkinsfile &&
     ! grep -qiE 'AKIA|aws_secret_access_key *=' Jenkinsfile
 }
 t "Jenkinsfile: every stage runs an existing script; credentials by binding only" jenkinsfile
