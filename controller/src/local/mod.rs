@@ -6,6 +6,7 @@
 //!   draining, active-flow counts; [`balancer::choose`] is pure.
 //! - `group`: [`LocalGroup`], the group's state and its supervisor; implements
 //!   [`crate::provider::Fleet`]. Zone balancing and scale-in choice are pure.
+//! - `placement`: zone of a new instance, choice of the one to drain (pure).
 //! - `instance`: one instance's lifecycle task (spawn, readiness, health checks, drain, reap).
 //! - `probe`: the bounded HTTP `GET` used for `/readyz` and `/healthz`.
 //! - `up`: `controller up`: config, ports, balancer, group, daemon, signals, clean stop.
@@ -18,6 +19,7 @@
 pub mod balancer;
 pub mod group;
 mod instance;
+mod placement;
 pub mod probe;
 mod up;
 
