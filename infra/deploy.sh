@@ -162,12 +162,10 @@ else
 fi
 
 if [ "$refresh" = 1 ] && [ "$change_type" = UPDATE ]; then
-  alarm="$(stack_output "$stack" "$region" UnhealthyHostsAlarmName "$stack-unhealthy-hosts")"
-  # Launch before terminate (100-200 % healthy), skip instances already on this launch
-  # template version, fail fast if the unhealthy-hosts alarm fires. No AutoRollback: the
-  # stack has already saved the new version on the group, so the refresh's own rollback
-  # would return to it; infra/rollback.sh deploys the previous tag instead.
-  prefs="{\"MinHealthyPercentage\":100,\"MaxHealthyPercentage\":200,\"InstanceWarmup\":$warmup,\"SkipMatching\":true,\"AlarmSpecification\":{\"Alarms\":[\"$alarm\"]}}"
+  # The refresh settings live in the stack, beside the group (output
+  # InstanceRefreshPreferences); a dry run shows what that output holds.
+  prefs="$(stack_output "$stack" "$region" InstanceRefreshPreferences \
+    "{\"MinHealthyPercentage\":100,\"MaxHealthyPercentage\":200,\"InstanceWarmup\":$warmup,\"SkipMatching\":true,\"AlarmSpecification\":{\"Alarms\":[\"$stack-unhealthy-hosts\"]}}")"
   refresh_id="$(query "refresh-id" aws autoscaling start-instance-refresh --region "$region" \
     --auto-scaling-group-name "$group" --strategy Rolling --preferences "$prefs" \
     --query InstanceRefreshId --output text)"

@@ -211,6 +211,21 @@ uses() { # the template wires the shared settings where they matter
 }
 t "template: group name, warmup, namespace, threshold, readiness, IMDSv2, drain hook wired" uses
 
+refresh_settings() { # the instance refresh settings the stack hands to deploy.sh
+  python3 - infra/fleet.yaml <<'EOF'
+import json, re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"^  InstanceRefreshPreferences:\n(?:    .*\n)*?    Value: !Sub '(.*)'$", text, re.M)
+assert m, "no InstanceRefreshPreferences output"
+prefs = json.loads(m.group(1).replace("${InstanceWarmup}", "60").replace("${UnhealthyHostsAlarm}", "alarm"))
+want = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "InstanceWarmup": 60,
+        "SkipMatching": True, "AlarmSpecification": {"Alarms": ["alarm"]}}
+assert prefs == want, prefs
+print(prefs)
+EOF
+}
+t "template: the instance refresh settings launch before terminate and watch the alarm" refresh_settings
+
 t "checkov: every skip in the templates and Dockerfiles carries its reason" \
   python3 infra/tests/skip_reasons.py infra/fleet.yaml infra/registry.yaml infra/docker/service.Dockerfile infra/docker/controller.Dockerfile
 
@@ -331,7 +346,7 @@ rules_with() {
     {\"match\": \"^cloudformation wait change-set-create-complete\"},
     {\"match\": \"^cloudformation execute-change-set\"},
     {\"match\": \"^cloudformation wait stack-(update|create)-complete\"},
-    {\"match\": \"UnhealthyHostsAlarmName\", \"out\": \"hf-unhealthy-hosts\\n\"},
+    {\"match\": \"InstanceRefreshPreferences\", \"out\": \"PREFS-FROM-STACK\\n\"},
     {\"match\": \"ServiceUrl\", \"out\": \"http://nlb.example\\n\"},
     {\"match\": \"DashboardUrl\", \"out\": \"http://nlb.example:9090/\\n\"},
     {\"match\": \"^autoscaling start-instance-refresh\", \"out\": \"rid-1\\n\"}]"
@@ -345,7 +360,7 @@ fake_update() {
   cat "$tmp/o" "$tmp/fake/calls"
   in_order "$tmp/fake/calls" '^cloudformation create-change-set .*--change-set-type UPDATE' \
     '^cloudformation execute-change-set' '^cloudformation wait stack-update-complete' \
-    '^autoscaling start-instance-refresh .*"Alarms":\["hf-unhealthy-hosts"\]' \
+    '^autoscaling start-instance-refresh .*--preferences PREFS-FROM-STACK ' \
     '^autoscaling describe-instance-refreshes .*rid-1' &&
     [ "$(grep -c describe-instance-refreshes "$tmp/fake/calls")" -eq 3 ] &&
     [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = old1 ] &&
