@@ -135,6 +135,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         source,
     })?;
     let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
+    raise_open_files_limit();
     let balancer_listener = bind(
         local.balancer,
         "the fleet's API, local.balancer",
@@ -202,6 +203,21 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let _ = balancer_task.await;
     tracing::info!("stopped: no instance left running");
     result
+}
+
+/// Every flow through the balancer holds two descriptors here and one in an
+/// instance: lift the soft limit (often 1,024) to the hard one, for this process
+/// and the instances it starts, so a few thousand users do not exhaust it.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open files limit"),
+            Err(e) => tracing::warn!(soft, error = %e, "cannot raise the open files limit"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the open files limit"),
+    }
 }
 
 fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions) {
