@@ -68,12 +68,30 @@ pub fn x_scale(values: impl Iterator<Item = f64>) -> Scale {
     nice_scale(lo.min(0.0), hi, 8)
 }
 
-/// A y scale: from 0 (or the data's minimum if negative) to the data's maximum.
+/// A y scale: from 0 (or the data's minimum if negative) to a little above the data's
+/// maximum, so a line at the maximum stays clear of the frame. Counts (every value a whole
+/// number) get whole-number ticks.
 pub fn y_scale(values: impl Iterator<Item = f64>) -> Scale {
-    let (lo, hi) = extent(values).unwrap_or((0.0, 1.0));
+    let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    let Some((lo, hi)) = extent(values.iter().copied()) else {
+        return nice_scale(0.0, 1.0, 5);
+    };
     let lo = lo.min(0.0);
-    let hi = if hi > lo { hi } else { lo + 1.0 };
-    nice_scale(lo, hi, 5)
+    let hi = if hi > lo {
+        hi + (hi - lo) * 0.04
+    } else {
+        lo + 1.0
+    };
+    let scale = nice_scale(lo, hi, 5);
+    if scale.step < 1.0 && values.iter().all(|v| v.fract() == 0.0) {
+        let step = 1.0;
+        return Scale {
+            min: (lo / step).floor() * step,
+            max: (hi / step).ceil() * step,
+            step,
+        };
+    }
+    scale
 }
 
 fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -156,6 +174,14 @@ mod tests {
         assert!(s.max >= 12.0);
         let s = y_scale(std::iter::empty());
         assert_eq!((s.min, s.max), (0.0, 1.0));
+        let s = y_scale([1.0, 1.0].into_iter());
+        assert_eq!(
+            (s.min, s.max, s.step),
+            (0.0, 2.0, 1.0),
+            "counts get whole ticks, headroom"
+        );
+        let s = y_scale([0.0, 100.0].into_iter());
+        assert!(s.max > 100.0, "a line at the maximum is not on the frame");
         let s = y_scale([-3.0, 4.0].into_iter());
         assert!(s.min <= -3.0 && s.max >= 4.0);
         let s = x_scale([10.0, 130.0].into_iter());
