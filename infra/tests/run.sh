@@ -417,6 +417,44 @@ fake_bad_state() {
 }
 t "deploy (stand-in aws): a stack whose creation failed is named, with the way out" fake_bad_state
 
+# fake_push RULES_JSON: images.sh push with the stand-in aws CLI and a docker that logs.
+fake_push() {
+  rm -rf "$tmp/fake" && mkdir -p "$tmp/fake/bin"
+  printf '%s\n' "$1" >"$tmp/fake/rules.json"
+  printf '#!/bin/bash\nexec python3 %s "$@"\n' "$PWD/infra/tests/fake_aws.py" >"$tmp/fake/bin/aws"
+  # shellcheck disable=SC2016 # the stand-in's own $1 and $*
+  printf '#!/bin/bash\n[ "$1" = login ] && cat >/dev/null\necho "docker $*" >>"%s/calls"\n' "$tmp/fake" >"$tmp/fake/bin/docker"
+  chmod +x "$tmp/fake/bin/aws" "$tmp/fake/bin/docker"
+  FAKE_AWS_DIR="$tmp/fake" PATH="$tmp/fake/bin:$PATH" infra/images.sh push --tag new1
+}
+PUSH_COMMON='{"match": "^sts get-caller-identity", "out": "111122223333\n"},
+  {"match": "^cloudformation deploy", "out": "ok\n"},
+  {"match": "^ecr get-login-password", "out": "token\n"},
+  {"match": "^ecr wait image-scan-complete"}'
+
+push_new() {
+  fake_push "[{\"match\": \"^ecr describe-images .*controller\", \"out\": \"{}\"},
+    {\"match\": \"^ecr describe-images\", \"rc\": 255, \"err\": \"ImageNotFoundException\\n\"},
+    {\"match\": \"^ecr describe-image-scan-findings\", \"out\": \"None\\n\"}, $PUSH_COMMON]" >"$tmp/o" 2>&1 ||
+    { cat "$tmp/o"; return 1; }
+  cat "$tmp/o" "$tmp/fake/calls"
+  in_order "$tmp/fake/calls" '^docker login --username AWS --password-stdin 111122223333.dkr.ecr.eu-west-1.amazonaws.com$' \
+    '^docker tag hellofleet/service:new1 111122223333.dkr.ecr.eu-west-1.amazonaws.com/hellofleet-registry/service:new1$' \
+    '^docker push 111122223333.dkr.ecr.eu-west-1.amazonaws.com/hellofleet-registry/service:new1$' &&
+    ! grep -q 'push .*controller' "$tmp/fake/calls" && grep -q 'hellofleet-registry/controller:new1 is already in ECR' "$tmp/o"
+}
+t "images push (stand-ins): pushes what is missing, leaves an immutable tag alone" push_new
+
+push_critical() {
+  fake_push "[{\"match\": \"^ecr describe-images\", \"rc\": 255},
+    {\"match\": \"^ecr describe-image-scan-findings\", \"out\": \"3\\n\"}, $PUSH_COMMON]" >"$tmp/o" 2>&1
+  local rc=$?
+  cat "$tmp/o"
+  [ "$rc" -ne 0 ] && grep -q 'hellofleet-registry/service:new1 has 3 CRITICAL findings' "$tmp/o" &&
+    ! grep -q 'controller' "$tmp/fake/calls"
+}
+t "images push (stand-ins): CRITICAL findings in ECR's scan stop the pipeline" push_critical
+
 # ------------------------------------------------------ smoke, for real
 start_stub() {
   stop_named stub
