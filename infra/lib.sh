@@ -96,12 +96,10 @@ preflight() {
     return 0
   fi
   command -v aws >/dev/null 2>&1 || die "the aws CLI is not installed (pip install awscli, or AWS CLI v2)"
-  if ! account="$(aws sts get-caller-identity --region "$region" --query Account --output text 2>/tmp/hf-sts.$$)"; then
-    err="$(tail -n 3 /tmp/hf-sts.$$)"
-    rm -f /tmp/hf-sts.$$
-    die "no usable AWS credentials for $region (aws sts get-caller-identity failed: $err). Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Jenkins: the credentials binding)"
+  if ! account="$(aws sts get-caller-identity --region "$region" --query Account --output text 2>&1)"; then
+    err="$(printf '%s\n' "$account" | grep . | tail -n 2 | tr '\n' ' ')"
+    die "no usable AWS credentials for $region (aws sts get-caller-identity failed: ${err% }). Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Jenkins: the credentials binding)"
   fi
-  rm -f /tmp/hf-sts.$$
   printf '%s\n' "$account"
 }
 
