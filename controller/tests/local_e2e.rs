@@ -50,7 +50,9 @@ async fn scales_out_and_back_in_without_failing_or_losing_anything() {
         );
     }
     assert!(peak_desired >= 3);
-    // A little more traffic on the grown fleet, then the load goes away.
+    // A few more users (their connections reach the new instances, which have the
+    // fewest flows) and a little more traffic on the grown fleet; then the load goes away.
+    load.add_users(8);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stats = load.stop().await;
     eprintln!("load stopped: {}", stats.summary());

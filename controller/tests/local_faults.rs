@@ -50,7 +50,10 @@ async fn a_killed_instance_is_replaced_and_only_its_in_flight_requests_fail() {
     let replaced_in = killed_at.elapsed();
     assert!(s.instances.iter().all(|i| i.id != "i-local-1"), "{s:#?}");
     let failed_at_kill = load.stats.failed();
-    // The fleet keeps serving with no further failure.
+    // The fleet keeps serving with no further failure. The users that lost their
+    // connection reconnected at once (to i-local-2, while the replacement booted);
+    // new users' connections reach the replacement (fewest flows).
+    load.add_users(10);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let stats = load.stop().await;
     eprintln!(
