@@ -16,9 +16,9 @@
 //!
 //! - **Alarm.** Each policy has an alarm: metric, statistic, threshold, comparison, period,
 //!   M-of-N (`datapoints_to_alarm` of `evaluation_periods`). Samples (one per tick) fall into
-//!   periods of `period_secs`; a sample taken at `t` belongs to the period `((k-1)P, kP]` with
-//!   `k = ceil(t / P)` (it describes the time just before it). A period's datapoint is the
-//!   statistic over its samples. The newest period counts as soon as it has a sample, so with
+//!   periods of `period_secs`, anchored so that the first sample sits in the middle of its
+//!   period (a tick that jitters by less than half a period stays in its own period). A
+//!   period's datapoint is the statistic over its samples. The newest period counts as soon as it has a sample, so with
 //!   `period = tick` every tick is one datapoint (CloudWatch would wait for the period to end:
 //!   we trade that for reaction in seconds). A period without samples is missing; missing
 //!   datapoints never breach (CloudWatch's `notBreaching`).
