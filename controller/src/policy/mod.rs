@@ -18,10 +18,11 @@
 //!   M-of-N (`datapoints_to_alarm` of `evaluation_periods`). Samples (one per tick) fall into
 //!   periods of `period_secs`, anchored so that the first sample sits in the middle of its
 //!   period (a tick that jitters by less than half a period stays in its own period). A
-//!   period's datapoint is the statistic over its samples. The newest period counts as soon as it has a sample, so with
-//!   `period = tick` every tick is one datapoint (CloudWatch would wait for the period to end:
-//!   we trade that for reaction in seconds). A period without samples is missing; missing
-//!   datapoints never breach (CloudWatch's `notBreaching`).
+//!   period's datapoint is the statistic over its samples. The newest period counts as soon
+//!   as it has a sample, so with `period = tick` every tick is one datapoint (CloudWatch
+//!   would wait for the period to end: we trade that for reaction in seconds). A period
+//!   without samples is missing; missing datapoints never breach (CloudWatch's
+//!   `notBreaching`).
 //! - **Steps.** Bounds are relative to the threshold (`t`). For a scale-out ("greater")
 //!   alarm the value is above it and a step matches `t + lower <= value < t + upper`; for a
 //!   scale-in ("less") alarm it is below and a step matches `t + lower < value <= t + upper`
