@@ -17,12 +17,14 @@
 //! - [`chart`]: pure SVG chart geometry. No I/O.
 //! - [`window`]: the `?window=` values.
 //! - `render`: askama templates (`templates/`) and the per-tick fragment cache.
-//! - `routes`: the axum handlers and the SSE stream.
+//! - `routes`: the axum handlers.
+//! - `sse`: the hub that fans each tick's fragment out to the open streams.
 //! - [`fake`]: an in-memory [`Source`] for tests, demos and benchmarks.
 //! - `browser` (feature `browser`): headless Chromium over CDP, for tests.
 //!
-//! Invariant: the live section is a function of (tick, window) only, rendered
-//! once per tick and window however many dashboards are open.
+//! Invariants: the live section is a function of (tick, window) only, rendered
+//! once per tick and window however many dashboards are open; the
+//! controller's tick wakes one task (the hub), not one per dashboard.
 
 #[cfg(feature = "browser")]
 pub mod browser;
@@ -30,6 +32,7 @@ pub mod chart;
 pub mod fake;
 mod render;
 mod routes;
+mod sse;
 pub mod view;
 pub mod window;
 
@@ -37,11 +40,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub use render::{RenderError, live_from_source};
-pub use routes::{MAX_SSE_CLIENTS, MIN_PUSH_INTERVAL};
+pub use sse::{MAX_SSE_CLIENTS, MIN_PUSH_INTERVAL};
 pub use window::{UnknownWindow, Window};
 
 /// What the dashboard reads; the controller implements it on its shared state.
@@ -61,10 +63,10 @@ pub trait Source: Send + Sync + 'static {
 /// The dashboard's routes. Open SSE streams end when `shutdown` is cancelled,
 /// so the server's graceful shutdown is not held up by open dashboards.
 pub fn router(source: Arc<dyn Source>, shutdown: CancellationToken) -> Router {
+    let cache = Arc::new(render::FragmentCache::new(source));
     let state = routes::AppState {
-        cache: Arc::new(render::FragmentCache::new(source)),
-        shutdown,
-        clients: Arc::new(Semaphore::new(MAX_SSE_CLIENTS)),
+        hub: Arc::new(sse::Hub::new(Arc::clone(&cache), shutdown)),
+        cache,
     };
     Router::new()
         .route("/", get(routes::page))

@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -10,25 +9,15 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use futures::Stream;
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::render::{self, FragmentCache, RenderError};
+use crate::sse::{Hub, MAX_SSE_CLIENTS};
 use crate::window::{UnknownWindow, Window};
-
-/// At most one `live` event per second per client.
-pub const MIN_PUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Open SSE streams beyond this get `503` (each costs a task and a socket).
-pub const MAX_SSE_CLIENTS: usize = 256;
-/// How long a browser waits before reconnecting a dropped stream.
-const RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct AppState {
     pub cache: Arc<FragmentCache>,
-    pub shutdown: CancellationToken,
-    pub clients: Arc<Semaphore>,
+    pub hub: Arc<Hub>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,63 +83,8 @@ pub async fn events(
     Query(q): Query<WindowQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let window = window_of(&q)?;
-    let permit = st
-        .clients
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| AppError::TooManyClients)?;
-    let client = Client {
-        ticks: st.cache.source().subscribe(),
-        cache: st.cache.clone(),
-        shutdown: st.shutdown.clone(),
-        window,
-        last_push: None,
-        _permit: permit,
-    };
-    Ok(Sse::new(futures::stream::unfold(client, Client::next)).keep_alive(KeepAlive::default()))
-}
-
-/// One open dashboard's stream state. Dropped (releasing its permit) when the
-/// client goes away or the stream ends.
-struct Client {
-    ticks: watch::Receiver<u64>,
-    cache: Arc<FragmentCache>,
-    shutdown: CancellationToken,
-    window: Window,
-    last_push: Option<Instant>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Client {
-    /// The next `live` event: right away on connect (so a reconnecting page is
-    /// current), then after each tick but at most once per
-    /// [`MIN_PUSH_INTERVAL`]; ticks inside the interval fold into one push.
-    /// Ends on shutdown or when the tick sender is gone.
-    async fn next(mut self) -> Option<(Result<Event, Infallible>, Client)> {
-        if let Some(last) = self.last_push {
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return None,
-                changed = self.ticks.changed() => changed.ok()?,
-            }
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return None,
-                _ = tokio::time::sleep_until(last + MIN_PUSH_INTERVAL) => {}
-            }
-        } else if self.shutdown.is_cancelled() {
-            return None;
-        }
-        let tick = *self.ticks.borrow_and_update();
-        let event = match self.cache.live(self.window, tick) {
-            Ok(html) => Event::default()
-                .event("live")
-                .id(tick.to_string())
-                .retry(RETRY)
-                .data(&*html),
-            Err(e) => Event::default().event("failed").data(e.to_string()),
-        };
-        self.last_push = Some(Instant::now());
-        Some((Ok(event), self))
-    }
+    let client = st.hub.connect(window).ok_or(AppError::TooManyClients)?;
+    Ok(Sse::new(client.into_stream()).keep_alive(KeepAlive::default()))
 }
 
 pub async fn css() -> impl IntoResponse {

@@ -171,7 +171,12 @@ pub fn instances(list: &[InstanceStatus], now_ms: u64) -> Vec<InstanceRow> {
             requests_per_second: fmt_num(i.requests_per_second),
             log_events_per_second: fmt_num(i.log_events_per_second),
             in_flight: fmt_int(i.in_flight),
-            age: fmt_age(now_ms.saturating_sub(i.launched_at_ms)),
+            // 0: the provider does not know when it was launched.
+            age: if i.launched_at_ms == 0 {
+                "–".into()
+            } else {
+                fmt_age(now_ms.saturating_sub(i.launched_at_ms))
+            },
             address: i.address.clone().unwrap_or_default(),
         })
         .collect()

@@ -153,6 +153,9 @@ fn instances_sort_oldest_first_with_classes_and_ages() {
     assert_eq!(rows[2].lifecycle_class, "pending");
     assert_eq!(rows[0].users, "45");
     assert_eq!(rows[0].health_class, "ok");
+    let mut unknown = s.instances[0].clone();
+    unknown.launched_at_ms = 0;
+    assert_eq!(instances(&[unknown], s.updated_at_ms)[0].age, "–");
 }
 
 #[test]

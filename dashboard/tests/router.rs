@@ -210,3 +210,32 @@ async fn events_push_the_current_state_then_each_tick_at_most_once_a_second() {
         .expect("the stream ends on shutdown");
     assert!(rest.is_ok());
 }
+
+#[tokio::test]
+async fn open_streams_are_bounded() {
+    let src = Arc::new(FakeSource::new(T0, 2));
+    let app = app(src);
+    let mut open = Vec::new();
+    for _ in 0..dashboard::MAX_SSE_CLIENTS {
+        let res = app
+            .clone()
+            .oneshot(Request::get("/events").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        open.push(res);
+    }
+    let (status, _, body) = get(app.clone(), "/events").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("too many open dashboards"), "{body}");
+    open.pop();
+    let res = app
+        .oneshot(Request::get("/events").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a closed stream frees its slot"
+    );
+}
