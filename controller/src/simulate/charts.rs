@@ -94,21 +94,17 @@ pub fn charts(runs: &[&Run]) -> Vec<Chart> {
         if p.metric != "ConcurrentUsersPerInstance" {
             continue;
         }
-        per = per
-            .threshold(
-                Threshold::new(
-                    format!("scale out{s} {}", p.scale_out_threshold),
-                    p.scale_out_threshold,
-                )
-                .color(c[0]),
-            )
-            .threshold(
-                Threshold::new(
-                    format!("scale in{s} {}", p.scale_in_threshold),
-                    p.scale_in_threshold,
-                )
-                .color(c[1]),
-            );
+        for (kind, value, color) in [
+            ("scale out", p.scale_out_threshold, c[0]),
+            ("scale in", p.scale_in_threshold, c[1]),
+        ] {
+            // Two runs with the same threshold share one line.
+            if per.thresholds.iter().any(|t| t.value == value) {
+                continue;
+            }
+            let label = format!("{kind}{s} {value}");
+            per = per.threshold(Threshold::new(label, value).color(color));
+        }
     }
     vec![capacity, per]
 }

@@ -85,14 +85,16 @@ pub struct SimulateArgs {
 pub enum SimulateError {
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("cannot read the trace {path}: {source}")]
+    #[error(
+        "cannot read the trace {path} (neither a file nor a built-in: ramp, spike, diurnal, sawtooth)"
+    )]
     ReadTrace {
         path: String,
         source: std::io::Error,
     },
-    #[error("trace {path}: {source}")]
+    #[error("trace {path}")]
     Trace { path: String, source: TraceError },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: String,
         source: std::io::Error,
