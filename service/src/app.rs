@@ -27,16 +27,20 @@ pub fn app(state: AppState) -> Router {
     let request_timeout = state.request_timeout();
     Router::new()
         .route("/hello", get(hello))
-        .route("/repeat", get(repeat))
+        // Only /repeat can wait (for queue room, in block mode): the timeout
+        // sits there, sparing the other routes a timer per request.
+        .route(
+            "/repeat",
+            get(repeat).layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                request_timeout,
+            )),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(proto::LOAD_REPORT_PATH, get(load))
         .fallback(not_found)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,
     /// Do not ask the EC2 instance metadata service for the instance id.
-    #[arg(long = "no-imds", env = "AWS_EC2_METADATA_DISABLED")]
+    #[arg(long = "no-imds", env = "AWS_EC2_METADATA_DISABLED", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub imds_disabled: bool,
     /// Where log events go: `file:PATH` (JSON lines) or `cloudwatch`.
     #[arg(long, env = "LOG_SINK", default_value = "file:hellofleet-events.jsonl")]
@@ -208,8 +209,11 @@ impl Config {
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
         const MS: Duration = Duration::from_millis(1);
         const HOUR: Duration = Duration::from_secs(3600);
-        if args.host.parse::<std::net::IpAddr>().is_err() && args.host != "localhost" {
-            return Err(bad("host", format!("{:?} is not an IP address", args.host)));
+        if args.host.is_empty() || args.host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(bad(
+                "host",
+                format!("{:?} is not an address or host name", args.host),
+            ));
         }
         if let Some(id) = &args.instance_id {
             check_instance_id(id)?;
@@ -312,7 +316,8 @@ mod tests {
         check_err(&["--max-header-bytes", "100"], "max-header-bytes");
         check_err(&["--report-to", "https://x:1"], "report-to");
         check_err(&["--report-to", "not a url"], "report-to");
-        check_err(&["--host", "example.com"], "host");
+        check_err(&["--host", "a b"], "host");
+        check_err(&["--host", ""], "host");
         check_err(&["--flush-interval", "0s"], "flush-interval");
     }
 

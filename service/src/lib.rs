@@ -28,7 +28,6 @@ pub mod shipper;
 pub mod state;
 pub mod users;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -50,23 +49,17 @@ pub async fn serve(args: Args) -> Result<(), ServiceError> {
     let config = Config::from_args(args)?;
     let shutdown = CancellationToken::new();
     let signals = on_signal(shutdown.clone())?;
-    let ip: IpAddr = if config.host == "localhost" {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        config
-            .host
-            .parse()
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    };
-    let addr = SocketAddr::new(ip, config.port);
-    let listener = TcpListener::bind(addr)
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|source| ServiceError::Bind {
-            addr: addr.to_string(),
+            addr: addr.clone(),
             source,
         })?;
-    let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!("listening on {local}");
+    match listener.local_addr() {
+        Ok(local) => tracing::info!("listening on {local}"),
+        Err(_) => tracing::info!("listening on {addr}"),
+    }
     let result = run(config, listener, shutdown.clone()).await;
     signals.abort();
     result

@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::state::AppState;
 
 /// Slowloris guard: the whole request head must arrive within this time.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn serve(
     listener: TcpListener,

@@ -273,3 +273,27 @@ async fn run_with_the_file_sink_writes_json_lines() {
     assert_eq!(messages, common::expected_repeat_messages(10));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_stuck_past_the_timeout_gets_408() {
+    let mut svc =
+        InProcess::start(&["--queue-capacity", "100", "--request-timeout", "300ms"]).await;
+    let c = client();
+    svc.sink.hold();
+    for _ in 0..5 {
+        assert_eq!(
+            get(&c, &format!("{}/repeat", svc.base)).await.status,
+            StatusCode::OK
+        );
+    }
+    let stuck = get(&c, &format!("{}/repeat", svc.base)).await;
+    assert_eq!(stuck.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(stuck.headers[proto::INSTANCE_ID_HEADER], "i-test");
+    svc.sink.release();
+    svc.stop().await;
+    assert_eq!(
+        svc.sink.stored().len(),
+        100,
+        "the abandoned request handed nothing over"
+    );
+}

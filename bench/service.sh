@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmark: the service against nginx, both pinned to core 0, wrk on core 1.
+#
+#   bench/service.sh            # ROUNDS=3 DURATION=10s CONNECTIONS=64 by default
+#
+# Runs alternate (nginx /hello, service /hello, nginx /repeat, service /repeat)
+# for ROUNDS rounds; each figure is the median over rounds. Targets (issue 2):
+#   service /hello  >= 0.9 x nginx /hello        (requests/s)
+#   service /repeat >= 0.5 x service /hello      (file sink, 20 log events per request)
+#   service idle RSS <= 20 MB
+# nginx runs one worker that answers `return 200 "Hello World"` (and the same
+# 100-line body on /repeat). Only loopback traffic; every process started here
+# is stopped on exit.
+set -euo pipefail
+
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+SERVER_CORE="${SERVER_CORE:-0}"
+CLIENT_CORE="${CLIENT_CORE:-1}"
+
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  echo "== installing wrk and nginx (Debian)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk nginx >/dev/null
+fi
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+  echo "== cargo build --release -p service"
+  cargo build --release -q -p service
+fi
+BIN="${CARGO_TARGET_DIR:-target}/release/service"
+
+TMP="$(mktemp -d)"
+NGINX_PID=""
+SVC_PID=""
+cleanup() {
+  [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null && wait "$SVC_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NGINX_PORT="$(free_port)"
+SVC_PORT="$(free_port)"
+REPEAT_BODY="$(for _ in $(seq 100); do printf 'Hello World\\n'; done)"
+
+mkdir -p "$TMP/nginx/logs"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  keepalive_requests 1000000;
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /hello { return 200 "Hello World"; }
+    location = /repeat { return 200 "$REPEAT_BODY"; }
+  }
+}
+EOF
+
+echo "== starting nginx (core $SERVER_CORE) on :$NGINX_PORT"
+taskset -c "$SERVER_CORE" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
+NGINX_PID=$!
+
+echo "== starting service (core $SERVER_CORE) on :$SVC_PORT, file sink"
+RUST_LOG=warn taskset -c "$SERVER_CORE" "$BIN" --host 127.0.0.1 --port "$SVC_PORT" \
+  --instance-id i-bench --no-imds --log-sink "file:$TMP/events.jsonl" 2>"$TMP/service.log" &
+SVC_PID=$!
+
+wait_up() {
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/hello" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on :$1 did not come up" >&2; exit 1
+}
+wait_up "$NGINX_PORT"
+wait_up "$SVC_PORT"
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+sleep 1
+IDLE_RSS_KB="$(rss_kb "$SVC_PID")"
+NGINX_WORKER="$(pgrep -P "$NGINX_PID" | head -1 || true)"
+
+# wrk's p99 in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000;
+    printf "%.3f", n }'
+}
+
+# One wrk run: prints "RPS P99_MS".
+run_wrk() {
+  local out
+  out="$(taskset -c "$CLIENT_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
+    -H 'Cookie: uid=bench-user-1' "$1")"
+  local rps p99 errors
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  errors="$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")"
+  [ -n "$errors" ] && echo "   wrk reported: $errors" >&2
+  echo "$rps $(to_ms "$p99")"
+}
+
+declare -A RPS P99
+TARGETS=("nginx_hello" "service_hello" "nginx_repeat" "service_repeat")
+url_of() {
+  case "$1" in
+    nginx_hello) echo "http://127.0.0.1:$NGINX_PORT/hello" ;;
+    service_hello) echo "http://127.0.0.1:$SVC_PORT/hello" ;;
+    nginx_repeat) echo "http://127.0.0.1:$NGINX_PORT/repeat" ;;
+    service_repeat) echo "http://127.0.0.1:$SVC_PORT/repeat" ;;
+  esac
+}
+
+echo "== $ROUNDS rounds x ${#TARGETS[@]} targets, $DURATION each, $CONNECTIONS connections"
+for round in $(seq "$ROUNDS"); do
+  for t in "${TARGETS[@]}"; do
+    : >"$TMP/events.jsonl"   # keep the disk flat; the sink appends
+    read -r rps p99 < <(run_wrk "$(url_of "$t")")
+    printf '   round %d  %-15s %10.0f req/s   p99 %8.3f ms\n' "$round" "$t" "$rps" "$p99"
+    RPS[$t]="${RPS[$t]:-} $rps"
+    P99[$t]="${P99[$t]:-} $p99"
+  done
+done
+
+median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+LOADED_RSS_KB="$(rss_kb "$SVC_PID")"
+NGINX_RSS_KB="$( [ -n "$NGINX_WORKER" ] && rss_kb "$NGINX_WORKER" || echo 0)"
+
+echo
+echo "== medians"
+for t in "${TARGETS[@]}"; do
+  printf '   %-15s %10.0f req/s   p99 %8.3f ms\n' "$t" "$(median "${RPS[$t]}")" "$(median "${P99[$t]}")"
+done
+nh="$(median "${RPS[nginx_hello]}")"; sh="$(median "${RPS[service_hello]}")"
+nr="$(median "${RPS[nginx_repeat]}")"; sr="$(median "${RPS[service_repeat]}")"
+echo
+echo "== ratios (target)"
+awk -v a="$sh" -v b="$nh" 'BEGIN { r = a / b; printf "   service /hello  / nginx /hello    = %.2f  (>= 0.90) %s\n", r, (r >= 0.9 ? "OK" : "BELOW") }'
+awk -v a="$sr" -v b="$sh" 'BEGIN { r = a / b; printf "   service /repeat / service /hello  = %.2f  (>= 0.50) %s\n", r, (r >= 0.5 ? "OK" : "BELOW") }'
+awk -v a="$sr" -v b="$nr" 'BEGIN { r = a / b; printf "   service /repeat / nginx /repeat   = %.2f  (for reference)\n", r }'
+awk -v k="$IDLE_RSS_KB" 'BEGIN { printf "   service idle RSS                  = %.1f MB  (<= 20 MB) %s\n", k / 1024, (k <= 20480 ? "OK" : "ABOVE") }'
+awk -v k="$LOADED_RSS_KB" -v n="$NGINX_RSS_KB" 'BEGIN { printf "   service RSS after load            = %.1f MB   (nginx worker %.1f MB)\n", k / 1024, n / 1024 }'
