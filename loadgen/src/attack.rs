@@ -28,6 +28,11 @@ pub fn goose_args(config: &Config, reports: &[&Path]) -> Vec<String> {
         "--no-telnet".into(),
         // loadgen prints its own line per step and a summary; the reports hold goose's tables.
         "--no-print-metrics".into(),
+        // Each transaction is exactly one request, so goose's transaction metrics duplicate its
+        // request metrics, and a scenario iteration is one pass over the mix: both cost goose's
+        // metrics task work per request for nothing the reports need.
+        "--no-transaction-metrics".into(),
+        "--no-scenario-metrics".into(),
         "--quiet".into(),
     ];
     if config.host.starts_with("http://") {
