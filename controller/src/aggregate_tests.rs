@@ -208,3 +208,23 @@ fn retain_known_forgets_instances_that_left_the_group() {
     assert_eq!(book.len(), 1);
     assert!(book.get("gone").is_none());
 }
+
+#[test]
+fn terminated_instances_keep_their_place_but_do_not_count() {
+    let mut book = ReportBook::new();
+    book.ingest(report("gone", 1, 10_000, &users(0..50), 0), 10_000);
+    book.ingest(report("live", 1, 10_000, &users(50..60), 0), 10_000);
+    let snap = snapshot(vec![
+        instance("gone", Lifecycle::Terminated, Some(0)),
+        instance("live", Lifecycle::InService, Some(0)),
+    ]);
+    let m = aggregate(&snap, &book, 11_000, PARAMS);
+    assert_eq!(
+        m.instances.len(),
+        2,
+        "one entry per snapshot instance, in order"
+    );
+    assert_eq!(m.instances[1].id, "live");
+    assert_eq!(m.concurrent_users, 10);
+    assert!(m.stale_instances.is_empty());
+}

@@ -114,7 +114,8 @@ pub fn snapshot_from(
             address: None,
         });
     }
-    memory.retain(|id, _| instances.iter().any(|i| &i.id == id));
+    let listed: std::collections::HashSet<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    memory.retain(|id, _| listed.contains(id.as_str()));
     let size = |v: Option<i32>| v.unwrap_or(0).max(0) as u32;
     GroupSnapshot {
         name: group

@@ -231,10 +231,12 @@ impl Reconciler {
             .collect();
         let count =
             |f: &dyn Fn(&InstanceStatus) -> bool| instances.iter().filter(|i| f(i)).count() as u32;
-        let draining_ids = |i: &InstanceStatus| {
-            i.lifecycle_state.is_draining()
-                || metrics.instances.iter().any(|m| m.id == i.id && m.draining)
-        };
+        let draining = snapshot
+            .instances
+            .iter()
+            .zip(&metrics.instances)
+            .filter(|(i, m)| i.lifecycle.is_draining() || m.draining)
+            .count() as u32;
         Status {
             provider: self.settings.provider.clone(),
             tick: self.tick,
@@ -246,7 +248,7 @@ impl Reconciler {
                 desired_capacity: decision.capacity_after,
                 in_service: count(&|i| i.lifecycle_state == Lifecycle::InService),
                 pending: count(&|i| i.lifecycle_state.is_pending()),
-                draining: count(&draining_ids),
+                draining,
             },
             instances,
             fleet: FleetTotals {
