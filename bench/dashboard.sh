@@ -18,6 +18,5 @@ echo "# one window (5m) for every client"
 echo "# clients spread over the 1m/5m/15m/1h windows (4 renders per tick)"
 "$bin" --clients "$clients" --ticks "$ticks" --windows mixed | grep '^sse'
 echo "# the real controller tick (daemon::tick_once, memory fleet) with 0 / $clients open dashboards"
-echo "# (dev profile: a release build of the AWS SDK takes too long on a shared machine)"
-DASHBOARD_CLIENTS="$clients" cargo test -q -p controller --test dashboard_bench -- --ignored --nocapture 2>&1 \
+DASHBOARD_CLIENTS="$clients" cargo bench -q -p controller --bench dashboard_clients 2>&1 \
   | grep '^controller'

@@ -1,5 +1,5 @@
-//! Benchmark, not a test: run by `bench/dashboard.sh` (`--ignored --nocapture`); it asserts
-//! nothing about speed. Does 50 open dashboards slow the controller's tick?
+//! Benchmark (`cargo bench -p controller --bench dashboard_clients`, run by
+//! `bench/dashboard.sh`); it asserts nothing about speed. Does 50 open dashboards slow the controller's tick?
 //!
 //! The real daemon pieces (`Shared`, `Reconciler`, `daemon::tick_once`, `daemon::app` with
 //! the dashboard mounted) run on one 2-worker runtime whose threads are named `ctl`, like
@@ -132,9 +132,7 @@ async fn ticks(
     (rec, took)
 }
 
-#[test]
-#[ignore = "benchmark: run by bench/dashboard.sh"]
-fn fifty_dashboards_versus_the_controller_tick() {
+fn main() {
     let clients: usize = std::env::var("DASHBOARD_CLIENTS")
         .ok()
         .and_then(|v| v.parse().ok())
