@@ -85,6 +85,13 @@ pub async fn run(
         tick = ?config.tick,
         "controller running"
     );
+    // The first tick runs before the API answers, so no client ever reads a status made
+    // before the fleet was observed (a restarted controller would otherwise show tick 0 with
+    // an empty group for a moment).
+    let mut interval = tokio::time::interval(config.tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
     let server = tokio::spawn({
         let app = app(Arc::clone(&state));
         let stop = shutdown.clone();
@@ -95,8 +102,6 @@ pub async fn run(
         }
     });
 
-    let mut interval = tokio::time::interval(config.tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
