@@ -55,7 +55,6 @@ fn main() -> anyhow::Result<()> {
 /// `controller run`: validate the config, then wire the AWS provider and sink to the daemon.
 async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     use controller::config::{Config, ProviderConfig};
-    use controller::metrics::{MetricsSink, NoopSink, cloudwatch::CloudWatchSink};
     use std::sync::Arc;
 
     let config = Config::load(&args.config, &args.overrides)?;
@@ -67,15 +66,7 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
     };
     let sdk = controller::aws::sdk_config(aws.region.as_deref()).await;
     let fleet = Arc::new(controller::aws::AwsFleet::new(&sdk, &config.group.name));
-    let sink: Arc<dyn MetricsSink> = if config.metrics.publish {
-        Arc::new(CloudWatchSink::new(
-            &sdk,
-            &config.metrics.namespace,
-            &config.group.name,
-        ))
-    } else {
-        Arc::new(NoopSink)
-    };
+    let sink = controller::metrics::sink_for(&config, &sdk).await;
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("cannot listen on {} (api.listen)", config.api.listen))?;

@@ -240,21 +240,7 @@ mod daemon {
     use tokio::signal::unix::{SignalKind, signal};
 
     use super::*;
-    use crate::metrics::{MetricsSink, NoopSink, cloudwatch::CloudWatchSink};
     use crate::provider::Fleet;
-
-    async fn sink(config: &Config) -> Arc<dyn MetricsSink> {
-        if config.metrics.publish {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Arc::new(CloudWatchSink::new(
-                &sdk,
-                &config.metrics.namespace,
-                &config.group.name,
-            ))
-        } else {
-            Arc::new(NoopSink)
-        }
-    }
 
     fn outcome(
         r: Result<Result<(), crate::daemon::DaemonError>, tokio::task::JoinError>,
@@ -293,7 +279,7 @@ mod daemon {
         shutdown: &CancellationToken,
     ) -> Result<(), LocalError> {
         let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
-        let sink = sink(config).await;
+        let sink = crate::metrics::sink_for(config, &crate::aws::sdk_config(None).await).await;
         let install = |kind: SignalKind, name: &str| {
             signal(kind)
                 .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))

@@ -178,6 +178,22 @@ impl MetricsSink for MemorySink {
     }
 }
 
+/// The sink `[metrics]` asks for: CloudWatch when `publish` is on, otherwise none.
+pub async fn sink_for(
+    config: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> std::sync::Arc<dyn MetricsSink> {
+    if config.metrics.publish {
+        std::sync::Arc::new(cloudwatch::CloudWatchSink::new(
+            sdk,
+            &config.metrics.namespace,
+            &config.group.name,
+        ))
+    } else {
+        std::sync::Arc::new(NoopSink)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
