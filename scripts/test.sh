@@ -10,11 +10,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo nextest"
-cargo nextest run --workspace --locked --no-fail-fast
-
 echo "== doc tests"
 cargo test --workspace --locked --doc
+
+echo "== cargo nextest"
+cargo nextest run --workspace --locked --no-fail-fast
 
 if [ -f .ci/infra-checks.sh ]; then
   echo "== infra checks"
