@@ -209,6 +209,39 @@ fn matched<'p>(
     }
 }
 
+/// The matched step applied to the non-warming capacity: the target, the explanation's
+/// opening, and the decision filled in so far — or, for a step that adjusts nothing, the
+/// finished decision. Shared by both directions.
+fn stepped(
+    p: &StepPolicy,
+    step: &StepAdjustment,
+    fleet: &FleetState,
+    breach: &str,
+    base: Decision,
+) -> Result<(i64, String, Decision), Box<Decision>> {
+    let target = apply_adjustment(p, step, fleet.in_service);
+    let label = step.label(p.adjustment_type);
+    let from = format!(
+        "{breach}: step {label} asks for {target} from {} in service",
+        fleet.in_service
+    );
+    let d = Decision {
+        policy: Some(p.name.clone()),
+        step: Some(*step),
+        step_label: Some(label),
+        adjustment: Some(target - i64::from(fleet.in_service)),
+        ..base
+    };
+    if step.scaling_adjustment == 0 {
+        return Err(Box::new(Decision {
+            reason: Reason::ZeroAdjustment,
+            explanation: format!("{from}; the step adjusts nothing"),
+            ..d
+        }));
+    }
+    Ok((target, from, d))
+}
+
 fn scale_out(
     p: &StepPolicy,
     fleet: &FleetState,
@@ -221,26 +254,10 @@ fn scale_out(
         Err(d) => return *d,
     };
     let before = fleet.desired;
-    let target = apply_adjustment(p, step, fleet.in_service);
-    let label = step.label(p.adjustment_type);
-    let d = Decision {
-        policy: Some(p.name.clone()),
-        step: Some(*step),
-        step_label: Some(label.clone()),
-        adjustment: Some(target - i64::from(fleet.in_service)),
-        ..base
+    let (target, from, d) = match stepped(p, step, fleet, &breach, base) {
+        Ok(s) => s,
+        Err(d) => return *d,
     };
-    let from = format!(
-        "{breach}: step {label} asks for {target} from {} in service",
-        fleet.in_service
-    );
-    if step.scaling_adjustment == 0 {
-        return Decision {
-            reason: Reason::ZeroAdjustment,
-            explanation: format!("{from}; the step adjusts nothing"),
-            ..d
-        };
-    }
     let wanted = target.max(i64::from(before));
     let after = wanted.clamp(0, i64::from(max)) as u32;
     if after > before {
@@ -306,25 +323,10 @@ fn scale_in(
             ..base
         };
     }
-    let target = apply_adjustment(p, step, fleet.in_service);
-    let d = Decision {
-        policy: Some(p.name.clone()),
-        step: Some(*step),
-        step_label: Some(label.clone()),
-        adjustment: Some(target - i64::from(fleet.in_service)),
-        ..base
+    let (target, from, d) = match stepped(p, step, fleet, &breach, base) {
+        Ok(s) => s,
+        Err(d) => return *d,
     };
-    let from = format!(
-        "{breach}: step {label} asks for {target} from {} in service",
-        fleet.in_service
-    );
-    if step.scaling_adjustment == 0 {
-        return Decision {
-            reason: Reason::ZeroAdjustment,
-            explanation: format!("{from}; the step adjusts nothing"),
-            ..d
-        };
-    }
     let wanted = target.min(i64::from(before));
     let after = wanted.max(i64::from(min)) as u32;
     if after < before {
