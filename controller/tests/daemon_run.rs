@@ -1,6 +1,8 @@
 //! `daemon::run` end to end on a real socket: against moto (aws provider + CloudWatch sink),
 //! and against the in-memory fleet. Every server and emulator is stopped by the test.
 
+mod daemon_support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,36 +16,10 @@ use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
 use controller::provider::memory::MemoryFleet;
 use controller::synthetic::{report, user_ids};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-/// One HTTP/1.1 exchange on loopback: (status code, body).
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr)
-        .await
-        .expect("connect to the daemon");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let code = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
-
-async fn status(addr: SocketAddr) -> StatusResponse {
-    let (code, body) = http(addr, "GET", "/api/status", "").await;
-    assert_eq!(code, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
+use daemon_support::{http, status};
 
 /// Every listed instance reports `users` distinct users now.
 async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64) {

@@ -3,19 +3,22 @@
 //! out, the page shows the new instance count without a reload. Writes
 //! `target/dashboard-controller-screenshot.png`. Chromium is killed when the test ends.
 
+mod daemon_support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controller::config::{Config, Overrides};
-use controller::daemon::{StatusResponse, now_ms, run};
+use controller::daemon::{now_ms, run};
 use controller::metrics::MemorySink;
 use controller::provider::memory::MemoryFleet;
 use controller::synthetic::{report, user_ids};
 use dashboard::browser::Browser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use daemon_support::{http, status};
 
 const CONFIG: &str = r#"
 provider = "local"
@@ -37,33 +40,6 @@ adjustment_type = "ChangeInCapacity"
 alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.3, evaluation_periods = 5 }
 steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 "#;
-
-/// One HTTP/1.1 exchange on loopback: (status code, body).
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr)
-        .await
-        .expect("connect to the daemon");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let code = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
-
-async fn status(addr: SocketAddr) -> StatusResponse {
-    let (code, body) = http(addr, "GET", "/api/status", "").await;
-    assert_eq!(code, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 /// Every listed instance reports 80 distinct users (threshold 50), every 150 ms, until
 /// `stop` or 60 s.
