@@ -37,7 +37,8 @@ fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => controller::simulate::run(args).context("simulate"),
         Command::ServeInstance(args) => {
             controller::local::exit_with_parent();
-            runtime()?
+            service::runtime()
+                .context("starting the tokio runtime")?
                 .block_on(service::serve(args))
                 .context("serve-instance")
         }

@@ -42,6 +42,11 @@ pub struct Args {
     /// Longest wait for in-flight requests once the listener is closed.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+    /// A request head still incomplete after this long closes the connection
+    /// (slowloris guard; also closes keep-alive connections idle this long).
+    /// Checked coarsely: it fires within a quarter of itself after the deadline.
+    #[arg(long, env = "HEADER_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
     /// A request taking longer is answered 408.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
@@ -100,6 +105,7 @@ pub struct Config {
     pub drain_delay: Duration,
     pub shutdown_timeout: Duration,
     pub request_timeout: Duration,
+    pub header_timeout: Duration,
     pub max_header_bytes: usize,
     pub queue_capacity: usize,
     pub overflow: Overflow,
@@ -242,6 +248,7 @@ impl Config {
             )?,
             shutdown_timeout: within("shutdown-timeout", args.shutdown_timeout, MS, HOUR)?,
             request_timeout: within("request-timeout", args.request_timeout, MS, HOUR)?,
+            header_timeout: within("header-timeout", args.header_timeout, 100 * MS, HOUR)?,
             flush_interval: within("flush-interval", args.flush_interval, 10 * MS, HOUR)?,
             flush_timeout: within("flush-timeout", args.flush_timeout, Duration::ZERO, HOUR)?,
             report_every: within("report-every", args.report_every, 50 * MS, HOUR)?,

@@ -2,7 +2,7 @@
 //!
 //! Codemap:
 //! - [`config`]: `Args` (clap flags + env) → validated `Config` (pure).
-//! - [`app`]: `app(state) -> Router` — routes and the observing middleware.
+//! - [`app`]: `app(state) -> App` — routes wrapped in the observing service.
 //! - [`server`]: HTTP/1 accept loop, header limit, graceful drain.
 //! - [`state`]: `AppState` shared by handlers, the report and background tasks.
 //! - [`users`]: concurrent-user tracking (pure, bounded).
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use app::app;
+pub use app::{App, app};
 pub use config::{Args, Config, ConfigError, Overflow, SinkSpec};
 pub use error::ServiceError;
 pub use state::AppState;
@@ -42,6 +42,19 @@ use shipper::cloudwatch::CloudWatchSink;
 use shipper::file::FileSink;
 use shipper::retry::Backoff;
 use shipper::{LogSink, Shipper, ShipperOptions};
+
+/// The tokio runtime to serve on: the current-thread scheduler when this
+/// process may use a single CPU (pinned with `taskset`, a 1-vCPU instance),
+/// where work stealing only adds bookkeeping; otherwise one worker per CPU.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
 
 /// Validates the flags, binds, handles SIGTERM/SIGINT, serves, drains, and
 /// returns after the logs are flushed.

@@ -19,9 +19,7 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    service::runtime()
         .context("starting the tokio runtime")?
         .block_on(service::serve(cli.args))
         .context("service")

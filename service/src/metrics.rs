@@ -84,24 +84,18 @@ pub struct Metrics {
     traffic_in_flight: AtomicU64,
 }
 
-/// Decrements the in-flight gauge when the request ends (or is cancelled).
-pub struct InFlight<'a>(Option<&'a AtomicU64>);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if let Some(g) = self.0 {
-            g.fetch_sub(1, Relaxed);
-        }
-    }
-}
-
 impl Metrics {
-    pub fn start(&self, route: RouteLabel) -> InFlight<'_> {
+    /// A request on `route` begins: traffic counts as in flight until [`Metrics::leave`].
+    pub fn enter(&self, route: RouteLabel) {
         if route.is_traffic() {
             self.traffic_in_flight.fetch_add(1, Relaxed);
-            InFlight(Some(&self.traffic_in_flight))
-        } else {
-            InFlight(None)
+        }
+    }
+
+    /// The request [`Metrics::enter`] counted has ended (answered or cancelled).
+    pub fn leave(&self, route: RouteLabel) {
+        if route.is_traffic() {
+            self.traffic_in_flight.fetch_sub(1, Relaxed);
         }
     }
 
@@ -368,13 +362,13 @@ mod tests {
     }
 
     #[test]
-    fn in_flight_guard_counts_traffic_only() {
+    fn in_flight_counts_traffic_only() {
         let m = Metrics::default();
-        let a = m.start(RouteLabel::Repeat);
-        let b = m.start(RouteLabel::Load);
+        m.enter(RouteLabel::Repeat);
+        m.enter(RouteLabel::Load);
         assert_eq!(m.traffic_in_flight(), 1);
-        drop(a);
-        drop(b);
+        m.leave(RouteLabel::Repeat);
+        m.leave(RouteLabel::Load);
         assert_eq!(m.traffic_in_flight(), 0);
     }
 }

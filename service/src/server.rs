@@ -10,35 +10,35 @@
 //! 3. [`serve`] returns once every connection is gone (or after the shutdown
 //!    timeout, when the stragglers are aborted).
 
+mod drive;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
+use crate::app::App;
 use crate::config::Config;
 use crate::state::AppState;
 
-/// Slowloris guard: the whole request head must arrive within this time.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    app: App,
     state: &AppState,
     config: &Config,
     shutdown: CancellationToken,
 ) {
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // The head timeout is kept by `drive::Driven`, without hyper's timer.
+        .header_read_timeout(None)
         .max_header_size(config.max_header_bytes)
         .keep_alive(true);
     let close = CancellationToken::new();
@@ -48,8 +48,9 @@ pub async fn serve(
         conns.spawn(connection(
             stream,
             builder.clone(),
-            router.clone(),
+            app.clone(),
             close.clone(),
+            config.header_timeout,
         ));
     };
 
@@ -109,25 +110,32 @@ async fn accept_error(e: std::io::Error) {
 async fn connection(
     stream: TcpStream,
     builder: http1::Builder,
-    router: Router,
+    app: App,
     close: CancellationToken,
+    head_timeout: Duration,
 ) {
+    let activity = Arc::new(drive::Activity::default());
+    let counted = Arc::clone(&activity);
+    // The router is always ready: `call` on a clone (two Arc increments) is
+    // all tower's contract asks for here.
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let mut router = router.clone();
-        async move { router.call(req).await }
+        counted.dispatched();
+        let answered = Arc::clone(&counted);
+        let response = app.clone().call(req);
+        async move {
+            let response = response.await;
+            answered.answered();
+            response
+        }
     });
     let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        () = close.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    match drive::Driven::new(conn, activity, head_timeout, close).await {
+        drive::Ended::Done(Ok(())) => {}
+        // Garbage and resets end up here; hyper has already answered what
+        // deserved an answer (400, 431).
+        drive::Ended::Done(Err(e)) => tracing::debug!(%e, "connection ended with an error"),
+        drive::Ended::HeadTimeout => {
+            tracing::debug!("connection quiet for the head timeout: closed")
         }
-    };
-    if let Err(e) = result {
-        // Garbage, resets and header timeouts end up here; hyper has already
-        // answered what deserved an answer (400, 431).
-        tracing::debug!(%e, "connection ended with an error");
     }
 }

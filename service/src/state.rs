@@ -112,7 +112,13 @@ impl AppState {
     }
 
     pub fn touch_user(&self, user_hash: u64) {
-        let now = self.now_ms();
+        self.touch_user_at(user_hash, Instant::now());
+    }
+
+    /// [`AppState::touch_user`] with the request's own start time (one clock read less).
+    pub fn touch_user_at(&self, user_hash: u64, at: Instant) {
+        let now = u64::try_from(at.saturating_duration_since(self.0.started).as_millis())
+            .unwrap_or(u64::MAX);
         self.users().touch(user_hash, now);
     }
 

@@ -128,30 +128,44 @@ impl UserTracker {
 /// A user id is 1–128 characters of `[A-Za-z0-9._-]`; anything else is ignored
 /// (and a fresh cookie issued).
 pub fn valid_user_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    as_user_id(id.as_bytes()).is_some()
 }
 
+/// `bytes` as a user id, if valid (valid ids are ASCII, so the conversion cannot fail).
+fn as_user_id(bytes: &[u8]) -> Option<&str> {
+    let valid = (1..=128).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    valid.then(|| std::str::from_utf8(bytes).ok()).flatten()
+}
+
+const USER_ID_HEADER: http::HeaderName = http::HeaderName::from_static(proto::USER_ID_HEADER);
+
 /// The user named by the request: `X-User-Id` first, then the `uid` cookie.
+/// Byte-wise, since it runs on every request.
 pub fn user_id(headers: &HeaderMap) -> Option<&str> {
     if let Some(id) = headers
-        .get(proto::USER_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|id| valid_user_id(id))
+        .get(&USER_ID_HEADER)
+        .and_then(|v| as_user_id(v.as_bytes().trim_ascii()))
     {
         return Some(id);
     }
     headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == proto::USER_COOKIE && valid_user_id(value))
-        .map(|(_, value)| value)
+        .find_map(|v| cookie_user_id(v.as_bytes()))
+}
+
+/// The valid `uid` in one `Cookie` header value (`a=1; uid=…; b=2`).
+fn cookie_user_id(cookie: &[u8]) -> Option<&str> {
+    cookie.split(|&b| b == b';').find_map(|pair| {
+        let value = pair
+            .trim_ascii()
+            .strip_prefix(proto::USER_COOKIE.as_bytes())?
+            .strip_prefix(b"=")?;
+        as_user_id(value)
+    })
 }
 
 /// A fresh random user id (128 bits, hex).
@@ -281,6 +295,10 @@ mod tests {
         check(&[("x-user-id", "bad id!"), ("cookie", "uid=c")], Some("c"));
         check(&[("cookie", "uid=")], None);
         check(&[("cookie", "xuid=1")], None);
+        check(&[("cookie", "uid = spaced")], None);
+        check(&[("cookie", "uid=bad!id; uid=good")], Some("good"));
+        check(&[("cookie", "a=1;uid=tight;b=2")], Some("tight"));
+        check(&[("x-user-id", "  padded  ")], Some("padded"));
         check(&[("x-user-id", &"a".repeat(129))], None);
         let id = new_user_id();
         assert!(valid_user_id(&id) && id.len() == 32);

@@ -74,6 +74,49 @@ async fn garbage_closes_that_connection_only() {
     svc.stop().await;
 }
 
+/// Slowloris guard: a head that never completes, and a keep-alive connection
+/// left idle, are closed after `--header-timeout` (checked every quarter of it);
+/// a client that keeps sending requests, or waits on a slow one, is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incomplete_heads_and_idle_connections_are_closed_after_the_header_timeout() {
+    use std::time::Instant;
+    let mut svc = InProcess::start(&["--header-timeout", "400ms"]).await;
+    let hello = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut buf = vec![0u8; 4096];
+
+    let started = Instant::now();
+    let mut partial = TcpStream::connect(svc.addr).await.unwrap();
+    partial
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(svc.addr).await.unwrap();
+    idle.write_all(hello).await.unwrap();
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let mut busy = TcpStream::connect(svc.addr).await.unwrap();
+
+    // The busy client sends a request every 150 ms for 1.2 s: three timeouts' worth.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        busy.write_all(hello).await.unwrap();
+        let n = busy.read(&mut buf).await.unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "an active connection was closed"
+        );
+    }
+    for (name, conn) in [("incomplete head", &mut partial), ("idle", &mut idle)] {
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{name} connection still open"));
+        assert!(matches!(n, Ok(0) | Err(_)), "{name}: {n:?}");
+    }
+    // Closed no sooner than the timeout (and the loop above took 1.2 s).
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    svc.stop().await;
+}
+
 /// SIGTERM semantics in process: readiness off, new connections still served
 /// during the drain delay, the in-flight request completes, logs are flushed,
 /// then `run` returns.
