@@ -130,4 +130,4 @@ printf '   ramp to %s users: exit %s, errors %s, most users seen %s  %s\n' "$RAM
 awk -v k="$PEAK_RSS_KB" -v n="$PEAK_USERS" -v one="$ONE_RSS_KB" 'BEGIN {
   if (n > 0) printf "   loadgen RSS at %d users = %.1f MB: %.1f KB per user (marginal %.1f KB per user; 1 user %.1f MB)\n", n, k/1024, k/n, (k-one)/(n-1), one/1024;
   else print "   loadgen RSS at full users: not sampled" }'
-awk -v s="$start" -v e="$end" -v p="$RAMP_DURATION" 'BEGIN { printf "   ramp wall time %.0f s for a %d s plan (goose builds the client of every user first)\n", e - s, p }'
+awk -v s="$start" -v e="$end" -v p="$RAMP_DURATION" 'BEGIN { printf "   ramp wall time %.0f s for a %d s plan\n", e - s, p }'

@@ -45,7 +45,7 @@ pub async fn run<S: StatusSource>(
     let mut out = Observed::default();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    // Wait for the first user: goose builds every user's client before it starts.
+    // Wait for the first user: goose prepares every user before it starts one.
     let start = loop {
         if let Some(s) = recorder.started() {
             break Instant::from_std(s);
