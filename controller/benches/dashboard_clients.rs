@@ -46,7 +46,9 @@ alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "Le
 steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 "#;
 
-const TICKS: usize = 20;
+const TICKS: usize = 15;
+/// Pairs of (no dashboards, N dashboards) phases; `DASHBOARD_PAIRS` overrides.
+const PAIRS: usize = 3;
 const SPACING: Duration = Duration::from_millis(1100);
 
 /// CPU time (ns) of this process's threads whose name starts with `prefix`.
@@ -169,8 +171,14 @@ fn main() {
             .unwrap();
     });
 
+    let pairs: usize = std::env::var("DASHBOARD_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PAIRS)
+        .max(1);
     let mut phases = Vec::new();
-    for (n, open) in [0, clients, 0, clients].into_iter().enumerate() {
+    let plan = (0..pairs).flat_map(|_| [0, clients]);
+    for (n, open) in plan.enumerate() {
         let stop_clients = CancellationToken::new();
         let (tx, mut rx) = mpsc::unbounded_channel();
         bench.block_on(async {
@@ -219,6 +227,19 @@ fn main() {
     };
     let ((idle_ms, idle_cpu), (busy_ms, busy_cpu)) = (pooled(false), pooled(true));
     let extra = busy_cpu - idle_cpu;
+    let pair_ratios: Vec<f64> = phases
+        .chunks(2)
+        .map(|p| median(&p[1].took) / median(&p[0].took))
+        .collect();
+    println!(
+        "controller pair_ratios={} median_pair_ratio={:.3}",
+        pair_ratios
+            .iter()
+            .map(|r| format!("{r:.3}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        median(&pair_ratios)
+    );
     println!(
         "controller tick_median_ms idle={idle_ms:.3} with_{clients}={busy_ms:.3} tick_slowdown_ratio={:.3} (target <= 1.10) extra_cpu_ms_per_tick={extra:.3} extra_cpu_share_of_1s_tick={:.4} of_5s_tick={:.4}",
         busy_ms / idle_ms,
