@@ -164,7 +164,7 @@ where
                     hash
                 }
             };
-            self.state.touch_user_at(hash, started);
+            self.state.touch_user(hash, started);
         }
         self.state.metrics().enter(route);
         let inner = if route == RouteLabel::Hello && request.method() == Method::GET {

@@ -87,7 +87,12 @@ impl AppState {
 
     /// Milliseconds since start (monotonic): the clock of the user tracker.
     pub fn now_ms(&self) -> u64 {
-        u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.ms_at(Instant::now())
+    }
+
+    /// `at` on the user tracker's clock.
+    fn ms_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.0.started).as_millis()).unwrap_or(u64::MAX)
     }
 
     pub fn set_draining(&self) {
@@ -111,14 +116,9 @@ impl AppState {
         self.0.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn touch_user(&self, user_hash: u64) {
-        self.touch_user_at(user_hash, Instant::now());
-    }
-
-    /// [`AppState::touch_user`] with the request's own start time (one clock read less).
-    pub fn touch_user_at(&self, user_hash: u64, at: Instant) {
-        let now = u64::try_from(at.saturating_duration_since(self.0.started).as_millis())
-            .unwrap_or(u64::MAX);
+    /// A request by this user started `at` (the request's own clock read, not another).
+    pub fn touch_user(&self, user_hash: u64, at: Instant) {
+        let now = self.ms_at(at);
         self.users().touch(user_hash, now);
     }
 
