@@ -4,11 +4,12 @@
 //! The real daemon pieces (`Shared`, `Reconciler`, `daemon::tick_once`, `daemon::app` with
 //! the dashboard mounted) run on one 2-worker runtime whose threads are named `ctl`, like
 //! the daemon's. The in-memory fleet has 8 instances, each reporting 40 users before every
-//! tick. A phase runs 20 ticks 1.1 s apart (so every tick is pushed: the push limit is 1/s)
-//! with 0, N, 0, N SSE clients (on their own runtime, `bench-client`; interleaved so load
-//! from elsewhere on the machine hits both alike). Reported per phase: the tick's duration
-//! (median, max) and the `ctl` threads' CPU time per tick (`/proc/self/task/*/schedstat`);
-//! then the ratio of the pooled medians.
+//! tick. A phase runs 15 ticks 1.1 s apart (so every tick is pushed: the push limit is 1/s)
+//! with 0 or N SSE clients (on their own runtime, `bench-client`), in `PAIRS` interleaved
+//! pairs 0, N, 0, N, … so load from elsewhere on the machine hits both alike. Reported per
+//! phase: the tick's duration (median, max) and the `ctl` threads' CPU time per tick; then
+//! the ratio of the pooled medians, and the median of the per-pair ratios (robust to one
+//! disturbed phase).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,24 +51,6 @@ const TICKS: usize = 15;
 /// Pairs of (no dashboards, N dashboards) phases; `DASHBOARD_PAIRS` overrides.
 const PAIRS: usize = 3;
 const SPACING: Duration = Duration::from_millis(1100);
-
-/// CPU time (ns) of this process's threads whose name starts with `prefix`.
-fn cpu_ns(prefix: &str) -> u64 {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let dir = task.expect("task entry").path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.starts_with(prefix) {
-            let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
-            total += stat
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
-}
 
 /// An SSE client: reports every `id: N` line it reads.
 async fn client(port: u16, seen: mpsc::UnboundedSender<u64>, stop: CancellationToken) {
@@ -190,11 +173,11 @@ fn main() {
                 rx.recv().await.expect("a client's first event");
             }
         });
-        let cpu0 = cpu_ns("ctl");
+        let cpu0 = testkit::threads_cpu_ns("ctl");
         let task = ctl.spawn(ticks(rec, fleet.clone(), state.clone(), 1 + n as u64 * 100));
         let (back, took) = ctl.block_on(task).unwrap();
         rec = back;
-        let cpu = cpu_ns("ctl") - cpu0;
+        let cpu = testkit::threads_cpu_ns("ctl") - cpu0;
         let pushed = bench.block_on(async {
             let mut events = 0;
             while let Ok(id) = rx.try_recv() {

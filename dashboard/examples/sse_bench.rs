@@ -56,24 +56,6 @@ fn bad<T>(flag: &str, value: &str) -> T {
     panic!("bad value `{value}` for {flag}")
 }
 
-/// CPU time (ns) of this process's threads named `dash-server*`.
-fn server_cpu_ns() -> u64 {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let dir = task.expect("task entry").path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.starts_with("dash-server") {
-            let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
-            total += stat
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
-}
-
 /// One HTTP/1.1 GET with `Connection: close`; returns bytes on the wire.
 async fn transferred(port: u16, path: &str) -> usize {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -150,7 +132,7 @@ async fn phase(
         last[me] = last[me].max(id);
     }
     tokio::time::sleep(a.interval).await;
-    let cpu0 = server_cpu_ns();
+    let cpu0 = testkit::threads_cpu_ns("dash-server");
     let mut fanout = Vec::new();
     for _ in 0..a.ticks {
         *tick_clock += 1000;
@@ -165,7 +147,7 @@ async fn phase(
         let rest = a.interval.saturating_sub(started.elapsed());
         tokio::time::sleep(rest).await;
     }
-    let cpu = server_cpu_ns() - cpu0;
+    let cpu = testkit::threads_cpu_ns("dash-server") - cpu0;
     Phase {
         cpu_ms_per_tick: cpu as f64 / 1e6 / a.ticks as f64,
         mean_fanout_ms: fanout.iter().sum::<f64>() / fanout.len().max(1) as f64,

@@ -3,6 +3,7 @@
 //! - [`Moto`]: moto's AWS API emulator on a free loopback port, killed on drop.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 //! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it.
+//! - [`threads_cpu_ns`]: CPU time of this process's threads by name, for the benches.
 //!
 //! Tests never skip when a component is missing: they fail with the install command.
 
@@ -145,4 +146,23 @@ pub fn http_get_ok(port: u16, path: &str) -> bool {
     }
     let mut buf = [0u8; 12];
     matches!(stream.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1."))
+}
+
+/// CPU time (ns, from `/proc/self/task/*/schedstat`) of this process's threads whose
+/// name starts with `prefix` (tokio's `thread_name`).
+pub fn threads_cpu_ns(prefix: &str) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let dir = task.expect("task entry").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
 }
