@@ -11,10 +11,14 @@
 //!   - `concurrent_users` = the estimate of the MERGED user sketches (register-wise max),
 //!     so a user who reached two instances counts once (HyperLogLog, ±2 %; see
 //!     `proto::sketch`). Summing the per-instance counts would double-count.
-//!   - `concurrent_users_per_instance` = the mean of the per-instance `concurrent_users`
-//!     over in-service, healthy, non-warming instances with a fresh report (AWS
-//!     excludes warming instances from aggregated metrics the same way). `None` when
-//!     there is no such instance: missing data, which must never cause a scale-in.
+//!   - `concurrent_users_per_instance` = the distinct users across the *counted*
+//!     instances (in service, healthy, not warming, not draining, fresh report: their
+//!     sketches merged) divided by their number: the load each unit of capacity carries.
+//!     Not the mean of per-instance counts: a user whose requests reach four instances
+//!     would count four times, and every scale-out would raise the metric. AWS excludes
+//!     warming instances from aggregated metrics the same way. `None` when there is no
+//!     such instance: missing data, which must never cause a scale-in.
+//!   - each instance's own distinct-user count stays in [`InstanceMetrics`], a diagnostic.
 //!   - rates summed over fresh reports.
 //! - A report older than `stale_after_ms` (measured with the controller's receive time,
 //!   so instance clock skew does not matter) is excluded and its instance flagged.
@@ -174,7 +178,7 @@ pub struct FleetMetrics {
     pub at_ms: u64,
     /// Distinct users fleet-wide (merged sketches); 0 when no report is fresh.
     pub concurrent_users: u64,
-    /// Mean over in-service, healthy, non-warming instances with fresh reports.
+    /// Distinct users across the counted instances (merged sketches) / their number.
     pub concurrent_users_per_instance: Option<f64>,
     pub requests_per_second: f64,
     pub log_events_per_second: f64,
@@ -213,11 +217,11 @@ pub fn aggregate(
     params: AggregateParams,
 ) -> FleetMetrics {
     let mut merged: Option<UserSketch> = None;
+    let mut counted: Option<UserSketch> = None;
     let mut out = FleetMetrics {
         at_ms: now_ms,
         ..FleetMetrics::default()
     };
-    let mut per_instance_sum = 0u64;
     for inst in &snapshot.instances {
         let in_service = inst.lifecycle == proto::Lifecycle::InService;
         let warming = in_service
@@ -262,7 +266,10 @@ pub fn aggregate(
                 out.log_events_lost += r.log.dropped + r.log.rejected + r.log.failed;
                 if in_service && !warming && !m.draining && inst.health == Health::Healthy {
                     out.counted_instances += 1;
-                    per_instance_sum += r.concurrent_users;
+                    match counted.as_mut() {
+                        Some(s) => merge_into(s, &r.users_sketch),
+                        None => counted = Some(r.users_sketch.clone()),
+                    }
                 }
             }
             _ if in_service => out.stale_instances.push(inst.id.clone()),
@@ -271,8 +278,8 @@ pub fn aggregate(
         out.instances.push(m);
     }
     out.concurrent_users = merged.map_or(0, |s| s.count());
-    out.concurrent_users_per_instance = (out.counted_instances > 0)
-        .then(|| per_instance_sum as f64 / f64::from(out.counted_instances));
+    out.concurrent_users_per_instance = counted
+        .map(|s| s.count() as f64 / f64::from(out.counted_instances.max(1)));
     out
 }
 

@@ -82,7 +82,28 @@ fn merged_users_do_not_double_count_users_on_two_instances() {
         "the per-instance sum double-counts: {summed}"
     );
     assert_eq!(m.counted_instances, 4);
-    assert_eq!(m.concurrent_users_per_instance, Some(summed as f64 / 4.0));
+    // The metric means capacity: distinct users per counted instance, not the mean of
+    // per-instance counts (which would be ~1,975 here and rise with every scale-out).
+    let per = m.concurrent_users_per_instance.unwrap();
+    assert_eq!(per, m.concurrent_users as f64 / 4.0);
+    assert!((per - 1_500.0).abs() <= 30.0, "{per}");
+}
+
+#[test]
+fn a_user_spread_over_every_instance_counts_once_per_fleet() {
+    // 100 users whose requests reach all five instances (a shared connection pool):
+    // 20 users per instance of capacity, whatever the number of instances.
+    let everyone = users(0..100);
+    let mut book = ReportBook::new();
+    let mut insts = vec![];
+    for id in ["a", "b", "c", "d", "e"] {
+        book.ingest(report(id, 1, 100_000, &everyone, 0), 100_000);
+        insts.push(instance(id, Lifecycle::InService, Some(0)));
+    }
+    let m = aggregate(&snapshot(insts), &book, 100_500, PARAMS);
+    let per = m.concurrent_users_per_instance.unwrap();
+    assert!((19.5..=20.5).contains(&per), "{per}");
+    assert!(m.instances.iter().all(|i| i.concurrent_users == 100));
 }
 
 #[test]
@@ -176,7 +197,9 @@ fn warming_draining_and_unhealthy_instances_do_not_count_for_the_average() {
     ]);
     let m = aggregate(&snap, &book, 100_000, PARAMS);
     assert_eq!(m.counted_instances, 1);
-    assert_eq!(m.concurrent_users_per_instance, Some(40.0));
+    // Only the counted instance's users (40) are divided by the counted instances.
+    let per = m.concurrent_users_per_instance.unwrap();
+    assert!((39.0..=41.0).contains(&per), "{per}");
     assert!(m.instances[1].warming);
     // Every fresh report still counts for the fleet-wide users (142, HyperLogLog ±2 %).
     assert!(

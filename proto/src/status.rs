@@ -100,7 +100,8 @@ pub struct InstanceStatus {
 pub struct FleetTotals {
     /// Distinct users fleet-wide (merged sketches).
     pub concurrent_users: u64,
-    /// Average over in-service, non-warming instances; `None` when there are none.
+    /// Distinct users across the counted instances (in service, healthy, not warming,
+    /// fresh report) divided by their number; `None` when there are none.
     pub concurrent_users_per_instance: Option<f64>,
     pub requests_per_second: f64,
     pub log_events_per_second: f64,

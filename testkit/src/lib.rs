@@ -1,11 +1,14 @@
 //! Test support shared by the crates' integration tests.
 //!
 //! - [`Moto`]: moto's AWS API emulator on a free loopback port, killed on drop.
+//! - [`fault_proxy::FaultProxy`]: a TCP proxy that refuses, blackholes or drops responses.
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 //! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it.
 //! - [`threads_cpu_ns`]: CPU time of this process's threads by name, for the benches.
 //!
 //! Tests never skip when a component is missing: they fail with the install command.
+
+pub mod fault_proxy;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
