@@ -12,6 +12,12 @@
 //! a restarted controller must not treat the whole fleet as warming.
 //! Region, credentials and the endpoint come from the standard AWS chain (`AWS_REGION`,
 //! `AWS_ENDPOINT_URL`…), so the same code runs against an emulator.
+//!
+//! Every call is bounded: [`sdk_config`] sets the `[aws]` connect, per-attempt and
+//! per-operation timeouts and the SDK's standard retry on the one `SdkConfig` every client
+//! (this one and the CloudWatch sink's) is built from. A failed call is one line naming the
+//! operation and the endpoint ([`ProviderError::Aws`]); the SDK's `Debug` detail goes to the
+//! debug log.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,19 +25,64 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
 use proto::{Health, Lifecycle};
 
+use crate::config::AwsSettings;
 use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
 
-/// The SDK configuration from the standard chain, with an optional region override.
-pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r.to_string()));
+pub const DESCRIBE: &str = "DescribeAutoScalingGroups";
+pub const SET_DESIRED_CAPACITY: &str = "SetDesiredCapacity";
+
+/// The `[aws]` bounds as the SDK's timeout configuration.
+pub fn timeout_config(s: &AwsSettings) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(s.connect_timeout)
+        .operation_attempt_timeout(s.attempt_timeout)
+        .operation_timeout(s.operation_timeout)
+        .build()
+}
+
+/// The SDK's standard retry with `[aws] max_attempts`.
+pub fn retry_config(s: &AwsSettings) -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(s.max_attempts)
+}
+
+/// The SDK configuration from the standard chain, with `[aws]`'s region (when given),
+/// timeouts and retry. Called only when something needs AWS: building it may consult the
+/// instance metadata service for a region.
+pub async fn sdk_config(s: &AwsSettings) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeout_config(s))
+        .retry_config(retry_config(s));
+    if let Some(r) = &s.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
     }
     loader.load().await
+}
+
+/// Where `service`'s calls go, for error messages: the endpoint override
+/// (`AWS_ENDPOINT_URL`…) or the regional AWS endpoint.
+pub fn endpoint_of(sdk: &aws_config::SdkConfig, service: &str) -> String {
+    match (sdk.endpoint_url(), sdk.region()) {
+        (Some(url), _) => url.to_string(),
+        (None, Some(region)) => format!("https://{service}.{region}.amazonaws.com"),
+        (None, None) => format!("{service} (no region configured)"),
+    }
+}
+
+/// An SDK error as a [`ProviderError::Aws`] naming the operation and the endpoint.
+pub fn call_error<E>(operation: &'static str, endpoint: &str, err: &E) -> ProviderError
+where
+    E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata + 'static,
+{
+    ProviderError::Aws {
+        operation,
+        endpoint: endpoint.to_string(),
+        message: crate::errors::sdk_error_line(operation, endpoint, err),
+    }
 }
 
 /// What the provider remembers about an instance between describes.
@@ -45,20 +96,30 @@ pub struct Seen {
 pub struct AwsFleet {
     client: Client,
     group: String,
+    /// The Auto Scaling endpoint, named in errors.
+    endpoint: String,
     seen: Mutex<Option<HashMap<String, Seen>>>,
 }
 
 impl AwsFleet {
+    /// A provider whose client has `sdk`'s timeouts and retry (see [`sdk_config`]).
     pub fn new(sdk: &aws_config::SdkConfig, group: &str) -> Self {
-        Self::from_client(Client::new(sdk), group)
+        Self::from_client(Client::new(sdk), group).with_endpoint(endpoint_of(sdk, "autoscaling"))
     }
 
     pub fn from_client(client: Client, group: &str) -> Self {
         Self {
             client,
             group: group.into(),
+            endpoint: "autoscaling".into(),
             seen: Mutex::new(None),
         }
+    }
+
+    /// Names `endpoint` in errors.
+    pub fn with_endpoint(mut self, endpoint: String) -> Self {
+        self.endpoint = endpoint;
+        self
     }
 }
 
@@ -135,13 +196,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn call_error<E>(op: &str, err: &E) -> ProviderError
-where
-    E: std::error::Error + ProvideErrorMetadata,
-{
-    ProviderError::Call(format!("{op}: {}", DisplayErrorContext(err)))
-}
-
 #[async_trait]
 impl Fleet for AwsFleet {
     fn kind(&self) -> &'static str {
@@ -152,6 +206,14 @@ impl Fleet for AwsFleet {
         None
     }
 
+    fn describe_operation(&self) -> &'static str {
+        DESCRIBE
+    }
+
+    fn apply_operation(&self) -> &'static str {
+        SET_DESIRED_CAPACITY
+    }
+
     async fn describe(&self) -> Result<GroupSnapshot, ProviderError> {
         let out = self
             .client
@@ -159,7 +221,7 @@ impl Fleet for AwsFleet {
             .auto_scaling_group_names(&self.group)
             .send()
             .await
-            .map_err(|e| call_error("DescribeAutoScalingGroups", &e))?;
+            .map_err(|e| call_error(DESCRIBE, &self.endpoint, &e))?;
         let group = out
             .auto_scaling_groups()
             .iter()
@@ -179,7 +241,7 @@ impl Fleet for AwsFleet {
             .honor_cooldown(false)
             .send()
             .await
-            .map_err(|e| call_error("SetDesiredCapacity", &e))?;
+            .map_err(|e| call_error(SET_DESIRED_CAPACITY, &self.endpoint, &e))?;
         Ok(())
     }
 }

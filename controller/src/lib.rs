@@ -15,6 +15,7 @@
 //!   the daemon and `controller simulate` both drive.
 //! - [`metrics`]: encoder + batcher + the [`metrics::MetricsSink`] trait; `metrics::cloudwatch`
 //!   is the only module importing `aws_sdk_cloudwatch`.
+//! - [`errors`]: an error and its causes as one line, each message once.
 //! - `daemon/`: the tick loop, the shared state and the HTTP API (`run`, `app`).
 //! - `simulate/`: `controller simulate`, replaying a users trace through the same core.
 //! - [`synthetic`]: synthetic load reports for simulations, benchmarks and tests.
@@ -23,6 +24,7 @@ pub mod aggregate;
 pub mod aws;
 pub mod config;
 pub mod daemon;
+pub mod errors;
 pub mod local;
 pub mod metrics;
 pub mod policy;

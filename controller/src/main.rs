@@ -1,4 +1,6 @@
 //! `controller`: parses the CLI, sets up tracing, and hands over to the library.
+//! A failure is printed once, as one line starting with the problem
+//! (`error: group.max_size (2) is below group.min_size (5)`), exit status 1.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -24,7 +26,18 @@ enum Command {
     ServeInstance(service::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match main_inner() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let causes: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", controller::errors::join_chain(causes));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn main_inner() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -34,21 +47,20 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Simulate(args) => controller::simulate::run(args).context("simulate"),
+        Command::Simulate(args) => Ok(controller::simulate::run(args)?),
         Command::ServeInstance(args) => {
             controller::local::exit_with_parent();
-            service::runtime()
+            Ok(service::runtime()
                 .context("starting the tokio runtime")?
-                .block_on(service::serve(args))
-                .context("serve-instance")
+                .block_on(service::serve(args))?)
         }
         Command::Run(args) => runtime()?.block_on(async {
             let shutdown = shutdown_on_signal();
-            run(args, shutdown).await.context("run")
+            run(args, shutdown).await
         }),
         Command::Up(args) => runtime()?.block_on(async {
             let shutdown = shutdown_on_signal();
-            controller::local::up(args, shutdown).await.context("up")
+            Ok(controller::local::up(args, shutdown).await?)
         }),
     }
 }
@@ -65,9 +77,14 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
             args.config.display()
         );
     };
-    let sdk = controller::aws::sdk_config(aws.region.as_deref()).await;
+    // Loading the SDK config may consult the instance metadata service (region,
+    // credentials): it obeys shutdown like every other call.
+    let sdk = tokio::select! {
+        sdk = controller::aws::sdk_config(aws) => sdk,
+        () = shutdown.cancelled() => return Ok(()),
+    };
     let fleet = Arc::new(controller::aws::AwsFleet::new(&sdk, &config.group.name));
-    let sink = controller::metrics::sink_for(&config, &sdk).await;
+    let sink = controller::metrics::sink_for(&config, Some(&sdk)).await;
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("cannot listen on {} (api.listen)", config.api.listen))?;

@@ -4,6 +4,8 @@
 //! `aws_sdk_autoscaling`), `local` (service processes on loopback plus an L4
 //! balancer) and an in-memory fake for tests.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use proto::{Health, Lifecycle};
 
@@ -40,6 +42,31 @@ pub enum ProviderError {
     OutOfBounds { desired: u32, min: u32, max: u32 },
     #[error("the provider call failed: {0}")]
     Call(String),
+    /// An AWS call failed (`message` is one line: the error and its causes).
+    #[error("{operation} at {endpoint} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        endpoint: String,
+        message: String,
+    },
+    /// The call was abandoned: it had not answered within the tick's budget.
+    #[error("{operation} gave no answer within {after:?} (the tick's budget)")]
+    Timeout {
+        operation: &'static str,
+        after: Duration,
+    },
+}
+
+impl ProviderError {
+    /// The operation that failed, when the error knows it.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            ProviderError::Aws { operation, .. } | ProviderError::Timeout { operation, .. } => {
+                Some(operation)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[async_trait]
@@ -49,6 +76,16 @@ pub trait Fleet: Send + Sync {
 
     /// The fleet's entry point (NLB or local balancer URL), if known.
     fn endpoint(&self) -> Option<String>;
+
+    /// The name `describe` goes by in errors and the status (`DescribeAutoScalingGroups`).
+    fn describe_operation(&self) -> &'static str {
+        "describe"
+    }
+
+    /// The name `set_desired_capacity` goes by in errors and the status.
+    fn apply_operation(&self) -> &'static str {
+        "set_desired_capacity"
+    }
 
     /// Reads the group and its instances.
     async fn describe(&self) -> Result<GroupSnapshot, ProviderError>;

@@ -118,8 +118,16 @@ impl Reconciler {
         &self.settings
     }
 
-    /// Ticks stepped so far.
+    /// Ticks stepped (or skipped) so far.
     pub fn ticks(&self) -> u64 {
+        self.tick
+    }
+
+    /// Counts a tick that could not step (the group could not be read): the tick number
+    /// advances, the alarms get no datapoint (missing data, which never scales in).
+    /// Returns the skipped tick's number.
+    pub fn skip(&mut self) -> u64 {
+        self.tick += 1;
         self.tick
     }
 
@@ -265,6 +273,7 @@ impl Reconciler {
                 tick_ms: self.settings.tick_ms,
             },
             endpoint: self.settings.endpoint.clone(),
+            health: proto::ControllerHealth::default(),
         }
     }
 }

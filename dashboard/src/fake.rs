@@ -53,6 +53,7 @@ impl FakeSource {
                 tick_ms: 1000,
             },
             endpoint: Some("http://127.0.0.1:8080".into()),
+            health: proto::ControllerHealth::default(),
         };
         FakeSource {
             state: Mutex::new(State {

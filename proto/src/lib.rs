@@ -13,8 +13,8 @@ pub mod status;
 pub use report::{LoadReport, LogCounters};
 pub use sketch::UserSketch;
 pub use status::{
-    DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus, Lifecycle, MetricPoint,
-    PolicySummary, Status,
+    CallError, ControllerHealth, DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus,
+    Lifecycle, MetricPoint, PolicySummary, Status,
 };
 
 /// Header carried by every service response.

@@ -21,6 +21,80 @@ pub struct Status {
     /// URL of the fleet's entry point (the NLB or the local balancer), if known.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// The controller's own health: ticks on time, calls succeeding, warnings.
+    #[serde(default)]
+    pub health: ControllerHealth,
+}
+
+/// Is the controller's tick loop on time, and are its calls to the provider and the
+/// metrics sink succeeding?
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ControllerHealth {
+    /// When the last tick ended (whether or not its calls succeeded), Unix ms; 0: none yet.
+    pub last_tick_at_ms: u64,
+    /// How old that tick was when this status was read, ms.
+    pub last_tick_age_ms: u64,
+    /// Consecutive ticks, up to the last one, in which a call failed (0: the last was clean).
+    pub failing_ticks: u64,
+    /// The most recent failed call, kept after recovery.
+    pub last_error: Option<CallError>,
+    /// Configuration that does not match the group (e.g. a max above the group's MaxSize).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// One failed call of the controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallError {
+    /// Unix ms.
+    pub at_ms: u64,
+    /// The tick it failed in.
+    pub tick: u64,
+    /// `DescribeAutoScalingGroups`, `SetDesiredCapacity`, `PutMetricData`…
+    pub operation: String,
+    /// One line: the error and its causes.
+    pub message: String,
+}
+
+impl ControllerHealth {
+    /// The last tick is late when it is older than this many tick intervals.
+    pub const LATE_AFTER_TICKS: u64 = 3;
+
+    /// Whether the tick loop is behind: no tick, or the last one older than
+    /// [`Self::LATE_AFTER_TICKS`] ticks of `tick_ms`.
+    pub fn is_late(&self, tick_ms: u64) -> bool {
+        self.last_tick_at_ms == 0 || self.last_tick_age_ms > Self::LATE_AFTER_TICKS * tick_ms
+    }
+
+    /// What is wrong now, in one line, or `None` when the ticks are on time and the last
+    /// one's calls succeeded.
+    pub fn problem(&self, tick_ms: u64) -> Option<String> {
+        let failing = match (&self.last_error, self.failing_ticks) {
+            (Some(e), n) if n > 0 => Some(format!(
+                "{} failing for {n} tick{}: {}",
+                e.operation,
+                if n == 1 { "" } else { "s" },
+                e.message
+            )),
+            _ => None,
+        };
+        let late = self.is_late(tick_ms).then(|| {
+            if self.last_tick_at_ms == 0 {
+                "no tick has completed yet".to_string()
+            } else {
+                format!(
+                    "the last tick ended {} ms ago (ticks every {tick_ms} ms)",
+                    self.last_tick_age_ms
+                )
+            }
+        });
+        match (late, failing) {
+            (None, None) => None,
+            (Some(l), None) => Some(l),
+            (None, Some(f)) => Some(f),
+            (Some(l), Some(f)) => Some(format!("{l}; {f}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,4 +227,43 @@ pub struct MetricPoint {
     pub in_service: u32,
     pub requests_per_second: f64,
     pub log_events_per_second: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(age: u64, failing: u64) -> ControllerHealth {
+        ControllerHealth {
+            last_tick_at_ms: 10_000,
+            last_tick_age_ms: age,
+            failing_ticks: failing,
+            last_error: Some(CallError {
+                at_ms: 9_000,
+                tick: 7,
+                operation: "DescribeAutoScalingGroups".into(),
+                message: "timed out".into(),
+            }),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn late_after_three_ticks_and_failing_only_while_calls_fail() {
+        assert_eq!(health(3_000, 0).problem(1_000), None, "3 ticks old is on time");
+        assert_eq!(
+            health(3_001, 0).problem(1_000).as_deref(),
+            Some("the last tick ended 3001 ms ago (ticks every 1000 ms)")
+        );
+        assert_eq!(
+            health(500, 2).problem(1_000).as_deref(),
+            Some("DescribeAutoScalingGroups failing for 2 ticks: timed out")
+        );
+        let never = ControllerHealth::default();
+        assert!(never.is_late(1_000));
+        assert_eq!(
+            never.problem(1_000).as_deref(),
+            Some("no tick has completed yet")
+        );
+    }
 }

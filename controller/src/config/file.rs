@@ -120,4 +120,16 @@ pub struct HistoryFile {
 pub struct AwsFile {
     #[serde(default)]
     pub region: Option<String>,
+    /// Connection set-up bound (humantime). Default 2s.
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    /// One attempt's bound, response included (humantime). Default 4s.
+    #[serde(default)]
+    pub attempt_timeout: Option<String>,
+    /// A whole operation's bound, retries included (humantime). Default 10s.
+    #[serde(default)]
+    pub operation_timeout: Option<String>,
+    /// Attempts per operation with the SDK's standard retry. Default 3.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
 }

@@ -35,7 +35,11 @@ fn the_shipped_examples_parse() {
     assert_eq!(
         aws.provider,
         ProviderConfig::Aws(AwsSettings {
-            region: Some("us-east-1".into())
+            region: Some("us-east-1".into()),
+            connect_timeout: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(4),
+            operation_timeout: Duration::from_secs(10),
+            max_attempts: 3,
         })
     );
     assert_eq!(aws.tick, Duration::from_secs(10));
@@ -150,6 +154,28 @@ fn bad_configs_name_the_field() {
         "aws.region",
         "not a region",
     );
+    for (aws, field, message) in [
+        ("attempt_timeout = \"soon\"", "aws.attempt_timeout", "not a duration"),
+        ("connect_timeout = \"10ms\"", "aws.connect_timeout", "outside [50ms, 5m]"),
+        ("operation_timeout = \"1h\"", "aws.operation_timeout", "outside [50ms, 5m]"),
+        (
+            "connect_timeout = \"3s\"\nattempt_timeout = \"1s\"",
+            "aws.attempt_timeout",
+            "shorter than aws.connect_timeout",
+        ),
+        (
+            "attempt_timeout = \"3s\"\noperation_timeout = \"1s\"",
+            "aws.operation_timeout",
+            "shorter than aws.attempt_timeout",
+        ),
+        ("max_attempts = 0", "aws.max_attempts", "outside [1, 10]"),
+    ] {
+        check_bad(
+            &format!("provider = \"aws\"\n{MINIMAL}[aws]\n{aws}\n"),
+            field,
+            message,
+        );
+    }
     // A tick longer than the alarm period: periods without datapoints.
     check_bad(
         &format!("tick = \"10s\"\n{MINIMAL}"),
@@ -213,7 +239,8 @@ fn cli_overrides_win_and_are_validated_like_the_file() {
     assert_eq!(
         c.provider,
         ProviderConfig::Aws(AwsSettings {
-            region: Some("eu-west-1".into())
+            region: Some("eu-west-1".into()),
+            ..AwsSettings::default()
         })
     );
 

@@ -7,7 +7,9 @@
 //! - `POST /api/reports` ← `proto::LoadReport`: 202 accepted, 200 duplicate; refused and
 //!   counted: 400 malformed JSON, 413 body too large, 422 failed `validate()`, 404 unknown
 //!   instance (not in the latest snapshot; pending instances are in it)
-//! - `GET /healthz` → `ok`
+//! - `GET /healthz` → `ok` (liveness)
+//! - `GET /readyz` → 200, or 503 when the last tick is older than three ticks (the body says
+//!   why; see `super::health`)
 //! - `/` and the rest: the dashboard (`dashboard::router`)
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub fn app(state: Arc<Shared>) -> Router {
         .route("/api/metrics", get(metrics))
         .route(proto::REPORT_INGEST_PATH, post(ingest))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(super::health::readyz))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             API_TIMEOUT,

@@ -3,24 +3,35 @@
 //! [`run`] is the one entry point (`controller run` calls it with the `aws` provider,
 //! `controller up` with the local one). Each tick:
 //! observe (`Fleet::describe`) → aggregate + decide ([`crate::tick::Reconciler::step`], pure)
-//! → publish ([`MetricsSink`]) → apply (`Fleet::set_desired_capacity`) → record (history,
-//! status, log). A failing provider or sink is logged, counted and recorded; the loop goes
-//! on. Everything stops when `shutdown` is cancelled: the loop after its current tick, the
-//! server gracefully.
+//! → publish ([`MetricsSink`]) and apply (`Fleet::set_desired_capacity`), side by side →
+//! record (history, status, health, log).
+//!
+//! Nothing freezes the loop: ticks keep a fixed cadence (a late tick is skipped, not
+//! queued), and every call of a tick is bounded by what is left of the tick's budget (one
+//! tick interval) on top of the SDK's own timeouts. A failed or abandoned describe is a
+//! `provider_error` decision at the current tick (missing data: never a scale-in); any
+//! failed call is logged once, counted, and kept as the status' `health.last_error`.
+//! Every await that can hang also watches `shutdown`, start-up included: the daemon stops
+//! mid-call, and the server then stops gracefully.
 //!
 //! - `state`: [`Shared`], read by the API and the dashboard.
 //! - `api`: [`app`], the router (`oneshot`-testable).
+//! - `health`: `/readyz` and the start-up warnings (pure checks).
 
 mod api;
+mod health;
 mod state;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use api::{API_TIMEOUT, AppError, app};
+pub use health::{bounds_warnings, readiness};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
 
 use crate::config::Config;
@@ -34,9 +45,46 @@ pub const SERVER_DRAIN: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("the provider failed at start-up: {0}")]
-    Provider(#[from] ProviderError),
+    Provider(ProviderError),
     #[error("the HTTP server failed: {0}")]
-    Serve(#[source] std::io::Error),
+    Serve(std::io::Error),
+}
+
+impl From<ProviderError> for DaemonError {
+    fn from(e: ProviderError) -> Self {
+        DaemonError::Provider(e)
+    }
+}
+
+/// How a bounded call ended.
+#[derive(Debug)]
+pub enum Bounded<T> {
+    Done(T),
+    /// Abandoned at the deadline.
+    TimedOut,
+    /// Abandoned because `shutdown` was cancelled.
+    Cancelled,
+}
+
+/// Runs `call` until it ends, `deadline` passes or `shutdown` is cancelled.
+pub async fn bounded<T>(
+    deadline: Instant,
+    shutdown: &CancellationToken,
+    call: impl Future<Output = T>,
+) -> Bounded<T> {
+    tokio::select! {
+        () = shutdown.cancelled() => Bounded::Cancelled,
+        r = tokio::time::timeout_at(deadline, call) => match r {
+            Ok(v) => Bounded::Done(v),
+            Err(_) => Bounded::TimedOut,
+        },
+    }
+}
+
+/// Start-up may take this many operation timeouts (describe, set, describe) plus a second
+/// before the daemon gives up on its own, whatever the provider does.
+fn start_up_budget(config: &Config) -> Duration {
+    config.provider.aws().operation_timeout * 3 + Duration::from_secs(1)
 }
 
 /// Wall-clock time, Unix milliseconds (the only clock the daemon reads).
@@ -47,7 +95,8 @@ pub fn now_ms() -> u64 {
 }
 
 /// Runs the controller until `shutdown` is cancelled. Fails early (before serving) if the
-/// provider cannot describe the group or refuses the configured initial desired capacity.
+/// provider cannot describe the group or refuses the configured initial desired capacity,
+/// within [`start_up_budget`]; returns `Ok` at once when `shutdown` comes during start-up.
 pub async fn run(
     config: Config,
     fleet: Arc<dyn Fleet>,
@@ -55,20 +104,37 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
-    let mut snapshot = fleet.describe().await?;
+    let start_up = async {
+        let mut snapshot = fleet.describe().await?;
+        if let Some(d) = config
+            .group
+            .desired_capacity
+            .filter(|d| *d != snapshot.desired_capacity)
+        {
+            tracing::info!(
+                desired = d,
+                "setting the configured initial desired capacity"
+            );
+            fleet.set_desired_capacity(d).await?;
+            snapshot = fleet.describe().await?;
+        }
+        Ok::<_, ProviderError>(snapshot)
+    };
+    let budget = start_up_budget(&config);
+    let snapshot = match bounded(Instant::now() + budget, &shutdown, start_up).await {
+        Bounded::Done(r) => r?,
+        Bounded::Cancelled => {
+            tracing::info!("shutdown during start-up");
+            return Ok(());
+        }
+        Bounded::TimedOut => {
+            return Err(DaemonError::Provider(ProviderError::Timeout {
+                operation: fleet.describe_operation(),
+                after: budget,
+            }));
+        }
+    };
     let mut reconciler = Reconciler::from_config(&config, fleet.kind(), fleet.endpoint());
-    if let Some(d) = config
-        .group
-        .desired_capacity
-        .filter(|d| *d != snapshot.desired_capacity)
-    {
-        tracing::info!(
-            desired = d,
-            "setting the configured initial desired capacity"
-        );
-        fleet.set_desired_capacity(d).await?;
-        snapshot = fleet.describe().await?;
-    }
     let state = Arc::new(Shared::new(
         &config,
         fleet.kind(),
@@ -76,6 +142,11 @@ pub async fn run(
         shutdown.clone(),
     ));
     state.set_known(&snapshot);
+    let warnings = bounds_warnings(&config.group, &snapshot);
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    state.set_warnings(warnings);
     let addr = listener.local_addr().ok();
     tracing::info!(
         ?addr,
@@ -87,9 +158,10 @@ pub async fn run(
     );
     // The first tick runs before the API answers, so no client ever reads a status made
     // before the fleet was observed (a restarted controller would otherwise show tick 0 with
-    // an empty group for a moment).
+    // an empty group for a moment). Fixed cadence: a tick that comes due while the previous
+    // one still runs is skipped, not queued (no burst after a slow tick).
     let mut interval = tokio::time::interval(config.tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     interval.tick().await;
     tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
     let server = tokio::spawn({
@@ -117,7 +189,9 @@ pub async fn run(
     }
 }
 
-/// One tick: observe → aggregate + decide → publish → apply → record.
+/// One tick: observe → aggregate + decide → publish and apply → record. Every call is
+/// bounded by the tick's budget (`state.tick` from now) and by `state.shutdown` (a
+/// cancelled tick records nothing).
 pub async fn tick_once(
     rec: &mut Reconciler,
     fleet: &dyn Fleet,
@@ -125,12 +199,30 @@ pub async fn tick_once(
     state: &Shared,
 ) {
     let now = now_ms();
-    let snapshot = match fleet.describe().await {
+    let budget = state.tick;
+    let deadline = Instant::now() + budget;
+    let shutdown = &state.shutdown;
+    let described = match bounded(deadline, shutdown, fleet.describe()).await {
+        Bounded::Cancelled => return,
+        Bounded::TimedOut => Err(ProviderError::Timeout {
+            operation: fleet.describe_operation(),
+            after: budget,
+        }),
+        Bounded::Done(r) => r,
+    };
+    let snapshot = match described {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot describe the group; nothing decided this tick");
+            let tick = rec.skip();
+            let line = e.to_string();
+            tracing::warn!(tick, error = %line, "cannot describe the group; nothing decided this tick");
             state.count_error(|c| c.describe += 1);
-            state.record_decision(provider_error_record(rec, &state.status().group, now, &e));
+            state.tick_ended(
+                tick,
+                now_ms(),
+                &[(e.operation().unwrap_or(fleet.describe_operation()), line)],
+            );
+            state.record_decision(provider_error_record(rec, tick, &state.status().group, now, &e));
             return;
         }
     };
@@ -140,57 +232,86 @@ pub async fn tick_once(
         book.retain_known(&snapshot);
         out
     });
-    if let Err(e) = sink.publish(&outcome.data).await {
-        tracing::warn!(error = %e, "publishing the metrics failed");
-        state.count_error(|c| c.publish += 1);
-    }
-    let d = &outcome.decision;
-    let mut record = outcome.record.clone();
-    if d.changes_capacity() {
-        match fleet.set_desired_capacity(d.capacity_after).await {
-            Ok(()) => {
-                record.applied = Some(true);
-                tracing::info!(
-                    action = d.action.as_str(),
-                    from = d.capacity_before,
-                    to = d.capacity_after,
-                    "{}",
-                    d.explanation
-                );
-                refresh_known(fleet, state).await;
-            }
-            Err(e) => {
-                record.applied = Some(false);
-                record.explanation = format!("{} Applying it failed: {e}.", record.explanation);
-                outcome.status.group.desired_capacity = d.capacity_before;
-                tracing::warn!(error = %e, to = d.capacity_after, "setting the desired capacity failed");
-                state.count_error(|c| c.apply += 1);
-            }
+    let d = outcome.decision.clone();
+    let publish = async {
+        match bounded(deadline, shutdown, sink.publish(&outcome.data)).await {
+            Bounded::Done(Ok(_)) => Ok(()),
+            Bounded::Done(Err(e)) => Err(Some(e.to_string())),
+            Bounded::TimedOut => Err(Some(format!(
+                "{} gave no answer within {budget:?} (the tick's budget)",
+                sink.operation()
+            ))),
+            Bounded::Cancelled => Err(None),
         }
-    } else {
-        tracing::debug!(reason = d.reason.as_str(), "{}", d.explanation);
+    };
+    let apply = async {
+        if !d.changes_capacity() {
+            return Ok(None);
+        }
+        match bounded(deadline, shutdown, fleet.set_desired_capacity(d.capacity_after)).await {
+            Bounded::Done(Ok(())) => {
+                // Learn the new (pending) instances at once, so their first reports are
+                // not refused as unknown until the next tick.
+                if let Bounded::Done(Ok(s)) = bounded(deadline, shutdown, fleet.describe()).await {
+                    state.set_known(&s);
+                }
+                Ok(Some(()))
+            }
+            Bounded::Done(Err(e)) => Err(Some(e)),
+            Bounded::TimedOut => Err(Some(ProviderError::Timeout {
+                operation: fleet.apply_operation(),
+                after: budget,
+            })),
+            Bounded::Cancelled => Err(None),
+        }
+    };
+    let (published, applied) = tokio::join!(publish, apply);
+    if shutdown.is_cancelled() {
+        return;
     }
+    let mut failed: Vec<(&str, String)> = vec![];
+    if let Err(Some(e)) = published {
+        tracing::warn!(tick = outcome.tick, error = %e, "publishing the metrics failed");
+        state.count_error(|c| c.publish += 1);
+        failed.push((sink.operation(), e));
+    }
+    let mut record = outcome.record.clone();
+    match applied {
+        Ok(None) => tracing::debug!(reason = d.reason.as_str(), "{}", d.explanation),
+        Ok(Some(())) => {
+            record.applied = Some(true);
+            tracing::info!(
+                action = d.action.as_str(),
+                from = d.capacity_before,
+                to = d.capacity_after,
+                "{}",
+                d.explanation
+            );
+        }
+        Err(e) => {
+            let line = e.map_or_else(|| "abandoned".to_string(), |e| e.to_string());
+            record.applied = Some(false);
+            record.explanation = format!("{} Applying it failed: {line}.", record.explanation);
+            outcome.status.group.desired_capacity = d.capacity_before;
+            tracing::warn!(tick = outcome.tick, error = %line, to = d.capacity_after, "setting the desired capacity failed");
+            state.count_error(|c| c.apply += 1);
+            failed.push((fleet.apply_operation(), line));
+        }
+    }
+    state.tick_ended(outcome.tick, now_ms(), &failed);
     state.record(&outcome, record);
-}
-
-/// After a capacity change, learn the new (pending) instances at once so their first
-/// reports are not refused as unknown until the next tick.
-async fn refresh_known(fleet: &dyn Fleet, state: &Shared) {
-    match fleet.describe().await {
-        Ok(s) => state.set_known(&s),
-        Err(e) => tracing::debug!(error = %e, "describe after the change failed"),
-    }
 }
 
 fn provider_error_record(
     rec: &Reconciler,
+    tick: u64,
     group: &proto::GroupStatus,
     now: u64,
     e: &ProviderError,
 ) -> proto::DecisionRecord {
     proto::DecisionRecord {
         at_ms: now,
-        tick: rec.ticks(),
+        tick,
         action: "none".into(),
         policy: None,
         metric: rec.policies().scale_out.alarm.metric.as_str().into(),

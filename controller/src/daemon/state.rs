@@ -5,7 +5,10 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use proto::{DecisionRecord, FleetTotals, GroupStatus, MetricPoint, PolicySummary, Status};
+use proto::{
+    CallError, ControllerHealth, DecisionRecord, FleetTotals, GroupStatus, MetricPoint,
+    PolicySummary, Status,
+};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +69,8 @@ struct View {
     stale_instances: Vec<String>,
     /// Failed publish / provider calls since start.
     errors: ErrorStats,
+    /// Tick timing, the last failed call, warnings (`last_tick_age_ms` is filled on read).
+    health: ControllerHealth,
 }
 
 /// Failures of the daemon's own calls, counted.
@@ -88,6 +93,8 @@ pub struct Shared {
     max_decisions: usize,
     max_points: usize,
     pub max_report_bytes: usize,
+    /// The tick interval: also each tick's budget for its calls.
+    pub tick: std::time::Duration,
     pub shutdown: CancellationToken,
 }
 
@@ -124,6 +131,7 @@ impl Shared {
                 tick_ms: config.tick.as_millis() as u64,
             },
             endpoint,
+            health: proto::ControllerHealth::default(),
         };
         Self {
             view: RwLock::new(View {
@@ -132,6 +140,7 @@ impl Shared {
                 metrics: VecDeque::new(),
                 stale_instances: vec![],
                 errors: ErrorStats::default(),
+                health: ControllerHealth::default(),
             }),
             book: Mutex::new(ReportBook::new()),
             known: RwLock::new(HashSet::new()),
@@ -140,6 +149,7 @@ impl Shared {
             max_decisions: config.history.decisions,
             max_points: config.history.metrics,
             max_report_bytes: config.api.max_report_bytes,
+            tick: config.tick,
             shutdown,
         }
     }
@@ -205,15 +215,54 @@ impl Shared {
         f(&mut self.view_mut().errors);
     }
 
+    /// Records the end of tick `tick` at `now_ms` with the calls that failed in it
+    /// (`(operation, one-line message)`, in order): the last one becomes `last_error`.
+    pub fn tick_ended(&self, tick: u64, now_ms: u64, failed: &[(&str, String)]) {
+        let mut v = self.view_mut();
+        let h = &mut v.health;
+        h.last_tick_at_ms = now_ms;
+        if let Some((operation, message)) = failed.last() {
+            h.failing_ticks += 1;
+            h.last_error = Some(CallError {
+                at_ms: now_ms,
+                tick,
+                operation: (*operation).to_string(),
+                message: message.clone(),
+            });
+        } else {
+            h.failing_ticks = 0;
+        }
+    }
+
+    /// Replaces the configuration warnings shown in the status and the dashboard.
+    pub fn set_warnings(&self, warnings: Vec<String>) {
+        self.view_mut().health.warnings = warnings;
+    }
+
+    /// The controller's health as of `now_ms`.
+    pub fn health(&self, now_ms: u64) -> ControllerHealth {
+        let mut h = self.view().health.clone();
+        h.last_tick_age_ms = if h.last_tick_at_ms == 0 {
+            0
+        } else {
+            now_ms.saturating_sub(h.last_tick_at_ms)
+        };
+        h
+    }
+
+    /// The status, its health as of now.
     pub fn status(&self) -> Status {
-        self.view().status.clone()
+        let mut s = self.view().status.clone();
+        s.health = self.health(super::now_ms());
+        s
     }
 
     /// The status plus the controller's own counters, as `/api/status` serves it.
     pub fn status_response(&self) -> StatusResponse {
+        let status = self.status();
         let v = self.view();
         StatusResponse {
-            status: v.status.clone(),
+            status,
             reports: self.counters.snapshot(),
             stale_instances: v.stale_instances.clone(),
             errors: v.errors,

@@ -279,7 +279,7 @@ mod daemon {
         shutdown: &CancellationToken,
     ) -> Result<(), LocalError> {
         let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
-        let sink = crate::metrics::sink_for(config, &crate::aws::sdk_config(None).await).await;
+        let sink = crate::metrics::sink_for(config, None).await;
         let install = |kind: SignalKind, name: &str| {
             signal(kind)
                 .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))

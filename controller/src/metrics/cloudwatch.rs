@@ -4,7 +4,10 @@
 //! `MetricDatum`, high resolution, `AutoScalingGroupName` dimension), [`is_retriable`] and
 //! [`backoff`]. The SDK's own retries are off: this module retries throttling, 5xx,
 //! timeouts and connection failures itself, with exponential backoff and full jitter,
-//! a bounded number of times.
+//! a bounded number of times. Each attempt is bounded by the `[aws]` connect, attempt and
+//! operation timeouts the client inherits from the `SdkConfig` (`crate::aws::sdk_config`),
+//! and the daemon bounds the whole publish by the tick's budget. Errors are one line naming
+//! `PutMetricData` and the endpoint.
 
 use std::time::Duration;
 
@@ -115,10 +118,16 @@ pub struct CloudWatchSink {
     client: Client,
     namespace: String,
     group: String,
+    /// Named in errors.
+    endpoint: String,
 }
 
+/// The operation, as errors and the status name it.
+pub const PUT_METRIC_DATA: &str = "PutMetricData";
+
 impl CloudWatchSink {
-    /// A sink from an SDK config (region, credentials, and `AWS_ENDPOINT_URL` for an emulator).
+    /// A sink from an SDK config (region, credentials, timeouts, and `AWS_ENDPOINT_URL` for
+    /// an emulator); the SDK's retry is replaced by this module's.
     pub fn new(sdk: &aws_config::SdkConfig, namespace: &str, group: &str) -> Self {
         let conf = aws_sdk_cloudwatch::config::Builder::from(sdk)
             .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
@@ -127,6 +136,7 @@ impl CloudWatchSink {
             client: Client::from_conf(conf),
             namespace: namespace.into(),
             group: group.into(),
+            endpoint: crate::aws::endpoint_of(sdk, "monitoring"),
         }
     }
 
@@ -154,8 +164,9 @@ impl CloudWatchSink {
             };
             let failure = classify(&err);
             let message = format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
+                "{PUT_METRIC_DATA} at {}: {}",
+                self.endpoint,
+                crate::errors::sdk_error_line(PUT_METRIC_DATA, &self.endpoint, &err)
             );
             if attempt >= MAX_ATTEMPTS || !is_retriable(&failure) {
                 return Err((failure, message, attempt));
@@ -172,6 +183,10 @@ impl CloudWatchSink {
 impl MetricsSink for CloudWatchSink {
     fn kind(&self) -> &'static str {
         "cloudwatch"
+    }
+
+    fn operation(&self) -> &'static str {
+        PUT_METRIC_DATA
     }
 
     async fn publish(&self, data: &[Datum]) -> Result<usize, SinkError> {

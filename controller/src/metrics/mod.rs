@@ -129,6 +129,11 @@ pub trait MetricsSink: Send + Sync {
     /// `cloudwatch`, `memory` or `none`.
     fn kind(&self) -> &'static str;
 
+    /// The call `publish` makes, as errors and the status name it (`PutMetricData`).
+    fn operation(&self) -> &'static str {
+        "publish"
+    }
+
     /// Publishes `data` (the sink batches). Returns how many calls it made.
     async fn publish(&self, data: &[Datum]) -> Result<usize, SinkError>;
 }
@@ -179,19 +184,29 @@ impl MetricsSink for MemorySink {
 }
 
 /// The sink `[metrics]` asks for: CloudWatch when `publish` is on, otherwise none.
+/// `sdk`: the provider's SDK config when there is one; without it, one is built from
+/// `[aws]` only when publishing is on (publishing off never touches AWS, not even the
+/// instance metadata service).
 pub async fn sink_for(
     config: &crate::config::Config,
-    sdk: &aws_config::SdkConfig,
+    sdk: Option<&aws_config::SdkConfig>,
 ) -> std::sync::Arc<dyn MetricsSink> {
-    if config.metrics.publish {
-        std::sync::Arc::new(cloudwatch::CloudWatchSink::new(
-            sdk,
-            &config.metrics.namespace,
-            &config.group.name,
-        ))
-    } else {
-        std::sync::Arc::new(NoopSink)
+    if !config.metrics.publish {
+        return std::sync::Arc::new(NoopSink);
     }
+    let built;
+    let sdk = match sdk {
+        Some(sdk) => sdk,
+        None => {
+            built = crate::aws::sdk_config(&config.provider.aws()).await;
+            &built
+        }
+    };
+    std::sync::Arc::new(cloudwatch::CloudWatchSink::new(
+        sdk,
+        &config.metrics.namespace,
+        &config.group.name,
+    ))
 }
 
 #[cfg(test)]

@@ -163,6 +163,7 @@ impl FakeController {
                 tick_ms: 1000,
             },
             endpoint: None,
+            health: proto::ControllerHealth::default(),
         };
         let body = serde_json::to_string(&status).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
