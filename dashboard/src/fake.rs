@@ -127,6 +127,20 @@ impl FakeSource {
 }
 
 impl FakeSource {
+    /// Replaces the controller's health (failing calls, late ticks, warnings) and notifies
+    /// subscribers as a tick would. Returns the new tick number.
+    pub fn set_health(&self, health: proto::ControllerHealth) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.status.health = health;
+        st.status.tick += 1;
+        let tick = st.status.tick;
+        drop(st);
+        self.ticks.send_replace(tick);
+        tick
+    }
+}
+
+impl FakeSource {
     /// Plays a demo run into the history, one tick per `step_ms` from
     /// `from_ms` to `to_ms`: users rise and fall, a simple threshold policy
     /// moves desired capacity one at a time, and new instances take two ticks

@@ -26,6 +26,9 @@ struct PageTemplate<'a> {
     window: Window,
     windows: [Window; 4],
     refresh_secs: u64,
+    tick_ms: u64,
+    /// Why the ticks are late, when they are (rendered fresh, outside the cached section).
+    late: Option<String>,
     live_html: &'a str,
 }
 
@@ -46,11 +49,13 @@ pub fn live_from_source(source: &dyn Source, window: Window) -> Result<String, R
     live_html(&view)
 }
 
-/// The full page around an already rendered live section.
+/// The full page around an already rendered live section; `late`: why the controller's
+/// ticks are late, if they are.
 pub fn page_html(
     group: &str,
     window: Window,
     tick_ms: u64,
+    late: Option<String>,
     live_html: &str,
 ) -> Result<String, RenderError> {
     Ok(PageTemplate {
@@ -58,6 +63,8 @@ pub fn page_html(
         window,
         windows: Window::ALL,
         refresh_secs: (tick_ms / 1000).clamp(5, 60),
+        tick_ms,
+        late,
         live_html,
     }
     .render()?)

@@ -66,7 +66,19 @@ pub async fn page(
     let window = window_of(&q)?;
     let live = st.cache.live(window, current_tick(&st))?;
     let status = st.cache.source().status();
-    let html = render::page_html(&status.group.name, window, status.policy.tick_ms, &live)?;
+    // Late ticks stop the fragment from changing, so the page says so itself (and the
+    // script, live, when no event comes for three ticks).
+    let h = &status.health;
+    let late = (h.last_tick_at_ms != 0)
+        .then(|| h.late(status.policy.tick_ms))
+        .flatten();
+    let html = render::page_html(
+        &status.group.name,
+        window,
+        status.policy.tick_ms,
+        late,
+        &live,
+    )?;
     Ok(Html(html))
 }
 

@@ -16,6 +16,11 @@ pub const MAX_DECISION_ROWS: usize = 25;
 /// Everything inside the live section (re-rendered after every tick).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveView {
+    /// Why the controller's calls fail, while the last tick had a failed call (the
+    /// banner on top of the live section).
+    pub banner: Option<String>,
+    /// Configuration warnings (e.g. a max above the group's own MaxSize).
+    pub warnings: Vec<String>,
     pub summary: Summary,
     pub instances: Vec<InstanceRow>,
     pub charts: Vec<ChartView>,
@@ -110,6 +115,8 @@ pub fn live(
     window: Window,
 ) -> LiveView {
     LiveView {
+        banner: status.health.failing(),
+        warnings: status.health.warnings.clone(),
         summary: summary(status),
         instances: instances(&status.instances, status.updated_at_ms),
         charts: charts(status, metrics, window),

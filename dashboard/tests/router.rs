@@ -239,3 +239,84 @@ async fn open_streams_are_bounded() {
         "a closed stream frees its slot"
     );
 }
+
+fn failing_health(failing_ticks: u64, age_ms: u64) -> proto::ControllerHealth {
+    proto::ControllerHealth {
+        last_tick_at_ms: T0,
+        last_tick_age_ms: age_ms,
+        failing_ticks,
+        last_error: Some(proto::CallError {
+            at_ms: T0,
+            tick: 7,
+            operation: "DescribeAutoScalingGroups".into(),
+            message: "request has timed out: operation timeout (all attempts including retries) occurred after 800ms <b>".into(),
+        }),
+        warnings: vec!["group.max_size is 20 but the group's own MaxSize is 5".into()],
+    }
+}
+
+#[tokio::test]
+async fn a_banner_shows_while_the_provider_fails_and_goes_when_it_recovers() {
+    let src = fleet();
+    let router = app(Arc::clone(&src));
+    let (_, _, html) = get(router.clone(), "/").await;
+    assert!(!html.contains(r#"id="health-banner""#), "healthy: no banner");
+    assert!(html.contains(r#"id="late-banner" role="alert" hidden"#), "{html}");
+
+    src.set_health(failing_health(3, 200));
+    for uri in ["/", "/fragments/live"] {
+        let (code, _, html) = get(router.clone(), uri).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(
+            html.contains(r#"<div class="banner bad" id="health-banner" role="alert"><b>Controller degraded:</b> DescribeAutoScalingGroups failing for 3 ticks: request has timed out"#),
+            "{uri}: {html}"
+        );
+        assert!(!html.contains("800ms <b>"), "the error text is escaped");
+        assert!(html.contains("Configuration warning:</b> group.max_size is 20"));
+    }
+
+    // Recovered, error kept in the status, warning still there: no banner.
+    src.set_health(failing_health(0, 200));
+    let (_, _, html) = get(router.clone(), "/fragments/live").await;
+    assert!(!html.contains(r#"id="health-banner""#));
+    assert!(html.contains("Configuration warning:"));
+
+    // Late ticks: the page says so itself (the live section cannot change).
+    src.set_health(failing_health(0, 3_500));
+    let (_, _, html) = get(router, "/").await;
+    assert!(
+        html.contains(r#"<div class="banner bad" id="late-banner" role="alert"><b>Controller late:</b> <span id="late-text">the last tick ended 3500 ms ago (ticks every 1000 ms)</span>"#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_banner_reaches_open_dashboards_over_sse() {
+    let src = fleet();
+    let router = app(Arc::clone(&src));
+    let res = router
+        .oneshot(Request::get("/events").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let mut body = res.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(!String::from_utf8_lossy(&first).contains("health-banner"));
+    src.set_health(failing_health(1, 100));
+    let next = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let frame = body.frame().await.unwrap().unwrap();
+            if let Ok(data) = frame.into_data() {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                if text.starts_with("event: live") || text.contains("\nevent: live") {
+                    return text;
+                }
+            }
+        }
+    })
+    .await
+    .expect("a live event after the health changed");
+    assert!(
+        next.contains("DescribeAutoScalingGroups failing for 1 tick:"),
+        "{next}"
+    );
+}

@@ -66,10 +66,9 @@ impl ControllerHealth {
         self.last_tick_at_ms == 0 || self.last_tick_age_ms > Self::LATE_AFTER_TICKS * tick_ms
     }
 
-    /// What is wrong now, in one line, or `None` when the ticks are on time and the last
-    /// one's calls succeeded.
-    pub fn problem(&self, tick_ms: u64) -> Option<String> {
-        let failing = match (&self.last_error, self.failing_ticks) {
+    /// Why the calls fail, in one line, while the last tick had a failed call.
+    pub fn failing(&self) -> Option<String> {
+        match (&self.last_error, self.failing_ticks) {
             (Some(e), n) if n > 0 => Some(format!(
                 "{} failing for {n} tick{}: {}",
                 e.operation,
@@ -77,8 +76,12 @@ impl ControllerHealth {
                 e.message
             )),
             _ => None,
-        };
-        let late = self.is_late(tick_ms).then(|| {
+        }
+    }
+
+    /// Why the ticks are late, in one line, while they are.
+    pub fn late(&self, tick_ms: u64) -> Option<String> {
+        self.is_late(tick_ms).then(|| {
             if self.last_tick_at_ms == 0 {
                 "no tick has completed yet".to_string()
             } else {
@@ -87,8 +90,13 @@ impl ControllerHealth {
                     self.last_tick_age_ms
                 )
             }
-        });
-        match (late, failing) {
+        })
+    }
+
+    /// What is wrong now, in one line, or `None` when the ticks are on time and the last
+    /// one's calls succeeded.
+    pub fn problem(&self, tick_ms: u64) -> Option<String> {
+        match (self.late(tick_ms), self.failing()) {
             (None, None) => None,
             (Some(l), None) => Some(l),
             (None, Some(f)) => Some(f),
