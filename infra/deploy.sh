@@ -29,11 +29,14 @@ Options (environment variable in brackets):
   --state-dir DIR        where the previous tag and parameters are kept (default infra/.state) [HF_STATE_DIR]
   --no-refresh           update the stack only, no instance refresh
   --refresh-timeout SECS give up waiting for the refresh (default 1800)
-  --dry-run              print the AWS calls instead of making them (no credentials needed)
+  --params-out FILE      also write the rendered stack parameters to FILE
+  --dry-run              print the AWS calls instead of making them (no credentials needed);
+                         writes nothing (only --params-out FILE, if given) and ends with
+                         "dry run: would deploy ...", never "deployed"
   -h, --help             this text
 
 Writes STATE_DIR/STACK.previous-tag (the tag before this deploy, for infra/rollback.sh)
-and STATE_DIR/STACK.params.json (the rendered stack parameters).
+and STATE_DIR/STACK.params.json (the rendered stack parameters); a dry run says it would.
 EOF
 }
 
@@ -50,6 +53,7 @@ email="${HF_ALERT_EMAIL:-}"
 state_dir="${HF_STATE_DIR:-$INFRA_DIR/.state}"
 refresh=1
 refresh_timeout=1800
+params_out=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -66,6 +70,7 @@ while [ $# -gt 0 ]; do
     --state-dir) need_value "$1" "${2:-}"; state_dir="$2"; shift 2 ;;
     --no-refresh) refresh=0; shift ;;
     --refresh-timeout) need_value "$1" "${2:-}"; refresh_timeout="$2"; shift 2 ;;
+    --params-out) need_value "$1" "${2:-}"; params_out="$2"; shift 2 ;;
     --dry-run) HF_DRY_RUN=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -83,20 +88,33 @@ fi
 [[ "$refresh_timeout" =~ ^[0-9]+$ ]] || die "--refresh-timeout '$refresh_timeout' is not a number of seconds"
 region="$(resolve_region "$region_flag")"
 
-# Render the parameters first: a bad config fails here, before any AWS call.
-mkdir -p "$state_dir"
+# Render the parameters first: a bad config fails here, before any AWS call. A dry run
+# renders them into a scratch directory (removed on exit) and writes nothing of its own;
+# the commands it prints name the file a real run would write.
 params="$state_dir/$stack.params.json"
+if [ "$HF_DRY_RUN" = 1 ]; then
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+  rendered="$scratch/$stack.params.json"
+else
+  mkdir -p "$state_dir"
+  rendered="$params"
+fi
 extra=(ImageTag="$tag" AdminCidr="$admin_cidr" RegistryStack="$registry_stack")
 [ -z "$cert" ] || extra+=(CertificateArn="$cert")
 [ -z "$zone" ] || extra+=(HostedZoneId="$zone" DomainName="$domain")
 [ -z "$email" ] || extra+=(AlertEmail="$email")
-python3 "$INFRA_DIR/stack_params.py" "$config" "$region" "${extra[@]}" >"$params.tmp" || {
-  rm -f "$params.tmp"
+python3 "$INFRA_DIR/stack_params.py" "$config" "$region" "${extra[@]}" >"$rendered.tmp" || {
+  rm -f "$rendered.tmp"
   exit 2
 }
-mv "$params.tmp" "$params"
-group="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="GroupName"))' "$params")"
-warmup="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="InstanceWarmup"))' "$params")"
+mv "$rendered.tmp" "$rendered"
+[ -z "$params_out" ] || cp "$rendered" "$params_out"
+group="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="GroupName"))' "$rendered")"
+warmup="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="InstanceWarmup"))' "$rendered")"
+if [ "$HF_DRY_RUN" = 1 ]; then
+  note "dry run: would write the stack parameters to $params"
+fi
 note "stack $stack, group $group, tag $tag, region $region (parameters: $params)"
 
 account="$(preflight "$region")"
@@ -123,13 +141,19 @@ if [ -n "$status" ] && [ "$status" != None ]; then
   change_type=UPDATE
   previous="$(query "previous-tag" aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
     --query "Stacks[0].Parameters[?ParameterKey=='ImageTag'].ParameterValue" --output text)"
-  if [ "${HF_ROLLBACK:-0}" != 1 ] && [ "$HF_DRY_RUN" != 1 ]; then
+  if [ "${HF_ROLLBACK:-0}" = 1 ]; then
+    :
+  elif [ "$HF_DRY_RUN" = 1 ]; then
+    note "dry run: would save the previous tag to $state_dir/$stack.previous-tag"
+  else
     printf '%s\n' "$previous" >"$state_dir/$stack.previous-tag"
     note "previous tag: $previous (saved to $state_dir/$stack.previous-tag)"
   fi
 else
   change_type=CREATE
-  [ "${HF_ROLLBACK:-0}" = 1 ] || rm -f "$state_dir/$stack.previous-tag"
+  if [ "${HF_ROLLBACK:-0}" != 1 ] && [ "$HF_DRY_RUN" != 1 ]; then
+    rm -f "$state_dir/$stack.previous-tag"
+  fi
 fi
 
 # A change set rather than `cloudformation deploy`: it takes the parameters file as
@@ -188,4 +212,8 @@ fi
 
 url="$(stack_output "$stack" "$region" ServiceUrl "http://$stack-nlb.elb.$region.amazonaws.com")"
 dashboard="$(stack_output "$stack" "$region" DashboardUrl "http://$stack-nlb.elb.$region.amazonaws.com:9090/")"
-echo "deployed $tag: service $url, dashboard $dashboard"
+if [ "$HF_DRY_RUN" = 1 ]; then
+  echo "dry run: would deploy $tag: service $url, dashboard $dashboard (nothing was changed or written)"
+else
+  echo "deployed $tag: service $url, dashboard $dashboard"
+fi

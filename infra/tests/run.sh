@@ -95,7 +95,9 @@ param() { # param FILE KEY: a value from a CloudFormation parameters file
   python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]==sys.argv[2]))' "$1" "$2"
 }
 
-deploy_dry() { infra/deploy.sh --dry-run --tag abc123 --admin-cidr 203.0.113.7/32 "$@"; }
+# A dry run writes nothing: the rendered stack parameters come out through --params-out.
+P="$tmp/params.json"
+deploy_dry() { infra/deploy.sh --dry-run --tag abc123 --admin-cidr 203.0.113.7/32 --params-out "$P" "$@"; }
 
 # ------------------------------------------------------------------ help
 for s in deploy teardown smoke images rollback build; do
@@ -138,7 +140,7 @@ t "config: missing file" expect_fail "no such file" deploy_dry --config "$tmp/no
 
 agree() { # the rendered stack parameters and the controller config the host gets agree
   deploy_dry >/dev/null || return 1
-  python3 - "$HF_STATE_DIR/hellofleet.params.json" infra/controller.aws.toml <<'EOF'
+  python3 - "$P" infra/controller.aws.toml <<'EOF'
 import json, sys, tomllib
 params = {p["ParameterKey"]: p["ParameterValue"] for p in json.load(open(sys.argv[1]))}
 host = tomllib.loads(params["ControllerConfig"])      # what the controller host reads
@@ -171,7 +173,7 @@ follows() { # a changed threshold and size move both the stack and the controlle
   sed -e 's/threshold = 50,/threshold = 77,/' -e 's/^max_size = .*/max_size = 12/' \
     infra/controller.aws.toml >"$tmp/changed.toml"
   deploy_dry --config "$tmp/changed.toml" >/dev/null || return 1
-  local p="$HF_STATE_DIR/hellofleet.params.json" stored
+  local p="$P" stored
   stored="$(param "$p" ControllerConfig)"
   [ "$(param "$p" ScaleOutThreshold)" = 77 ] && [ "$(param "$p" MaxSize)" = 12 ] &&
     grep -q 'threshold = 77,' <<<"$stored" && grep -q '^max_size = 12$' <<<"$stored"
@@ -180,7 +182,7 @@ t "config: a changed threshold moves stack and controller together" follows
 
 template_params() { # every required template parameter is rendered, every rendered key exists
   deploy_dry >/dev/null || return 1
-  python3 - infra/fleet.yaml "$HF_STATE_DIR/hellofleet.params.json" <<'EOF'
+  python3 - infra/fleet.yaml "$P" <<'EOF'
 import json, re, sys
 text = open(sys.argv[1]).read()
 block = text.split("\nParameters:\n", 1)[1].split("\nConditions:\n", 1)[0]
@@ -244,7 +246,7 @@ deploy_calls() {
     '^aws cloudformation wait stack-update-complete' \
     '^aws autoscaling start-instance-refresh .*--auto-scaling-group-name hellofleet-fleet --strategy Rolling' \
     '^aws autoscaling describe-instance-refreshes' \
-    '^deployed abc123: service http'
+    '^dry run: would deploy abc123: service http'
   grep -q '"MinHealthyPercentage":100,"MaxHealthyPercentage":200,"InstanceWarmup":60,"SkipMatching":true' "$tmp/d" &&
     grep -q '"Alarms":\["hellofleet-unhealthy-hosts"\]' "$tmp/d"
 }
@@ -253,7 +255,7 @@ t "deploy --dry-run: registry, image check, change set, instance refresh, in ord
 deploy_options() {
   deploy_dry --stack blue --registry-stack reg --certificate-arn arn:aws:acm:eu-west-1:1:certificate/x \
     --hosted-zone-id Z1 --domain-name hello.example.com --alert-email ops@example.com --no-refresh >"$tmp/d" 2>/dev/null || return 1
-  local p="$HF_STATE_DIR/blue.params.json"
+  local p="$P"
   [ "$(param "$p" CertificateArn)" = arn:aws:acm:eu-west-1:1:certificate/x ] &&
     [ "$(param "$p" DomainName)" = hello.example.com ] && [ "$(param "$p" HostedZoneId)" = Z1 ] &&
     [ "$(param "$p" AlertEmail)" = ops@example.com ] && [ "$(param "$p" RegistryStack)" = reg ] &&
@@ -264,16 +266,24 @@ deploy_options() {
 t "deploy --dry-run: optional TLS, DNS, e-mail reach the stack; --no-refresh skips the refresh" deploy_options
 
 deploy_env() { # the HF_* variables the Jenkinsfile sets work like the flags
-  HF_TAG=envtag HF_ADMIN_CIDR=198.51.100.0/24 HF_STACK=green infra/deploy.sh --dry-run >"$tmp/d" 2>/dev/null &&
-    [ "$(param "$HF_STATE_DIR/green.params.json" ImageTag)" = envtag ] && grep -q '^deployed envtag' "$tmp/d"
+  HF_TAG=envtag HF_ADMIN_CIDR=198.51.100.0/24 HF_STACK=green infra/deploy.sh --dry-run --params-out "$P" >"$tmp/d" 2>/dev/null &&
+    [ "$(param "$P" ImageTag)" = envtag ] && grep -q '^dry run: would deploy envtag' "$tmp/d" &&
+    grep -q -- '--stack-name green ' "$tmp/d"
 }
 t "deploy: HF_* environment variables stand in for flags" deploy_env
 
-no_state_in_dry_run() {
-  rm -rf "$HF_STATE_DIR"
-  deploy_dry >/dev/null 2>&1 && [ ! -e "$HF_STATE_DIR/hellofleet.previous-tag" ]
+no_state_in_dry_run() { # writes nothing, says what it would have done, never "deployed"
+  rm -rf "$HF_STATE_DIR" "$tmp/dry-home"
+  mkdir -p "$tmp/dry-home"
+  (cd "$tmp/dry-home" && HF_STATE_DIR="$tmp/dry-home/state" "$OLDPWD/infra/deploy.sh" --dry-run --tag abc123 \
+    --admin-cidr 203.0.113.7/32) >"$tmp/d" 2>"$tmp/e" || { cat "$tmp/e"; return 1; }
+  [ -z "$(ls -A "$tmp/dry-home")" ] || { echo "a dry run wrote: $(ls -A "$tmp/dry-home")"; return 1; }
+  grep -q "dry run: would write the stack parameters to $tmp/dry-home/state/hellofleet.params.json" "$tmp/e" &&
+    grep -q "dry run: would save the previous tag to $tmp/dry-home/state/hellofleet.previous-tag" "$tmp/e" &&
+    grep -q '^dry run: would deploy abc123: service http.*(nothing was changed or written)$' "$tmp/d" &&
+    ! grep -q '^deployed' "$tmp/d" "$tmp/e"
 }
-t "deploy --dry-run saves no previous tag" no_state_in_dry_run
+t "deploy --dry-run writes nothing and says what it would have done" no_state_in_dry_run
 
 images_calls() {
   infra/images.sh build --tag abc --dry-run >"$tmp/b" 2>/dev/null &&
@@ -312,10 +322,10 @@ t "teardown --dry-run: fleet stack, then every image, then the registry" teardow
 
 rollback_calls() {
   mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag"
-  infra/rollback.sh --dry-run --admin-cidr 1.2.3.4/32 >"$tmp/r" 2>/dev/null || return 1
+  infra/rollback.sh --dry-run --admin-cidr 1.2.3.4/32 --params-out "$P" >"$tmp/r" 2>/dev/null || return 1
   in_order "$tmp/r" '^aws autoscaling cancel-instance-refresh .*hellofleet-fleet' \
-    '^aws cloudformation create-change-set' '^aws autoscaling start-instance-refresh' '^deployed good42:' &&
-    [ "$(param "$HF_STATE_DIR/hellofleet.params.json" ImageTag)" = good42 ] &&
+    '^aws cloudformation create-change-set' '^aws autoscaling start-instance-refresh' '^dry run: would deploy good42:' &&
+    [ "$(param "$P" ImageTag)" = good42 ] &&
     [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = good42 ]
 }
 t "rollback --dry-run: cancel the refresh, deploy the saved previous tag" rollback_calls
@@ -636,7 +646,7 @@ t "emulator: teardown deletes every image (two tags on one digest too), the repo
 controller_takes_config() { # the config the stack stores drives the real controller
   local bin="${CARGO_TARGET_DIR:-target}/debug/controller" port i
   [ -x "$bin" ] || { echo "$bin is missing: cargo build -p controller (scripts/test.sh builds it before these checks)"; return 1; }
-  deploy_dry >/dev/null 2>&1 && param "$HF_STATE_DIR/hellofleet.params.json" ControllerConfig >"$tmp/stored.toml" || return 1
+  deploy_dry >/dev/null 2>&1 && param "$P" ControllerConfig >"$tmp/stored.toml" || return 1
   emu aws ec2 create-launch-template --region eu-west-1 --launch-template-name hflt \
     --launch-template-data '{"ImageId":"ami-12c6146b","InstanceType":"t3.small"}' >/dev/null &&
     emu aws autoscaling create-auto-scaling-group --region eu-west-1 --auto-scaling-group-name hellofleet-fleet \
