@@ -82,9 +82,15 @@ mod tests {
     #[test]
     fn causes_are_joined_once_each_on_one_line() {
         for (parts, want) in [
-            (vec!["dispatch failure", "io error", "timeout"], "dispatch failure: io error: timeout"),
             (
-                vec!["the provider failed at start-up: no such group", "no such group"],
+                vec!["dispatch failure", "io error", "timeout"],
+                "dispatch failure: io error: timeout",
+            ),
+            (
+                vec![
+                    "the provider failed at start-up: no such group",
+                    "no such group",
+                ],
                 "the provider failed at start-up: no such group",
             ),
             (vec!["a\n  b", "", "c"], "a b: c"),

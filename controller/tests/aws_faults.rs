@@ -30,8 +30,7 @@ fn proxy_for(moto: &Moto) -> FaultProxy {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_at_the_next_tick()
-{
+async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_at_the_next_tick() {
     let moto = Moto::start();
     let asg = create_group(&moto, 2).await;
     let proxy = proxy_for(&moto);
@@ -59,7 +58,9 @@ async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_
     let recovered = Instant::now() + Duration::from_millis(2_500);
     let last: Vec<DecisionRecord> = loop {
         let d: Vec<DecisionRecord> = ctl.json("/api/decisions").await;
-        if d.iter().any(|d| d.at_ms > to_ms && d.reason != "provider_error") {
+        if d.iter()
+            .any(|d| d.at_ms > to_ms && d.reason != "provider_error")
+        {
             break d;
         }
         assert!(
@@ -100,7 +101,10 @@ async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_
         "missing data never scales in"
     );
     assert_eq!(desired_capacity(&asg).await, 2);
-    assert!(worst_failing >= 25, "failing ticks counted: {worst_failing}");
+    assert!(
+        worst_failing >= 25,
+        "failing ticks counted: {worst_failing}"
+    );
     assert!(ready_all_along, "the loop kept ticking: /readyz stays 200");
     assert!(banner_seen, "the dashboard shows the failing call");
 
@@ -178,7 +182,10 @@ async fn start_up_against_a_blackhole_fails_within_the_timeout_naming_operation_
     assert!(!status.success(), "{stderr}");
     // 800 ms operation timeout, plus the process start.
     assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert_eq!(errors.len(), 1, "one error line: {stderr}");
     eprintln!("{}", errors[0]);
     assert!(

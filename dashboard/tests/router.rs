@@ -260,8 +260,14 @@ async fn a_banner_shows_while_the_provider_fails_and_goes_when_it_recovers() {
     let src = fleet();
     let router = app(Arc::clone(&src));
     let (_, _, html) = get(router.clone(), "/").await;
-    assert!(!html.contains(r#"id="health-banner""#), "healthy: no banner");
-    assert!(html.contains(r#"id="late-banner" role="alert" hidden"#), "{html}");
+    assert!(
+        !html.contains(r#"id="health-banner""#),
+        "healthy: no banner"
+    );
+    assert!(
+        html.contains(r#"id="late-banner" role="alert" hidden"#),
+        "{html}"
+    );
 
     src.set_health(failing_health(3, 200));
     for uri in ["/", "/fragments/live"] {

@@ -258,7 +258,11 @@ mod tests {
 
     #[test]
     fn late_after_three_ticks_and_failing_only_while_calls_fail() {
-        assert_eq!(health(3_000, 0).problem(1_000), None, "3 ticks old is on time");
+        assert_eq!(
+            health(3_000, 0).problem(1_000),
+            None,
+            "3 ticks old is on time"
+        );
         assert_eq!(
             health(3_001, 0).problem(1_000).as_deref(),
             Some("the last tick ended 3001 ms ago (ticks every 1000 ms)")

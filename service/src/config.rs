@@ -65,6 +65,15 @@ pub struct Args {
     /// On shutdown, how long the shipper keeps retrying before counting the rest as failed.
     #[arg(long, env = "FLUSH_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub flush_timeout: Duration,
+    /// CloudWatch Logs calls: longest time to establish a connection.
+    #[arg(long, env = "LOGS_CONNECT_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub logs_connect_timeout: Duration,
+    /// CloudWatch Logs calls: longest time for one attempt, response included.
+    #[arg(long, env = "LOGS_ATTEMPT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub logs_attempt_timeout: Duration,
+    /// CloudWatch Logs calls: longest time for a whole call (the shipper retries on its own).
+    #[arg(long, env = "LOGS_OPERATION_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub logs_operation_timeout: Duration,
     /// Controller base URL (`http://HOST:PORT`) to push the load report to.
     #[arg(long, env = "REPORT_TO")]
     pub report_to: Option<String>,
@@ -91,6 +100,14 @@ pub enum SinkSpec {
     CloudWatch,
 }
 
+/// Bounds of every CloudWatch Logs call (`--logs-*-timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkTimeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -114,6 +131,7 @@ pub struct Config {
     /// Full URL the report is POSTed to (`{report_to}{REPORT_INGEST_PATH}`).
     pub report_url: Option<hyper::Uri>,
     pub report_every: Duration,
+    pub logs_timeouts: SdkTimeouts,
 }
 
 /// A flag with a value the service cannot use.
@@ -236,7 +254,42 @@ impl Config {
                 format!("must be within {}..=10000000", EVENTS_PER_REQUEST * 5),
             ));
         }
+        let connect = within(
+            "logs-connect-timeout",
+            args.logs_connect_timeout,
+            50 * MS,
+            300 * 1000 * MS,
+        )?;
+        let attempt = within(
+            "logs-attempt-timeout",
+            args.logs_attempt_timeout,
+            connect,
+            HOUR,
+        )
+        .map_err(|_| {
+            bad(
+                "logs-attempt-timeout",
+                "must be within --logs-connect-timeout..=1h",
+            )
+        })?;
+        let operation = within(
+            "logs-operation-timeout",
+            args.logs_operation_timeout,
+            attempt,
+            HOUR,
+        )
+        .map_err(|_| {
+            bad(
+                "logs-operation-timeout",
+                "must be within --logs-attempt-timeout..=1h",
+            )
+        })?;
         Ok(Config {
+            logs_timeouts: SdkTimeouts {
+                connect,
+                attempt,
+                operation,
+            },
             sink: parse_sink(&args.log_sink)?,
             log_group: parse_log_group(&args.log_group)?,
             active_window: within("active-window", args.active_window, 100 * MS, HOUR)?,
@@ -342,5 +395,34 @@ mod tests {
             format!("http://127.0.0.1:9000{}", proto::REPORT_INGEST_PATH)
         );
         assert_eq!(c.overflow, Overflow::Drop);
+    }
+
+    #[test]
+    fn cloudwatch_logs_calls_are_bounded_and_the_bounds_nest() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.logs_timeouts,
+            SdkTimeouts {
+                connect: Duration::from_secs(2),
+                attempt: Duration::from_secs(10),
+                operation: Duration::from_secs(15),
+            }
+        );
+        let c = parse(&[
+            "--logs-connect-timeout",
+            "200ms",
+            "--logs-attempt-timeout",
+            "500ms",
+            "--logs-operation-timeout",
+            "800ms",
+        ])
+        .unwrap();
+        assert_eq!(c.logs_timeouts.operation, Duration::from_millis(800));
+        check_err(&["--logs-connect-timeout", "1ms"], "logs-connect-timeout");
+        check_err(&["--logs-attempt-timeout", "1s"], "logs-attempt-timeout");
+        check_err(
+            &["--logs-operation-timeout", "5s"],
+            "logs-operation-timeout",
+        );
     }
 }

@@ -109,9 +109,9 @@ pub async fn run(
                 source,
             }
         })?),
-        SinkSpec::CloudWatch => {
-            Arc::new(CloudWatchSink::from_env(&config.log_group, &instance_id).await)
-        }
+        SinkSpec::CloudWatch => Arc::new(
+            CloudWatchSink::from_env(&config.log_group, &instance_id, config.logs_timeouts).await,
+        ),
     };
     run_with_sink(config, instance_id, listener, shutdown, sink).await
 }

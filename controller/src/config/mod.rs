@@ -389,8 +389,16 @@ fn validate_aws(aws: file::AwsFile) -> Result<AwsSettings, ConfigError> {
         }
         Ok(v)
     };
-    let connect_timeout = bounded("aws.connect_timeout", &aws.connect_timeout, d.connect_timeout)?;
-    let attempt_timeout = bounded("aws.attempt_timeout", &aws.attempt_timeout, d.attempt_timeout)?;
+    let connect_timeout = bounded(
+        "aws.connect_timeout",
+        &aws.connect_timeout,
+        d.connect_timeout,
+    )?;
+    let attempt_timeout = bounded(
+        "aws.attempt_timeout",
+        &aws.attempt_timeout,
+        d.attempt_timeout,
+    )?;
     let operation_timeout = bounded(
         "aws.operation_timeout",
         &aws.operation_timeout,

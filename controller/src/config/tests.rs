@@ -155,9 +155,21 @@ fn bad_configs_name_the_field() {
         "not a region",
     );
     for (aws, field, message) in [
-        ("attempt_timeout = \"soon\"", "aws.attempt_timeout", "not a duration"),
-        ("connect_timeout = \"10ms\"", "aws.connect_timeout", "outside [50ms, 5m]"),
-        ("operation_timeout = \"1h\"", "aws.operation_timeout", "outside [50ms, 5m]"),
+        (
+            "attempt_timeout = \"soon\"",
+            "aws.attempt_timeout",
+            "not a duration",
+        ),
+        (
+            "connect_timeout = \"10ms\"",
+            "aws.connect_timeout",
+            "outside [50ms, 5m]",
+        ),
+        (
+            "operation_timeout = \"1h\"",
+            "aws.operation_timeout",
+            "outside [50ms, 5m]",
+        ),
         (
             "connect_timeout = \"3s\"\nattempt_timeout = \"1s\"",
             "aws.attempt_timeout",

@@ -222,7 +222,13 @@ pub async fn tick_once(
                 now_ms(),
                 &[(e.operation().unwrap_or(fleet.describe_operation()), line)],
             );
-            state.record_decision(provider_error_record(rec, tick, &state.status().group, now, &e));
+            state.record_decision(provider_error_record(
+                rec,
+                tick,
+                &state.status().group,
+                now,
+                &e,
+            ));
             return;
         }
     };
@@ -248,7 +254,13 @@ pub async fn tick_once(
         if !d.changes_capacity() {
             return Ok(None);
         }
-        match bounded(deadline, shutdown, fleet.set_desired_capacity(d.capacity_after)).await {
+        match bounded(
+            deadline,
+            shutdown,
+            fleet.set_desired_capacity(d.capacity_after),
+        )
+        .await
+        {
             Bounded::Done(Ok(())) => {
                 // Learn the new (pending) instances at once, so their first reports are
                 // not refused as unknown until the next tick.

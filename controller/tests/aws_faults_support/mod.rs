@@ -120,11 +120,8 @@ impl Controller {
     pub fn spawn(moto: &Moto, proxy: &FaultProxy, timing: &Timing) -> Controller {
         let port = testkit::free_port();
         let listen = format!("127.0.0.1:{port}");
-        let dir = std::env::temp_dir().join(format!(
-            "hellofleet-faults-{}-{}",
-            std::process::id(),
-            port
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("hellofleet-faults-{}-{}", std::process::id(), port));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("controller.toml");
         std::fs::write(&path, config(timing, &listen)).unwrap();
@@ -180,7 +177,11 @@ impl Controller {
             .timeout(Duration::from_secs(3))
             .build()
             .unwrap();
-        let resp = client.get(format!("{}{path}", self.api)).send().await.ok()?;
+        let resp = client
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .ok()?;
         let code = resp.status().as_u16();
         Some((code, resp.text().await.ok()?))
     }

@@ -31,30 +31,50 @@ pub struct CloudWatchSink {
 }
 
 impl CloudWatchSink {
-    /// A sink configured from the standard AWS environment.
-    pub async fn from_env(group: &str, stream: &str) -> CloudWatchSink {
+    /// A sink configured from the standard AWS environment, its calls bounded by `t`.
+    pub async fn from_env(
+        group: &str,
+        stream: &str,
+        t: crate::config::SdkTimeouts,
+    ) -> CloudWatchSink {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(t.connect)
+                    .operation_attempt_timeout(t.attempt)
+                    .operation_timeout(t.operation)
+                    .build(),
+            )
             .load()
             .await;
         Self::from_config(aws_sdk_cloudwatchlogs::Config::from(&sdk), group, stream)
     }
 
-    /// A sink with an explicit client configuration (tests point it at an emulator).
+    /// A sink with an explicit client configuration (tests point it at an emulator). Its
+    /// attempt and operation timeouts are kept; unset ones default to 2 s connect, 10 s
+    /// attempt, 15 s operation.
     pub fn from_config(
         config: aws_sdk_cloudwatchlogs::Config,
         group: &str,
         stream: &str,
     ) -> CloudWatchSink {
+        let defaults = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .operation_timeout(Duration::from_secs(15))
+            .build();
+        let timeouts = match config.timeout_config() {
+            Some(given) => {
+                let mut t = given.clone();
+                t.take_defaults_from(&defaults);
+                t
+            }
+            None => defaults,
+        };
         let config = config
             .to_builder()
             .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .operation_timeout(Duration::from_secs(15))
-                    .build(),
-            )
+            .timeout_config(timeouts)
             .build();
         CloudWatchSink {
             client: Client::from_conf(config),
