@@ -273,6 +273,45 @@ mod tests {
     }
 
     #[test]
+    fn aws_settings_become_the_sdk_timeouts_and_standard_retry() {
+        let s = AwsSettings {
+            region: None,
+            connect_timeout: std::time::Duration::from_millis(200),
+            attempt_timeout: std::time::Duration::from_millis(500),
+            operation_timeout: std::time::Duration::from_millis(800),
+            max_attempts: 2,
+        };
+        let t = timeout_config(&s);
+        assert_eq!(t.connect_timeout(), Some(s.connect_timeout));
+        assert_eq!(t.operation_attempt_timeout(), Some(s.attempt_timeout));
+        assert_eq!(t.operation_timeout(), Some(s.operation_timeout));
+        let r = retry_config(&s);
+        assert_eq!(r.max_attempts(), 2);
+        assert_eq!(r.mode(), aws_smithy_types::retry::RetryMode::Standard);
+    }
+
+    #[tokio::test]
+    async fn every_client_gets_the_bounds_and_errors_name_the_endpoint() {
+        let sdk = sdk_config(&AwsSettings {
+            region: Some("eu-west-1".into()),
+            ..AwsSettings::default()
+        })
+        .await;
+        assert_eq!(
+            sdk.timeout_config().and_then(|t| t.operation_timeout()),
+            Some(crate::config::DEFAULT_AWS_OPERATION_TIMEOUT)
+        );
+        assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(3));
+        let fleet = AwsFleet::new(&sdk, "web");
+        if sdk.endpoint_url().is_none() {
+            assert_eq!(
+                fleet.endpoint,
+                "https://autoscaling.eu-west-1.amazonaws.com"
+            );
+        }
+    }
+
+    #[test]
     fn maps_states_and_health() {
         for (state, ours) in [
             (LifecycleState::Pending, Lifecycle::Pending),
