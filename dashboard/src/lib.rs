@@ -9,6 +9,11 @@
 //!   connect and after each tick, at most once a second per client; ends
 //!   when the client goes, when the tick sender is dropped, or on shutdown.
 //! - `GET /fragments/live` — the live section alone (what `/events` pushes).
+//!
+//! The live section opens with a banner while the controller's calls fail
+//! (`proto::ControllerHealth::failing`) and lists configuration warnings. Late
+//! ticks cannot change a section cached per tick, so the page says so itself
+//! when served, and `live.js` when no event came for three ticks.
 //! - `GET /assets/dashboard.css`, `GET /assets/live.js` — embedded; no request
 //!   leaves the machine (no CDN, no web fonts).
 //!
