@@ -54,11 +54,11 @@ fn main_inner() -> anyhow::Result<()> {
                 .context("starting the tokio runtime")?
                 .block_on(service::serve(args))?)
         }
-        Command::Run(args) => runtime()?.block_on(async {
+        Command::Run(args) => on_runtime(async {
             let shutdown = shutdown_on_signal();
             run(args, shutdown).await
         }),
-        Command::Up(args) => runtime()?.block_on(async {
+        Command::Up(args) => on_runtime(async {
             let shutdown = shutdown_on_signal();
             Ok(controller::local::up(args, shutdown).await?)
         }),
@@ -92,6 +92,15 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
     eprintln!("controller: dashboard http://{addr}/  status http://{addr}/api/status");
     controller::daemon::run(config, fleet, sink, listener, shutdown).await?;
     Ok(())
+}
+
+/// Runs `main` on a fresh runtime, then gives its leftovers (e.g. a DNS lookup still
+/// blocking a thread) at most half a second: exit never waits on a hung call.
+fn on_runtime(main: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let result = rt.block_on(main);
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -36,6 +36,20 @@ async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_
     let proxy = proxy_for(&moto);
     let mut ctl = Controller::spawn(&moto, &proxy, &SHORT);
     ctl.wait_ready(Duration::from_secs(20)).await;
+    // The config's max of 8 is above the group's MaxSize of 5: said, not silently capped.
+    let s: StatusResponse = ctl.json("/api/status").await;
+    assert_eq!(
+        s.status.health.warnings,
+        vec![
+            "group.max_size is 8 but the group's own MaxSize is 5: the controller will not go above 5"
+        ]
+    );
+    assert!(
+        ctl.stderr_text()
+            .contains("group.max_size is 8 but the group's own MaxSize is 5")
+    );
+    let (_, page) = ctl.get("/").await.unwrap();
+    assert!(page.contains("Configuration warning:</b> group.max_size is 8"));
 
     proxy.set(Fault::Blackhole);
     let from_ms = now_ms();
@@ -52,6 +66,7 @@ async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_
     }
     let to_ms = now_ms();
     proxy.set(Fault::None);
+    let back = Instant::now();
 
     // Recovery at the first tick after the blackhole: a decision that read the group,
     // within about one tick (1 s) plus the last abandoned call.
@@ -70,6 +85,7 @@ async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let recovery = back.elapsed();
 
     let during: Vec<&DecisionRecord> = last
         .iter()
@@ -91,11 +107,19 @@ async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_
             d.explanation
         );
     }
+    let mut gaps = vec![];
     for pair in during.windows(2) {
         assert_eq!(pair[1].tick, pair[0].tick + 1, "{pair:?}");
         let gap = pair[1].at_ms - pair[0].at_ms;
         assert!((700..=1_500).contains(&gap), "tick cadence: {gap} ms");
+        gaps.push(gap);
     }
+    eprintln!(
+        "blackhole: {} provider_error decisions, tick gaps {}..={} ms, recovered {recovery:?} after the fault cleared",
+        during.len(),
+        gaps.iter().min().unwrap(),
+        gaps.iter().max().unwrap()
+    );
     assert!(
         last.iter().all(|d| d.action != "scale_in"),
         "missing data never scales in"
