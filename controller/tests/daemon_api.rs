@@ -189,7 +189,9 @@ async fn a_tick_fills_status_decisions_and_metrics() {
     assert!(
         sink.data()
             .iter()
-            .any(|d| d.name == "ConcurrentUsersPerInstance" && d.value == 70.0)
+            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
+        "{:?}",
+        sink.data()
     );
 
     // The new pending instances are known at once: their first reports are accepted.
