@@ -26,8 +26,6 @@
 //! - A report older than `stale_after_ms` (measured with the controller's receive time,
 //!   so instance clock skew does not matter) is excluded and its instance flagged.
 
-use std::collections::HashMap;
-
 use proto::{Health, UserSketch};
 
 use crate::provider::GroupSnapshot;
@@ -172,8 +170,8 @@ pub fn aggregate(
         out.instances.push(m);
     }
     out.concurrent_users = merged.map_or(0, |s| s.count());
-    out.concurrent_users_per_instance = counted
-        .map(|s| s.count() as f64 / f64::from(out.counted_instances.max(1)));
+    out.concurrent_users_per_instance =
+        counted.map(|s| s.count() as f64 / f64::from(out.counted_instances.max(1)));
     out
 }
 

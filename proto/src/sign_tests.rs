@@ -50,7 +50,10 @@ fn wrong_key_changed_body_or_changed_time_is_a_mismatch() {
     let moved = h.replacen(&NOW.to_string(), &(NOW + 1).to_string(), 1);
     assert_eq!(check(&key(1), &moved, BODY), Err(SignatureError::Mismatch));
     // Upper-case hex is the same MAC.
-    let upper = format!("t={NOW},v1={}", h.split("v1=").nth(1).unwrap().to_uppercase());
+    let upper = format!(
+        "t={NOW},v1={}",
+        h.split("v1=").nth(1).unwrap().to_uppercase()
+    );
     assert!(check(&key(1), &upper, BODY).is_ok());
 }
 
@@ -92,9 +95,15 @@ fn a_signature_outside_the_window_is_stale_either_way() {
     let at = |t: u64, now: u64| verify(&k, Some(sign(&k, t, BODY).as_bytes()), BODY, now, WINDOW);
     assert!(at(NOW, NOW + WINDOW).is_ok());
     assert!(at(NOW + WINDOW, NOW).is_ok());
-    assert_eq!(at(NOW, NOW + WINDOW + 1), Err(SignatureError::Stale(-30_001)));
+    assert_eq!(
+        at(NOW, NOW + WINDOW + 1),
+        Err(SignatureError::Stale(-30_001))
+    );
     assert_eq!(at(NOW + 40_000, NOW), Err(SignatureError::Stale(40_000)));
-    assert!(matches!(at(u64::MAX, 0), Err(SignatureError::Stale(i64::MAX))));
+    assert!(matches!(
+        at(u64::MAX, 0),
+        Err(SignatureError::Stale(i64::MAX))
+    ));
 }
 
 #[test]

@@ -9,9 +9,13 @@
 //! server gracefully.
 //!
 //! - `state`: [`Shared`], read by the API and the dashboard.
-//! - `api`: [`app`], the router (`oneshot`-testable).
+//! - `api`: [`app`], the router (`oneshot`-testable); the signed report ingest.
+//! - `replay`: [`ReplayGuard`], signatures seen within the skew window (pure).
+//! - `serve`: [`serve`], the accept loop: head/idle timeout, connection cap, graceful stop.
 
 mod api;
+mod replay;
+mod serve;
 mod state;
 
 use std::sync::Arc;
@@ -21,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use api::{API_TIMEOUT, AppError, app};
+pub use replay::ReplayGuard;
+pub use serve::{ConnLimits, REFUSED_CONNECTIONS, serve};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
 
 use crate::config::Config;
@@ -37,6 +43,8 @@ pub enum DaemonError {
     Provider(#[from] ProviderError),
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// Wall-clock time, Unix milliseconds (the only clock the daemon reads).
@@ -55,6 +63,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    config.reports.check_key()?;
     let mut snapshot = fleet.describe().await?;
     let mut reconciler = Reconciler::from_config(&config, fleet.kind(), fleet.endpoint());
     if let Some(d) = config
@@ -76,6 +85,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     state.set_known(&snapshot);
+    state.set_members(Arc::clone(&fleet));
     let addr = listener.local_addr().ok();
     tracing::info!(
         ?addr,
@@ -95,11 +105,11 @@ pub async fn run(
     let server = tokio::spawn({
         let app = app(Arc::clone(&state));
         let stop = shutdown.clone();
-        async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
+        let limits = ConnLimits {
+            header_timeout: config.api.header_timeout,
+            max_connections: config.api.max_connections,
+        };
+        async move { serve(listener, app, limits, stop).await }
     });
 
     loop {
