@@ -18,7 +18,7 @@ use dashboard::browser::Browser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{http, post_signed, status, test_key};
+use daemon_support::{post_signed, status, test_key};
 
 const CONFIG: &str = r#"
 provider = "local"

@@ -68,7 +68,14 @@ fn main() {
             black_box(sign(&key, black_box(t), black_box(&body)));
         });
         let v = per_call(|| {
-            black_box(verify(&key, Some(header.as_bytes()), black_box(&body), t, 30_000)).unwrap();
+            black_box(verify(
+                &key,
+                Some(header.as_bytes()),
+                black_box(&body),
+                t,
+                30_000,
+            ))
+            .unwrap();
         });
         let parse = per_call(|| {
             black_box(serde_json::from_slice::<LoadReport>(black_box(&body)).unwrap());
