@@ -51,10 +51,16 @@ async fn call(state: &Arc<Shared>, req: Request<Body>) -> (StatusCode, Vec<u8>) 
     (code, body)
 }
 
-/// POSTs `body` signed now with the test key.
+/// POSTs `body` signed now with the test key (each call at a later millisecond than the
+/// last, so posting the same body twice is a duplicate, not a replay of one signature).
 async fn post_report(state: &Arc<Shared>, body: impl Into<String>) -> StatusCode {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
     let body = body.into();
-    let sig = proto::sign::sign(&key(), controller::daemon::now_ms(), body.as_bytes());
+    let now = controller::daemon::now_ms();
+    let t = now.max(LAST.fetch_max(now, Ordering::Relaxed) + 1);
+    LAST.fetch_max(t, Ordering::Relaxed);
+    let sig = proto::sign::sign(&key(), t, body.as_bytes());
     post_with(state, body, Some(&sig)).await
 }
 

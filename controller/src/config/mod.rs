@@ -301,17 +301,6 @@ impl Config {
             ));
         }
         let reports = validate_reports(&file.reports)?;
-        if file.provider == ProviderKind::Aws
-            && reports.require_signature
-            && reports.key_file.is_none()
-            && reports.key_env.is_none()
-        {
-            return Err(invalid(
-                "reports.key_file",
-                "signatures are required (reports.require_signature) and the aws provider \
-                 makes no key: set reports.key_file or reports.key_env",
-            ));
-        }
         let history = HistoryConfig {
             decisions: within(
                 "history.decisions",
