@@ -143,7 +143,7 @@ pub fn aggregate(
         match (state, entry) {
             (ReportState::Fresh, Some(e)) => {
                 let r = &e.report;
-                m.concurrent_users = r.users_sketch.count();
+                m.concurrent_users = e.sketch_users;
                 m.requests_per_second = e.requests_per_second.unwrap_or(0.0);
                 m.log_events_per_second = e.log_events_per_second.unwrap_or(0.0);
                 m.in_flight = r.in_flight;

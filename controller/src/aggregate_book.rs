@@ -20,6 +20,9 @@ use crate::provider::GroupSnapshot;
 #[derive(Debug, Clone)]
 pub struct ReportEntry {
     pub report: LoadReport,
+    /// The report's distinct users estimated from its sketch, once, at ingestion (the tick
+    /// reads it; the report's own `concurrent_users` field is not trusted).
+    pub sketch_users: u64,
     /// Controller clock when the report arrived.
     pub received_at_ms: u64,
     /// `None` until a tick has seen a report of a process that ran for 100 ms or more.
@@ -93,6 +96,7 @@ impl ReportBook {
     pub fn ingest(&mut self, report: LoadReport, received_at_ms: u64) -> Ingested {
         let Some(prev) = self.entries.get_mut(&report.instance_id) else {
             let entry = ReportEntry {
+                sketch_users: report.users_sketch.count(),
                 report,
                 received_at_ms,
                 requests_per_second: None,
@@ -113,6 +117,7 @@ impl ReportBook {
             }
             std::cmp::Ordering::Equal => Ingested::Update,
         };
+        prev.sketch_users = report.users_sketch.count();
         prev.report = report;
         prev.received_at_ms = received_at_ms;
         outcome

@@ -131,7 +131,7 @@ async fn ingest(
                 AppError::Signature(S::Malformed | S::Mismatch) => &c.bad_signature,
                 AppError::Signature(S::Stale(_)) => &c.stale_signature,
                 AppError::Replayed => &c.replayed,
-                // Counted by `Shared::ingest`.
+                // Not from `parse_report`: `Shared::ingest` refuses and counts it.
                 AppError::OldProcess(_) => &c.old_process,
             };
             counter.fetch_add(1, Ordering::Relaxed);
