@@ -46,6 +46,7 @@ fn daemon() {
         config.group.max_size = INSTANCES;
         config.group.desired_capacity = None;
         config.tick = Duration::from_secs(1);
+        config.reports.key = Some(bench_key());
         let fleet = Arc::new(MemoryFleet::new("rss", 1, INSTANCES, INSTANCES));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("PORT {}", listener.local_addr().unwrap().port());
@@ -70,12 +71,19 @@ impl Drop for Daemon {
     }
 }
 
+/// The key the daemon and the bench's report sender share (reports are signed).
+fn bench_key() -> proto::sign::ReportKey {
+    proto::sign::ReportKey::from_text("daemon-rss-bench-report-key-0123456789abcdef").unwrap()
+}
+
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let sig = proto::sign::sign(&bench_key(), now_ms(), body.as_bytes());
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {}: {sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        proto::sign::SIGNATURE_HEADER,
         body.len()
     );
     s.write_all(req.as_bytes()).unwrap();

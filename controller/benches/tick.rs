@@ -64,7 +64,7 @@ fn main() {
     let mut calls = 0;
     for r in 0..RUNS {
         let t0 = Instant::now();
-        let out = rec.step(&snap, &book, now + r as u64 * 5_000);
+        let out = rec.step(&snap, &mut book, now + r as u64 * 5_000);
         calls = batches(&out.data, MAX_VALUES_PER_CALL).count();
         black_box(&out);
         ticks.push(t0.elapsed());
@@ -104,7 +104,7 @@ fn main() {
         percentile(&aggs, 0.5)
     );
 
-    let out = rec.step(&snap, &book, now + 10_000_000);
+    let out = rec.step(&snap, &mut book, now + 10_000_000);
     let median = percentile(&ticks, 0.5);
     let reference = percentile(&merges, 0.5);
     println!("controller tick over {INSTANCES} instances ({RUNS} runs)");

@@ -2,11 +2,13 @@
 //!
 //! Pure: no I/O, no clock (every time is an argument, Unix milliseconds).
 //!
-//! - [`ReportBook`] keeps the latest [`LoadReport`] of each instance and, at ingestion,
-//!   turns its counters into rates against the previous report of the same instance
-//!   (requests/s from `requests_total`, log events/s from `log.enqueued`). A counter
-//!   that goes down, or a new `started_at_ms`, is a restart: the rate is then taken
-//!   from the process start (the counter counts from zero there).
+//! - [`ReportBook`] (`aggregate_book.rs`) keeps the latest [`LoadReport`] of each instance,
+//!   ordered by (process start, `seq`): a newer process start replaces the old one, an older
+//!   one is refused. Once per tick ([`ReportBook::roll_tick`]) it turns each instance's
+//!   counters into rates over the tick window: the counter at this tick minus the counter at
+//!   the previous tick, over the time between the two reports (requests/s from
+//!   `requests_total`, log events/s from `log.enqueued`). A new process start is a restart:
+//!   the rate is then taken from the process start (the counter counts from zero there).
 //! - [`aggregate`] produces [`FleetMetrics`]:
 //!   - `concurrent_users` = the estimate of the MERGED user sketches (register-wise max),
 //!     so a user who reached two instances counts once (HyperLogLog, ±2 %; see
@@ -18,129 +20,19 @@
 //!     would count four times, and every scale-out would raise the metric. AWS excludes
 //!     warming instances from aggregated metrics the same way. `None` when there is no
 //!     such instance: missing data, which must never cause a scale-in.
-//!   - each instance's own distinct-user count stays in [`InstanceMetrics`], a diagnostic.
+//!   - each instance's own distinct-user count stays in [`InstanceMetrics`], a diagnostic,
+//!     estimated from its sketch (the report's `concurrent_users` field is not trusted).
 //!   - rates summed over fresh reports.
 //! - A report older than `stale_after_ms` (measured with the controller's receive time,
 //!   so instance clock skew does not matter) is excluded and its instance flagged.
 
-use std::collections::HashMap;
-
-use proto::{Health, LoadReport, UserSketch};
+use proto::{Health, UserSketch};
 
 use crate::provider::GroupSnapshot;
 
-/// One instance's latest report and the rates derived from it.
-#[derive(Debug, Clone)]
-pub struct ReportEntry {
-    pub report: LoadReport,
-    /// Controller clock when the report arrived.
-    pub received_at_ms: u64,
-    /// `None` until two reports of the same process, or one after a restart, gave a rate.
-    pub requests_per_second: Option<f64>,
-    pub log_events_per_second: Option<f64>,
-}
-
-/// What happened to an ingested report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ingested {
-    /// The first report of this instance.
-    First,
-    /// A newer report of the same process.
-    Update,
-    /// A report of a restarted process (new `started_at_ms` or a counter went down).
-    Restart,
-    /// Not newer than the report held (`seq` and `sent_at_ms` not ahead): ignored.
-    Duplicate,
-}
-
-/// The latest report of each instance.
-#[derive(Debug, Clone, Default)]
-pub struct ReportBook {
-    entries: HashMap<String, ReportEntry>,
-}
-
-impl ReportBook {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn get(&self, instance_id: &str) -> Option<&ReportEntry> {
-        self.entries.get(instance_id)
-    }
-
-    /// Stores `report` (already validated) received at `received_at_ms`.
-    pub fn ingest(&mut self, report: LoadReport, received_at_ms: u64) -> Ingested {
-        let Some(prev) = self.entries.get_mut(&report.instance_id) else {
-            let (rps, lps) = since_start(&report);
-            let entry = ReportEntry {
-                report,
-                received_at_ms,
-                requests_per_second: rps,
-                log_events_per_second: lps,
-            };
-            self.entries.insert(entry.report.instance_id.clone(), entry);
-            return Ingested::First;
-        };
-        let old = &prev.report;
-        let restarted = report.started_at_ms != old.started_at_ms
-            || report.requests_total < old.requests_total
-            || report.log.enqueued < old.log.enqueued;
-        let outcome = if restarted {
-            let (rps, lps) = since_start(&report);
-            prev.requests_per_second = rps;
-            prev.log_events_per_second = lps;
-            Ingested::Restart
-        } else if report.seq <= old.seq || report.sent_at_ms <= old.sent_at_ms {
-            return Ingested::Duplicate;
-        } else {
-            let secs = (report.sent_at_ms - old.sent_at_ms) as f64 / 1000.0;
-            prev.requests_per_second =
-                Some((report.requests_total - old.requests_total) as f64 / secs);
-            prev.log_events_per_second =
-                Some((report.log.enqueued - old.log.enqueued) as f64 / secs);
-            Ingested::Update
-        };
-        prev.report = report;
-        prev.received_at_ms = received_at_ms;
-        outcome
-    }
-
-    /// Forgets instances the provider no longer lists (keeps the book bounded).
-    pub fn retain_known(&mut self, snapshot: &GroupSnapshot) {
-        if self.entries.len() == snapshot.instances.len()
-            && snapshot
-                .instances
-                .iter()
-                .all(|i| self.entries.contains_key(&i.id))
-        {
-            return;
-        }
-        let known: std::collections::HashSet<&str> =
-            snapshot.instances.iter().map(|i| i.id.as_str()).collect();
-        self.entries.retain(|id, _| known.contains(id.as_str()));
-    }
-}
-
-/// Rates of a process's first report: its counters divided by its uptime.
-fn since_start(r: &LoadReport) -> (Option<f64>, Option<f64>) {
-    let up_ms = r.sent_at_ms.saturating_sub(r.started_at_ms);
-    if up_ms < 100 {
-        return (None, None);
-    }
-    let secs = up_ms as f64 / 1000.0;
-    (
-        Some(r.requests_total as f64 / secs),
-        Some(r.log.enqueued as f64 / secs),
-    )
-}
+#[path = "aggregate_book.rs"]
+mod book;
+pub use book::{Ingested, ReportBook, ReportEntry};
 
 /// Parameters of the aggregation (from the config and the policies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +143,7 @@ pub fn aggregate(
         match (state, entry) {
             (ReportState::Fresh, Some(e)) => {
                 let r = &e.report;
-                m.concurrent_users = r.concurrent_users;
+                m.concurrent_users = e.sketch_users;
                 m.requests_per_second = e.requests_per_second.unwrap_or(0.0);
                 m.log_events_per_second = e.log_events_per_second.unwrap_or(0.0);
                 m.in_flight = r.in_flight;

@@ -107,34 +107,93 @@ fn a_user_spread_over_every_instance_counts_once_per_fleet() {
 }
 
 #[test]
-fn rates_come_from_consecutive_reports() {
+fn rates_are_taken_over_the_tick_not_from_the_last_report_pair() {
     let mut book = ReportBook::new();
     assert_eq!(
         book.ingest(report("a", 1, 10_000, &[], 100), 10_000),
         Ingested::First
     );
+    assert_eq!(book.get("a").unwrap().requests_per_second, None);
+    book.roll_tick();
+    // First tick: the counter over the process's uptime (started at 0).
     assert_eq!(book.get("a").unwrap().requests_per_second, Some(10.0));
     assert_eq!(
         book.ingest(report("a", 2, 12_000, &[], 160), 12_000),
         Ingested::Update
     );
+    assert_eq!(
+        book.ingest(report("a", 3, 15_000, &[], 400), 15_000),
+        Ingested::Update
+    );
+    book.roll_tick();
     let e = book.get("a").unwrap();
-    assert_eq!(e.requests_per_second, Some(30.0));
-    assert_eq!(e.log_events_per_second, Some(600.0));
+    // (400 - 100) / 5 s, not the last pair's (400 - 160) / 3 s.
+    assert_eq!(e.requests_per_second, Some(60.0));
+    assert_eq!(e.log_events_per_second, Some(1_200.0));
+    // No new report: the rate stands.
+    book.roll_tick();
+    assert_eq!(book.get("a").unwrap().requests_per_second, Some(60.0));
+}
+
+/// A steady 333.3 req/s, reports every second with ±250 ms of timer jitter and the counter
+/// read up to 150 ms before the report is stamped (the report is built, then stamped), ticks
+/// every 5 s: every tick publishes 333 ± 4 %, where the last report pair swings by ±15 %.
+#[test]
+fn a_steady_rate_is_published_steadily_each_tick() {
+    let rate = 1_000.0 / 3.0;
+    let mut book = ReportBook::new();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |m: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % m
+    };
+    let (mut seq, mut pair_min, mut pair_max) = (0, f64::MAX, 0.0f64);
+    let mut last: Option<(u64, u64)> = None;
+    for tick in 1..=24u64 {
+        let tick_at = 60_000 + tick * 5_000;
+        for k in 0..5u64 {
+            let sent = tick_at - 5_000 + k * 1_000 + 500 + next(500) - 250;
+            let counted_at = sent - next(150);
+            let requests = (counted_at as f64 * rate / 1_000.0) as u64;
+            seq += 1;
+            let mut r = report("a", seq, sent, &[], 0);
+            r.requests_total = requests;
+            book.ingest(r, sent);
+            if let Some((s0, q0)) = last {
+                let pair = (requests - q0) as f64 * 1_000.0 / (sent - s0) as f64;
+                pair_min = pair_min.min(pair);
+                pair_max = pair_max.max(pair);
+            }
+            last = Some((sent, requests));
+        }
+        book.roll_tick();
+        let published = book.get("a").unwrap().requests_per_second.unwrap();
+        assert!(
+            (rate * 0.96..=rate * 1.04).contains(&published),
+            "tick {tick}: {published:.1} req/s published for a steady {rate:.1}"
+        );
+    }
+    // The old estimator (last pair) really did swing: the test can tell the two apart.
+    assert!(pair_max / pair_min > 1.2, "{pair_min:.0}..{pair_max:.0}");
 }
 
 #[test]
-fn a_counter_going_down_is_a_restart_not_a_negative_rate() {
+fn a_restart_between_ticks_counts_from_the_new_process_start() {
     let mut book = ReportBook::new();
     book.ingest(report("a", 10, 10_000, &[], 1_000), 10_000);
+    book.roll_tick();
     let mut r = report("a", 1, 12_000, &[], 40);
     r.started_at_ms = 10_000;
     assert_eq!(book.ingest(r, 12_000), Ingested::Restart);
+    book.roll_tick();
     assert_eq!(book.get("a").unwrap().requests_per_second, Some(20.0));
     // The restarted process's next report is an ordinary update despite its low seq.
-    let mut r = report("a", 2, 13_000, &[], 50);
+    let mut r = report("a", 2, 14_000, &[], 60);
     r.started_at_ms = 10_000;
-    assert_eq!(book.ingest(r, 13_000), Ingested::Update);
+    assert_eq!(book.ingest(r, 14_000), Ingested::Update);
+    book.roll_tick();
     assert_eq!(book.get("a").unwrap().requests_per_second, Some(10.0));
 }
 
@@ -151,6 +210,41 @@ fn old_or_repeated_reports_are_ignored() {
         Ingested::Duplicate
     );
     assert_eq!(book.get("a").unwrap().received_at_ms, 10_000);
+}
+
+/// Duplicates are keyed on (process start, seq): a far-ahead `seq` of an older process start
+/// (a forger's, or a dead process's late report) is refused and does not silence the live one.
+#[test]
+fn a_far_ahead_seq_of_an_older_process_does_not_silence_the_live_one() {
+    let mut book = ReportBook::new();
+    let live = |seq: u64, at: u64| {
+        let mut r = report("a", seq, at, &[], seq * 10);
+        r.started_at_ms = 5_000;
+        r
+    };
+    assert_eq!(book.ingest(live(1, 10_000), 10_000), Ingested::First);
+    let mut forged = report("a", u64::MAX / 2, 10_500, &users(0..1_000), 0);
+    forged.started_at_ms = 4_000;
+    assert_eq!(book.ingest(forged, 10_500), Ingested::OldProcess);
+    assert_eq!(book.ingest(live(2, 11_000), 11_000), Ingested::Update);
+    assert_eq!(book.get("a").unwrap().report.seq, 2);
+    // A newer process start replaces the old one; the old one's reports are refused after.
+    let mut newer = report("a", 1, 12_000, &[], 0);
+    newer.started_at_ms = 11_500;
+    assert_eq!(book.ingest(newer, 12_000), Ingested::Restart);
+    assert_eq!(book.ingest(live(3, 12_500), 12_500), Ingested::OldProcess);
+}
+
+#[test]
+fn the_user_count_comes_from_the_sketch_not_the_reported_field() {
+    let mut book = ReportBook::new();
+    let mut r = report("a", 1, 10_000, &users(0..50), 0);
+    r.concurrent_users = 9_000_000;
+    book.ingest(r, 10_000);
+    let snap = snapshot(vec![instance("a", Lifecycle::InService, Some(0))]);
+    let m = aggregate(&snap, &book, 10_500, PARAMS);
+    assert_eq!(m.instances[0].concurrent_users, 50);
+    assert_eq!(m.concurrent_users, 50);
 }
 
 #[test]

@@ -70,7 +70,9 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
     use controller::config::{Config, ProviderConfig};
     use std::sync::Arc;
 
-    let config = Config::load(&args.config, &args.overrides)?;
+    let mut config = Config::load(&args.config, &args.overrides)?;
+    config.reports.load_key()?;
+    config.reports.check_key()?;
     let ProviderConfig::Aws(aws) = &config.provider else {
         anyhow::bail!(
             "provider \"local\" runs with `controller up --config {}`",

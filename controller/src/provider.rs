@@ -92,6 +92,13 @@ pub trait Fleet: Send + Sync {
 
     /// Sets the group's desired capacity (the provider launches or drains instances).
     async fn set_desired_capacity(&self, desired: u32) -> Result<(), ProviderError>;
+
+    /// Whether `id` is a live member right now, when the provider knows without a call
+    /// (the local group does: it launched it). Asked by the report handler about ids not in
+    /// the last snapshot; synchronous, no I/O. Default: no.
+    fn is_member(&self, _id: &str) -> bool {
+        false
+    }
 }
 
 pub mod memory;

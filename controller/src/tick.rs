@@ -8,7 +8,7 @@
 //! let mut rec = Reconciler::new(policies, settings);       // once
 //! loop {                                                   // every tick
 //!     let snapshot = fleet.describe().await?;               // observe      (caller, I/O)
-//!     let out = rec.step(&snapshot, &book, now_ms);         // aggregate + decide (pure)
+//!     let out = rec.step(&snapshot, &mut book, now_ms);     // rates, aggregate + decide (pure)
 //!     sink.publish(&out.data).await;                        // publish      (caller, I/O)
 //!     if out.decision.changes_capacity() {                  // apply        (caller, I/O)
 //!         fleet.set_desired_capacity(out.decision.capacity_after).await;
@@ -143,14 +143,16 @@ impl Reconciler {
         }
     }
 
-    /// One tick at `now_ms`: aggregate the reports, feed the alarms, decide.
+    /// One tick at `now_ms`: roll the book's rates over the tick, aggregate the reports, feed
+    /// the alarms, decide.
     pub fn step(
         &mut self,
         snapshot: &GroupSnapshot,
-        reports: &ReportBook,
+        reports: &mut ReportBook,
         now_ms: u64,
     ) -> TickOutcome {
         self.tick += 1;
+        reports.roll_tick();
         let params = AggregateParams {
             stale_after_ms: self.settings.stale_after_ms,
             warmup_ms: self.policies.warmup_ms(),

@@ -49,7 +49,7 @@ fn over_the_threshold_scales_out_by_the_matched_step() {
     let mut rec = reconciler(1, 10);
     let now = 1_000_000;
     // 60 users per instance: threshold 50, step [0, 15) → +20 % of 2 = 0.4 → 1 instance.
-    let out = rec.step(&snap, &book_with(&snap, 60, now), now);
+    let out = rec.step(&snap, &mut book_with(&snap, 60, now), now);
     assert_eq!(
         out.decision.action,
         Action::ScaleOut,
@@ -79,7 +79,7 @@ fn never_past_max_even_far_over_the_threshold() {
     let fleet = MemoryFleet::new("g", 1, 10, 3);
     let snap = fleet.snapshot();
     let mut rec = reconciler(1, 4);
-    let out = rec.step(&snap, &book_with(&snap, 500, 10_000), 10_000);
+    let out = rec.step(&snap, &mut book_with(&snap, 500, 10_000), 10_000);
     assert_eq!(
         out.decision.capacity_after, 4,
         "{}",
@@ -94,7 +94,7 @@ fn no_report_at_all_changes_nothing() {
     let snap = fleet.snapshot();
     let mut rec = reconciler(1, 10);
     for k in 0..5 {
-        let out = rec.step(&snap, &ReportBook::new(), 100_000 + k * 5_000);
+        let out = rec.step(&snap, &mut ReportBook::new(), 100_000 + k * 5_000);
         assert_eq!(out.decision.action, Action::None);
         assert_eq!(out.decision.capacity_after, 3);
         assert!(
@@ -119,7 +119,7 @@ fn a_scale_in_is_held_while_some_in_service_instance_is_silent() {
             partial.ingest(book.get(&i.id).unwrap().report.clone(), now);
         }
         book = partial;
-        last = Some(rec.step(&snap, &book, now));
+        last = Some(rec.step(&snap, &mut book, now));
     }
     let out = last.unwrap();
     assert_eq!(
@@ -140,7 +140,7 @@ fn a_scale_in_is_held_while_some_in_service_instance_is_silent() {
     let mut last = None;
     for k in 0..4u64 {
         let now = 100_000 + k * 5_000;
-        last = Some(rec.step(&snap, &book_with(&snap, 5, now), now));
+        last = Some(rec.step(&snap, &mut book_with(&snap, 5, now), now));
     }
     let out = last.unwrap();
     assert_eq!(

@@ -158,7 +158,7 @@ async fn load_over_the_threshold_moves_the_group_by_the_step_and_never_past_max(
         now += 10_000;
         let snap = fleet.describe().await.unwrap();
         reports(&snap, users, now, &mut book);
-        let out = rec.step(&snap, &book, now);
+        let out = rec.step(&snap, &mut book, now);
         if out.decision.changes_capacity() {
             fleet
                 .set_desired_capacity(out.decision.capacity_after)
@@ -246,7 +246,7 @@ async fn after_a_tick_get_metric_data_returns_the_published_values() {
     let now = controller::daemon::now_ms();
     let mut book = ReportBook::new();
     reports(&snap, 40, now, &mut book);
-    let out = reconciler(5).step(&snap, &book, now);
+    let out = reconciler(5).step(&snap, &mut book, now);
 
     let sink = CloudWatchSink::new(&sdk, "HelloFleetTest", GROUP);
     assert_eq!(

@@ -1,5 +1,6 @@
 //! The daemon's HTTP API through `app(state)` with `oneshot` (no socket), and one tick of
-//! the loop against the in-memory fleet.
+//! the loop against the in-memory fleet. Reports are signed with a test key; forged,
+//! unsigned, stale and replayed ones are refused.
 
 use std::sync::Arc;
 
@@ -16,8 +17,15 @@ use http_body_util::BodyExt;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+const KEY: &str = "test-report-key-shared-by-controller-and-fleet-0123456789";
+
+fn key() -> proto::sign::ReportKey {
+    proto::sign::ReportKey::from_text(KEY).unwrap()
+}
+
 fn setup() -> (Arc<Shared>, Arc<MemoryFleet>) {
-    let config = Config::local_default();
+    let mut config = Config::local_default();
+    config.reports.key = Some(key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 2).with_pending_launches());
     futures::executor::block_on(fleet.set_desired_capacity(3)).unwrap();
     let state = Arc::new(Shared::new(
@@ -43,12 +51,25 @@ async fn call(state: &Arc<Shared>, req: Request<Body>) -> (StatusCode, Vec<u8>) 
     (code, body)
 }
 
-async fn post_report(state: &Arc<Shared>, body: impl Into<Body>) -> StatusCode {
-    let req = Request::post("/api/reports")
-        .header("content-type", "application/json")
-        .body(body.into())
-        .unwrap();
-    call(state, req).await.0
+/// POSTs `body` signed now with the test key (each call at a later millisecond than the
+/// last, so posting the same body twice is a duplicate, not a replay of one signature).
+async fn post_report(state: &Arc<Shared>, body: impl Into<String>) -> StatusCode {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let body = body.into();
+    let now = controller::daemon::now_ms();
+    let t = now.max(LAST.fetch_max(now, Ordering::Relaxed) + 1);
+    LAST.fetch_max(t, Ordering::Relaxed);
+    let sig = proto::sign::sign(&key(), t, body.as_bytes());
+    post_with(state, body, Some(&sig)).await
+}
+
+async fn post_with(state: &Arc<Shared>, body: String, signature: Option<&str>) -> StatusCode {
+    let mut req = Request::post("/api/reports").header("content-type", "application/json");
+    if let Some(sig) = signature {
+        req = req.header(proto::sign::SIGNATURE_HEADER, sig);
+    }
+    call(state, req.body(Body::from(body)).unwrap()).await.0
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(state: &Arc<Shared>, uri: &str) -> T {
@@ -75,7 +96,7 @@ async fn reports_are_accepted_or_refused_and_counted() {
     assert_eq!(
         post_report(&state, json(&good)).await,
         StatusCode::OK,
-        "duplicate"
+        "duplicate (a new signature of the same report)"
     );
     // i-mem-3 is Pending: its reports are welcome.
     let pending = report("i-mem-3", 1, 5_000, [], 0);
@@ -111,8 +132,9 @@ async fn reports_are_accepted_or_refused_and_counted() {
     );
     let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(state.max_report_bytes + 1));
     assert_eq!(
-        post_report(&state, huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE
+        post_with(&state, huge, None).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the size limit comes before the signature"
     );
     let bad_sketch = json(&good).replace(r#""p":14"#, r#""p":99"#);
     assert_eq!(
@@ -189,7 +211,9 @@ async fn a_tick_fills_status_decisions_and_metrics() {
     assert!(
         sink.data()
             .iter()
-            .any(|d| d.name == "ConcurrentUsersPerInstance" && d.value == 70.0)
+            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
+        "{:?}",
+        sink.data()
     );
 
     // The new pending instances are known at once: their first reports are accepted.
@@ -233,4 +257,151 @@ async fn decision_history_is_bounded() {
     );
     let points: Vec<proto::MetricPoint> = get_json(&state, "/api/metrics").await;
     assert_eq!(points.len(), 2);
+}
+
+/// A forged report (an instance id copied from the status, 10,000,000 users, a wrong key),
+/// an unsigned one, a stale one and a replayed one: each 401, counted by reason, and none
+/// moves the book: the tick after them sees only the real report.
+#[tokio::test]
+async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing() {
+    let (state, fleet) = setup();
+    fleet.promote_pending();
+    state.set_known(&fleet.snapshot());
+    let now = controller::daemon::now_ms();
+    let real_users = user_ids(0, 10);
+    let real = report("i-mem-1", 1, now, real_users.iter().map(String::as_str), 10);
+    assert_eq!(post_report(&state, json(&real)).await, StatusCode::ACCEPTED);
+
+    let crowd = user_ids(1_000, 6_000);
+    let mut forged = report("i-mem-1", 2, now, crowd.iter().map(String::as_str), 1_000);
+    forged.concurrent_users = 10_000_000;
+    let body = json(&forged);
+    let wrong_key = proto::sign::ReportKey::from_text(&"x".repeat(40)).unwrap();
+    let forged_sig = proto::sign::sign(&wrong_key, now, body.as_bytes());
+    assert_eq!(
+        post_with(&state, body.clone(), Some(&forged_sig)).await,
+        StatusCode::UNAUTHORIZED,
+        "wrong key"
+    );
+    assert_eq!(
+        post_with(&state, body.clone(), None).await,
+        StatusCode::UNAUTHORIZED,
+        "unsigned"
+    );
+    assert_eq!(
+        post_with(&state, body.clone(), Some("t=1,v1=zz")).await,
+        StatusCode::UNAUTHORIZED,
+        "malformed"
+    );
+    let stale_sig = proto::sign::sign(&key(), now - 31_000, body.as_bytes());
+    assert_eq!(
+        post_with(&state, body.clone(), Some(&stale_sig)).await,
+        StatusCode::UNAUTHORIZED,
+        "stale"
+    );
+    // A captured real report sent again with its own signature: a replay.
+    let next = report(
+        "i-mem-1",
+        2,
+        now + 1,
+        real_users.iter().map(String::as_str),
+        20,
+    );
+    let next_body = json(&next);
+    let sig = proto::sign::sign(&key(), now, next_body.as_bytes());
+    assert_eq!(
+        post_with(&state, next_body.clone(), Some(&sig)).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post_with(&state, next_body, Some(&sig)).await,
+        StatusCode::UNAUTHORIZED,
+        "replayed"
+    );
+
+    let s: StatusResponse = get_json(&state, "/api/status").await;
+    let r = s.reports;
+    assert_eq!(
+        (
+            r.accepted,
+            r.unsigned,
+            r.bad_signature,
+            r.stale_signature,
+            r.replayed
+        ),
+        (2, 1, 2, 1, 1),
+        "{r:?}"
+    );
+    assert_eq!(r.refused, 5);
+
+    let sink = MemorySink::new();
+    let mut rec = Reconciler::from_config(&Config::local_default(), "memory", None);
+    tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;
+    let s: StatusResponse = get_json(&state, "/api/status").await;
+    assert_eq!(
+        s.status.fleet.concurrent_users, 10,
+        "the forgery moved nothing"
+    );
+    assert_eq!(s.status.group.desired_capacity, 3, "and scaled nothing");
+}
+
+/// Duplicates are keyed on (process start, seq): a validly signed report of an older process
+/// start with a far-ahead seq is refused (409) and the real instance keeps reporting.
+#[tokio::test]
+async fn a_far_ahead_seq_from_an_old_process_does_not_silence_the_real_instance() {
+    let (state, _fleet) = setup();
+    let now = controller::daemon::now_ms();
+    let live = |seq: u64| {
+        let mut r = report("i-mem-1", seq, now + seq, [], seq);
+        r.started_at_ms = now - 60_000;
+        r
+    };
+    assert_eq!(
+        post_report(&state, json(&live(1))).await,
+        StatusCode::ACCEPTED
+    );
+    let mut old = report("i-mem-1", u64::MAX / 2, now, [], 0);
+    old.started_at_ms = now - 120_000;
+    assert_eq!(post_report(&state, json(&old)).await, StatusCode::CONFLICT);
+    for seq in 2..5 {
+        assert_eq!(
+            post_report(&state, json(&live(seq))).await,
+            StatusCode::ACCEPTED,
+            "seq {seq}"
+        );
+    }
+    let s: StatusResponse = get_json(&state, "/api/status").await;
+    assert_eq!((s.reports.accepted, s.reports.old_process), (4, 1));
+}
+
+/// With `require_signature = false` and no key, unsigned reports are taken (a migration
+/// setting); the default refuses them.
+#[tokio::test]
+async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
+    let mut config = Config::local_default();
+    config.reports.require_signature = false;
+    let state = Arc::new(Shared::new(
+        &config,
+        "memory",
+        None,
+        CancellationToken::new(),
+    ));
+    let fleet = MemoryFleet::new("g", 1, 10, 1);
+    state.set_known(&fleet.snapshot());
+    let r = report("i-mem-1", 1, controller::daemon::now_ms(), [], 0);
+    assert_eq!(
+        post_with(&state, json(&r), None).await,
+        StatusCode::ACCEPTED
+    );
+    let state = Arc::new(Shared::new(
+        &Config::local_default(),
+        "memory",
+        None,
+        CancellationToken::new(),
+    ));
+    state.set_known(&fleet.snapshot());
+    assert_eq!(
+        post_with(&state, json(&r), None).await,
+        StatusCode::UNAUTHORIZED
+    );
 }

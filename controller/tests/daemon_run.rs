@@ -19,7 +19,7 @@ use controller::synthetic::{report, user_ids};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{http, status};
+use daemon_support::{http, post_signed, status, test_key, test_key_file};
 
 /// Every listed instance reports `users` distinct users now.
 async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64) {
@@ -32,13 +32,7 @@ async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64
             ids.iter().map(String::as_str),
             seq * 10,
         );
-        let (code, body) = http(
-            addr,
-            "POST",
-            "/api/reports",
-            &serde_json::to_string(&r).unwrap(),
-        )
-        .await;
+        let (code, body) = post_signed(addr, &r).await;
         assert!(code == 202 || code == 200, "{code} {body}");
     }
 }
@@ -97,7 +91,15 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
         .await
         .unwrap();
 
-    let config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
+    // The aws provider reads the key from the file the config names (no key, no start).
+    let key_file = test_key_file("daemon-run-moto");
+    let toml = format!(
+        "{CONFIG}[reports]\nkey_file = {:?}\n",
+        key_file.display().to_string()
+    );
+    let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
+    config.reports.load_key().unwrap();
+    assert_eq!(config.reports.key, Some(test_key()));
     let fleet = Arc::new(AwsFleet::new(&sdk, "web"));
     let sink = Arc::new(CloudWatchSink::new(&sdk, "HelloFleetE2E", "web"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -171,6 +173,7 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
 #[tokio::test]
 async fn the_configured_desired_capacity_is_applied_and_shutdown_stops_everything() {
     let mut config = Config::local_default();
+    config.reports.key = Some(test_key());
     config.group.desired_capacity = Some(3);
     config.tick = Duration::from_millis(100);
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
@@ -218,8 +221,10 @@ async fn a_group_that_cannot_be_read_fails_before_serving() {
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     fleet.fail_with(Some("no such group"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = Config::local_default();
+    config.reports.key = Some(test_key());
     let err = run(
-        Config::local_default(),
+        config,
         fleet,
         Arc::new(MemorySink::new()),
         listener,
@@ -228,4 +233,21 @@ async fn a_group_that_cannot_be_read_fails_before_serving() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("no such group"), "{err}");
+}
+
+#[tokio::test]
+async fn signatures_required_without_a_key_fails_before_serving_naming_the_field() {
+    let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = run(
+        Config::local_default(),
+        fleet.clone(),
+        Arc::new(MemorySink::new()),
+        listener,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().starts_with("reports.key_file:"), "{err}");
+    assert_eq!(fleet.describe_calls(), 0, "nothing started");
 }

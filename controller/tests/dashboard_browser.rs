@@ -18,7 +18,7 @@ use dashboard::browser::Browser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{http, status};
+use daemon_support::{post_signed, status, test_key};
 
 const CONFIG: &str = r#"
 provider = "local"
@@ -58,8 +58,7 @@ async fn push_load(addr: SocketAddr, stop: CancellationToken) {
                 ids.iter().map(String::as_str),
                 seq * 10,
             );
-            let body = serde_json::to_string(&r).unwrap();
-            let (code, text) = http(addr, "POST", "/api/reports", &body).await;
+            let (code, text) = post_signed(addr, &r).await;
             assert!(code == 202 || code == 200, "{code} {text}");
         }
         tokio::select! {
@@ -94,7 +93,8 @@ const WAIT_FOR_LIVE: &str = r#"new Promise((resolve, reject) => {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_a_scale_out_without_a_reload() {
-    let config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
+    let mut config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
+    config.reports.key = Some(test_key());
     let fleet = Arc::new(MemoryFleet::new("web", 1, 4, 1));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -525,7 +525,7 @@ stand_ins() {
   done
   # docker run also records the environment the container would get.
   cat >>"$bin/docker" <<EOF
-[ "\$1" = run ] && echo "env AWS_REGION=\$AWS_REGION PORT=\$PORT LOG_SINK=\$LOG_SINK LOG_GROUP=\$LOG_GROUP REPORT_TO=\$REPORT_TO" >>"$1/calls"
+[ "\$1" = run ] && echo "env AWS_REGION=\$AWS_REGION PORT=\$PORT LOG_SINK=\$LOG_SINK LOG_GROUP=\$LOG_GROUP REPORT_TO=\$REPORT_TO REPORT_KEY_FILE=\$REPORT_KEY_FILE" >>"$1/calls"
 exit 0
 EOF
   # The metadata service: the lifecycle state turns Terminated on the third look.
@@ -569,9 +569,13 @@ service_start() {
   grep -qx 'aws ecr get-login-password --region eu-west-1' "$tmp/calls" &&
   in_order "$tmp/calls" '^docker login -u AWS --password-stdin stand-in-Registry$' '^docker pull stand-in-Image$' \
     '^docker run --rm --name service --network host .*awslogs-stream=service/i-0123456789 .*-e INSTANCE_ID=i-0123456789 .* stand-in-Image$' \
-    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://stand-in-ControllerHost-PrivateIp:stand-in-ControllerPort$'
+    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://stand-in-ControllerHost-PrivateIp:stand-in-ControllerPort REPORT_KEY_FILE=[^ ]*/etc/hellofleet/report.key$' &&
+  # The report key comes from the stack's secret before the container starts, into a 0600 file.
+  in_order "$tmp/calls" '^aws secretsmanager get-secret-value --region eu-west-1 --secret-id stand-in-ReportKeySecret --query SecretString --output text$' \
+    '^docker run --rm --name service .*-v [^ ]*/etc/hellofleet/report.key:[^ ]*/etc/hellofleet/report.key:ro .*-e REPORT_KEY_FILE .*stand-in-Image$' &&
+  [ "$(stat -c %a "$tmp/root/etc/hellofleet/report.key")" = 600 ]
 }
-t "user data: the service starts from ECR with its region, port, log sink, group and controller" service_start
+t "user data: the service starts from ECR with its region, port, log sink, group, controller and report key" service_start
 
 # ------------------------------------------- against an AWS emulator (moto)
 # What moto can play: CloudFormation for the registry stack, ECR, Auto Scaling. (It cannot
@@ -647,6 +651,15 @@ controller_takes_config() { # the config the stack stores drives the real contro
   local bin="${CARGO_TARGET_DIR:-target}/debug/controller" port i
   [ -x "$bin" ] || { echo "$bin is missing: cargo build -p controller (scripts/test.sh builds it before these checks)"; return 1; }
   deploy_dry >/dev/null 2>&1 && param "$P" ControllerConfig >"$tmp/stored.toml" || return 1
+  # The stored config requires signed reports and names the key file the host's unit writes
+  # from the stack's secret: without that file the controller does not start, naming the field.
+  grep -qx 'require_signature = true' "$tmp/stored.toml" || { echo "signatures not required"; return 1; }
+  if timeout 20 "$bin" run --config "$tmp/stored.toml" --listen 127.0.0.1:0 >"$tmp/nokey.log" 2>&1; then
+    echo "the controller started without its report key"; return 1
+  fi
+  grep -q 'reports.key_file' "$tmp/nokey.log" || { cat "$tmp/nokey.log"; return 1; }
+  (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$tmp/report.key")
+  sed -i "s|^key_file = .*|key_file = \"$tmp/report.key\"|" "$tmp/stored.toml"
   emu aws ec2 create-launch-template --region eu-west-1 --launch-template-name hflt \
     --launch-template-data '{"ImageId":"ami-12c6146b","InstanceType":"t3.small"}' >/dev/null &&
     emu aws autoscaling create-auto-scaling-group --region eu-west-1 --auto-scaling-group-name hellofleet-fleet \

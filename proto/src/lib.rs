@@ -1,12 +1,14 @@
 //! Wire types shared across hellofleet. No I/O lives here.
 //!
 //! - [`report`]: the load report an instance sends to the controller.
+//! - [`sign`]: HMAC-SHA256 signatures of pushed reports (sign / verify, pure).
 //! - [`sketch`]: a mergeable HyperLogLog of active user ids, so the fleet-wide
 //!   user count does not double-count a user that reached two instances.
 //! - [`status`]: the controller's JSON API (`/api/status`, `/api/decisions`,
 //!   `/api/metrics`), read by the dashboard, loadgen and scripts.
 
 pub mod report;
+pub mod sign;
 pub mod sketch;
 pub mod status;
 

@@ -20,8 +20,12 @@
 //! ```
 //!
 //! Counters are monotonic since `started_at_ms`; the controller turns them into
-//! rates from consecutive reports. `concurrent_users` is this instance's own
-//! count; the fleet figure comes from merging every `users_sketch`.
+//! rates over its tick (the change since the report it held at the previous tick).
+//! `concurrent_users` is this instance's own count, informative only: the controller
+//! counts users from `users_sketch` (per instance, and merged fleet-wide).
+//!
+//! Pushed reports are signed ([`crate::sign`]); `(started_at_ms, seq)` orders one
+//! instance's reports (a newer process start replaces an older one).
 
 use serde::{Deserialize, Serialize};
 

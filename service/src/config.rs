@@ -80,6 +80,15 @@ pub struct Args {
     /// How often the load report is pushed.
     #[arg(long, env = "REPORT_EVERY", default_value = "1s", value_parser = humantime::parse_duration)]
     pub report_every: Duration,
+    /// File holding the key shared with the controller (text, trimmed, ≥ 32 bytes; keep it
+    /// 0600): every pushed report is signed with it. Required with --report-to unless
+    /// --report-unsigned. A file, not a flag value, so `ps` never shows the key.
+    #[arg(long, env = "REPORT_KEY_FILE")]
+    pub report_key_file: Option<PathBuf>,
+    /// Push unsigned reports (only a controller with `reports.require_signature = false`
+    /// takes them).
+    #[arg(long, env = "REPORT_UNSIGNED")]
+    pub report_unsigned: bool,
 }
 
 /// What happens when the log queue is full.
@@ -132,6 +141,8 @@ pub struct Config {
     pub report_url: Option<hyper::Uri>,
     pub report_every: Duration,
     pub logs_timeouts: SdkTimeouts,
+    /// The report key's file (read at start; the service does not start without it).
+    pub report_key_file: Option<PathBuf>,
 }
 
 /// A flag with a value the service cannot use.
@@ -284,12 +295,29 @@ impl Config {
                 "must be within --logs-attempt-timeout..=1h",
             )
         })?;
+        match (&args.report_to, &args.report_key_file, args.report_unsigned) {
+            (_, Some(_), true) => {
+                return Err(bad(
+                    "report-unsigned",
+                    "--report-key-file is given: reports are signed",
+                ));
+            }
+            (Some(_), None, false) => {
+                return Err(bad(
+                    "report-key-file",
+                    "--report-to needs the key shared with the controller to sign the reports \
+                     (or --report-unsigned, for a controller that does not require signatures)",
+                ));
+            }
+            _ => {}
+        }
         Ok(Config {
             logs_timeouts: SdkTimeouts {
                 connect,
                 attempt,
                 operation,
             },
+            report_key_file: args.report_key_file,
             sink: parse_sink(&args.log_sink)?,
             log_group: parse_log_group(&args.log_group)?,
             active_window: within("active-window", args.active_window, 100 * MS, HOUR)?,
@@ -374,8 +402,19 @@ mod tests {
         check_err(&["--active-window", "1ms"], "active-window");
         check_err(&["--queue-capacity", "10"], "queue-capacity");
         check_err(&["--max-header-bytes", "100"], "max-header-bytes");
-        check_err(&["--report-to", "https://x:1"], "report-to");
-        check_err(&["--report-to", "not a url"], "report-to");
+        check_err(
+            &["--report-to", "https://x:1", "--report-unsigned"],
+            "report-to",
+        );
+        check_err(
+            &["--report-to", "not a url", "--report-unsigned"],
+            "report-to",
+        );
+        check_err(&["--report-to", "http://127.0.0.1:9"], "report-key-file");
+        check_err(
+            &["--report-key-file", "/k", "--report-unsigned"],
+            "report-unsigned",
+        );
         check_err(&["--host", "a b"], "host");
         check_err(&["--host", ""], "host");
         check_err(&["--flush-interval", "0s"], "flush-interval");
@@ -386,6 +425,8 @@ mod tests {
         let c = parse(&[
             "--report-to",
             "http://127.0.0.1:9000/",
+            "--report-key-file",
+            "/run/hellofleet/report.key",
             "--overflow",
             "drop",
         ])

@@ -20,4 +20,6 @@ pub enum ServiceError {
     },
     #[error("cannot install the signal handlers: {0}")]
     Signal(std::io::Error),
+    #[error("--report-key-file {}: {reason}", path.display())]
+    ReportKey { path: PathBuf, reason: String },
 }

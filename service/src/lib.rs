@@ -125,6 +125,11 @@ pub async fn run_with_sink(
     sink: Arc<dyn LogSink>,
 ) -> Result<(), ServiceError> {
     tracing::info!(instance_id, sink = %sink.describe(), "starting");
+    let report_key = config
+        .report_key_file
+        .as_deref()
+        .map(report::load_key)
+        .transpose()?;
     let (queue, input) = shipper::queue(config.queue_capacity, config.overflow);
     let finish = CancellationToken::new();
     let options = ShipperOptions {
@@ -143,6 +148,7 @@ pub async fn run_with_sink(
             state.clone(),
             url,
             config.report_every,
+            report_key,
             background.clone(),
         ));
     }

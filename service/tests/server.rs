@@ -221,22 +221,51 @@ async fn idle_keep_alive_connections_are_closed_on_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_load_reports_to_the_controller() {
     use axum::routing::post;
+    let dir = std::env::temp_dir().join(format!("svc-report-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_path = dir.join("report.key");
+    let key_text = "k3y-shared-by-the-controller-and-the-fleet-0123456789";
+    std::fs::write(&key_path, format!("{key_text}\n")).unwrap();
+    let key = proto::sign::ReportKey::from_text(key_text).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<proto::LoadReport>(16);
+    // The fake controller checks each signature as the real one does, then parses.
     let fake_controller = axum::Router::new().route(
         proto::REPORT_INGEST_PATH,
-        post(move |axum::Json(r): axum::Json<proto::LoadReport>| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(r).await;
-                StatusCode::NO_CONTENT
-            }
-        }),
+        post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                let key = key.clone();
+                async move {
+                    let header = headers
+                        .get(proto::sign::SIGNATURE_HEADER)
+                        .map(|v| v.as_bytes());
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis() as u64;
+                    if proto::sign::verify(&key, header, &body, now, 30_000).is_err() {
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    let _ = tx.send(serde_json::from_slice(&body).unwrap()).await;
+                    StatusCode::NO_CONTENT
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let controller = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, fake_controller).await });
 
-    let mut svc = InProcess::start(&["--report-to", &controller, "--report-every", "100ms"]).await;
+    let key_arg = key_path.display().to_string();
+    let mut svc = InProcess::start(&[
+        "--report-to",
+        &controller,
+        "--report-every",
+        "100ms",
+        "--report-key-file",
+        &key_arg,
+    ])
+    .await;
     let c = client();
     get(&c, &format!("{}/hello", svc.base)).await;
     let mut seen = None;
@@ -252,16 +281,39 @@ async fn pushes_load_reports_to_the_controller() {
             break;
         }
     }
-    let r = seen.expect("a report counting the user");
+    let r = seen.expect("a report counting the user (signed: the fake controller checks)");
     assert_eq!(r.users_sketch.count(), 1);
     svc.stop().await;
     server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_short_or_missing_report_key_file_is_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("svc-short-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let short = dir.join("short.key");
+    std::fs::write(&short, "too-short\n").unwrap();
+    let e = service::report::load_key(&short).unwrap_err().to_string();
+    assert!(e.contains("short.key") && e.contains("at least 32"), "{e}");
+    let e = service::report::load_key(&dir.join("absent.key"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("absent.key"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_push_to_a_dead_controller_never_blocks_requests() {
     let dead = format!("http://127.0.0.1:{}", testkit::free_port());
-    let mut svc = InProcess::start(&["--report-to", &dead, "--report-every", "50ms"]).await;
+    let mut svc = InProcess::start(&[
+        "--report-to",
+        &dead,
+        "--report-every",
+        "50ms",
+        "--report-unsigned",
+    ])
+    .await;
     let c = client();
     for _ in 0..20 {
         let started = std::time::Instant::now();

@@ -92,6 +92,11 @@ pub struct ApiFile {
     pub listen: Option<String>,
     #[serde(default)]
     pub max_report_bytes: Option<usize>,
+    /// Head-read and keep-alive idle timeout (humantime).
+    #[serde(default)]
+    pub header_timeout: Option<String>,
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -103,6 +108,18 @@ pub struct ReportsFile {
     /// Older reports are stale (humantime). Absent: three intervals.
     #[serde(default)]
     pub stale_after: Option<String>,
+    /// Refuse unsigned reports (401). Absent: true.
+    #[serde(default)]
+    pub require_signature: Option<bool>,
+    /// File holding the shared report key (the text, trimmed; at least 32 bytes).
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Name of an environment variable holding the shared report key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Signature times further than this from the controller's clock are stale (humantime).
+    #[serde(default)]
+    pub max_clock_skew: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]

@@ -8,6 +8,7 @@
 mod aws;
 pub mod file;
 mod overrides;
+mod report_key;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -59,12 +60,26 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Larger `POST /api/reports` bodies are refused with 413.
     pub max_report_bytes: usize,
+    /// A connection that has not sent a whole request head within this (counted from its
+    /// accept, or from the end of its previous response: the keep-alive idle time) is closed.
+    pub header_timeout: Duration,
+    /// Open connections at most; one more is closed at once.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportsConfig {
     pub interval: Duration,
     pub stale_after: Duration,
+    /// Unsigned reports are refused with 401 (signed ones are always checked).
+    pub require_signature: bool,
+    /// Where the shared key comes from (`controller up` makes one when neither is set).
+    pub key_file: Option<std::path::PathBuf>,
+    pub key_env: Option<String>,
+    /// A signature's time must be within this of the controller's clock.
+    pub max_clock_skew: Duration,
+    /// The key itself, once read ([`ReportsConfig::load_key`]) or made; never in a file.
+    pub key: Option<proto::sign::ReportKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +117,10 @@ impl ProviderConfig {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
 pub const DEFAULT_NAMESPACE: &str = "HelloFleet";
 pub const DEFAULT_MAX_REPORT_BYTES: usize = 256 * 1024;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
 pub const DEFAULT_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 pub const DEFAULT_DECISIONS: usize = 1_000;
 /// Two hours of 5-second ticks.
 pub const DEFAULT_METRIC_POINTS: usize = 1_440;
@@ -159,10 +177,17 @@ impl Config {
             api: ApiConfig {
                 listen: DEFAULT_LISTEN.parse().expect("valid default address"),
                 max_report_bytes: DEFAULT_MAX_REPORT_BYTES,
+                header_timeout: DEFAULT_HEADER_TIMEOUT,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
             },
             reports: ReportsConfig {
                 interval: DEFAULT_REPORT_INTERVAL,
                 stale_after: DEFAULT_REPORT_INTERVAL * 3,
+                require_signature: true,
+                key_file: None,
+                key_env: None,
+                max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+                key: None,
             },
             history: HistoryConfig {
                 decisions: DEFAULT_DECISIONS,
@@ -266,7 +291,25 @@ impl Config {
                 1_024,
                 16 << 20,
             )?,
+            header_timeout: match &file.api.header_timeout {
+                Some(t) => duration("api.header_timeout", t)?,
+                None => DEFAULT_HEADER_TIMEOUT,
+            },
+            max_connections: within(
+                "api.max_connections",
+                file.api.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                4,
+                1_000_000,
+            )?,
         };
+        if api.header_timeout < Duration::from_millis(100)
+            || api.header_timeout > Duration::from_secs(600)
+        {
+            return Err(invalid(
+                "api.header_timeout",
+                format!("{:?} is outside [100ms, 10m]", api.header_timeout),
+            ));
+        }
         let reports = validate_reports(&file.reports)?;
         let history = HistoryConfig {
             decisions: within(
@@ -382,9 +425,15 @@ fn validate_reports(r: &file::ReportsFile) -> Result<ReportsConfig, ConfigError>
             ),
         ));
     }
+    let (key_file, key_env, max_clock_skew) = report_key::validate(r)?;
     Ok(ReportsConfig {
         interval,
         stale_after,
+        require_signature: r.require_signature.unwrap_or(true),
+        key_file,
+        key_env,
+        max_clock_skew,
+        key: None,
     })
 }
 

@@ -242,7 +242,8 @@ fn cli_overrides_win_and_are_validated_like_the_file() {
         region: Some("eu-west-1".into()),
         ..Overrides::default()
     };
-    let c = Config::from_toml(&format!("tick = \"5s\"\n{MINIMAL}"), "t", &o).unwrap();
+    let text = format!("tick = \"5s\"\n{MINIMAL}[reports]\nkey_env = \"HELLOFLEET_REPORT_KEY\"\n");
+    let c = Config::from_toml(&text, "t", &o).unwrap();
     assert_eq!(c.group.name, "web");
     assert_eq!(c.group.max_size, 8);
     assert_eq!(c.tick, Duration::from_secs(2));
@@ -275,4 +276,80 @@ fn a_missing_file_is_a_clear_error() {
         err.to_string().contains("/nonexistent/hellofleet.toml"),
         "{err}"
     );
+}
+
+#[test]
+fn report_signing_fields_are_checked_and_named() {
+    let c = parse(MINIMAL).unwrap();
+    assert!(c.reports.require_signature);
+    assert_eq!(c.reports.max_clock_skew, Duration::from_secs(30));
+    assert_eq!(c.api.header_timeout, Duration::from_secs(10));
+    assert_eq!(c.api.max_connections, 1_024);
+    let r = |body: &str| format!("{MINIMAL}[reports]\n{body}\n");
+    check_bad(
+        &r("key_file = \"/k\"\nkey_env = \"K\""),
+        "reports.key_env",
+        "not both",
+    );
+    check_bad(
+        &r("key_env = \"A=B\""),
+        "reports.key_env",
+        "not an environment",
+    );
+    check_bad(&r("key_file = \"\""), "reports.key_file", "empty");
+    check_bad(
+        &r("max_clock_skew = \"0s\""),
+        "reports.max_clock_skew",
+        "outside",
+    );
+    // Without key_file / key_env the aws provider has no key: `controller run` refuses to
+    // start (ReportsConfig::check_key, after load_key), naming reports.key_file.
+    let mut aws = parse(&format!("provider = \"aws\"\n{MINIMAL}")).unwrap();
+    aws.reports.load_key().unwrap();
+    let e = aws.reports.check_key().unwrap_err();
+    assert_eq!(e.field(), Some("reports.key_file"));
+    let open = parse(&format!(
+        "provider = \"aws\"\n{}",
+        r("require_signature = false")
+    ))
+    .unwrap();
+    assert!(!open.reports.require_signature);
+    check_bad(
+        &format!("{MINIMAL}[api]\nheader_timeout = \"1h\""),
+        "api.header_timeout",
+        "outside",
+    );
+    check_bad(
+        &format!("{MINIMAL}[api]\nmax_connections = 1"),
+        "api.max_connections",
+        "outside",
+    );
+}
+
+#[test]
+fn the_key_is_read_from_the_named_file_and_must_be_long_enough() {
+    let dir = std::env::temp_dir().join(format!("hf-cfg-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("k");
+    let text = |p: &std::path::Path| {
+        format!(
+            "{MINIMAL}[reports]\nkey_file = {:?}\n",
+            p.display().to_string()
+        )
+    };
+    std::fs::write(&path, "short\n").unwrap();
+    let mut c = parse(&text(&path)).unwrap();
+    let e = c.reports.load_key().unwrap_err();
+    assert_eq!(e.field(), Some("reports.key_file"));
+    assert!(e.to_string().contains("at least 32"), "{e}");
+    std::fs::write(&path, format!("{}\n", "k".repeat(48))).unwrap();
+    c.reports.load_key().unwrap();
+    assert_eq!(
+        c.reports.key,
+        Some(proto::sign::ReportKey::from_text(&"k".repeat(48)).unwrap())
+    );
+    let mut missing = parse(&text(&dir.join("absent"))).unwrap();
+    let e = missing.reports.load_key().unwrap_err();
+    assert!(e.to_string().contains("cannot read"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,9 +4,12 @@
 //! - `GET /api/status` → [`super::state::StatusResponse`] (`proto::Status` + counters)
 //! - `GET /api/decisions` → `Vec<proto::DecisionRecord>`, oldest first
 //! - `GET /api/metrics?since=<unix ms>` → `Vec<proto::MetricPoint>`, oldest first
-//! - `POST /api/reports` ← `proto::LoadReport`: 202 accepted, 200 duplicate; refused and
-//!   counted: 400 malformed JSON, 413 body too large, 422 failed `validate()`, 404 unknown
-//!   instance (not in the latest snapshot; pending instances are in it)
+//! - `POST /api/reports` ← `proto::LoadReport`, signed (`proto::sign`, header
+//!   `X-Hellofleet-Signature`): 202 accepted, 200 duplicate; refused and counted (`reports`
+//!   in `/api/status`): 413 body too large (read with a limit first), 401 unsigned, badly
+//!   signed, stale or replayed signature (checked before the body is parsed), 400 malformed
+//!   JSON, 422 failed `validate()`, 404 unknown instance (not in the latest snapshot nor
+//!   launched since: pending instances count), 409 a report of an older process start
 //! - `GET /healthz` → `ok` (liveness)
 //! - `GET /readyz` → 200, or 503 when the last tick is older than three ticks (the body says
 //!   why; see `super::health`)
@@ -20,7 +23,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -61,6 +64,12 @@ pub enum AppError {
     Invalid(#[from] proto::report::ReportError),
     #[error("instance `{0}` is not in the group")]
     UnknownInstance(String),
+    #[error("the report is refused: {0}")]
+    Signature(#[from] proto::sign::SignatureError),
+    #[error("the report is refused: this signature was already used")]
+    Replayed,
+    #[error("the report is refused: instance `{0}` has a newer process start")]
+    OldProcess(String),
 }
 
 impl IntoResponse for AppError {
@@ -70,6 +79,8 @@ impl IntoResponse for AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::UnknownInstance(_) => StatusCode::NOT_FOUND,
+            AppError::Signature(_) | AppError::Replayed => StatusCode::UNAUTHORIZED,
+            AppError::OldProcess(_) => StatusCode::CONFLICT,
         };
         (code, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
     }
@@ -96,30 +107,53 @@ async fn metrics(
     Json(s.metrics_since(q.since))
 }
 
-async fn ingest(State(s): State<Arc<Shared>>, body: Body) -> Result<Response, AppError> {
-    let result = parse_report(&s, body).await;
-    let counter = match &result {
-        Ok(_) => None,
-        Err(AppError::Malformed(_)) => Some(&s.counters.malformed),
-        Err(AppError::TooLarge(_)) => Some(&s.counters.too_large),
-        Err(AppError::Invalid(_)) => Some(&s.counters.invalid),
-        Err(AppError::UnknownInstance(_)) => Some(&s.counters.unknown_instance),
+async fn ingest(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let now = super::now_ms();
+    let result = match parse_report(&s, &headers, body, now).await {
+        Ok(report) => {
+            let id = report.instance_id.clone();
+            match s.ingest(report, now) {
+                Ingested::OldProcess => Err(AppError::OldProcess(id)),
+                Ingested::Duplicate => Ok(StatusCode::OK),
+                _ => Ok(StatusCode::ACCEPTED),
+            }
+        }
+        Err(e) => {
+            use proto::sign::SignatureError as S;
+            let c = &s.counters;
+            let counter = match &e {
+                AppError::Malformed(_) => &c.malformed,
+                AppError::TooLarge(_) => &c.too_large,
+                AppError::Invalid(_) => &c.invalid,
+                AppError::UnknownInstance(_) => &c.unknown_instance,
+                AppError::Signature(S::Missing) => &c.unsigned,
+                AppError::Signature(S::Malformed | S::Mismatch) => &c.bad_signature,
+                AppError::Signature(S::Stale(_)) => &c.stale_signature,
+                AppError::Replayed => &c.replayed,
+                // Not from `parse_report`: `Shared::ingest` refuses and counts it.
+                AppError::OldProcess(_) => &c.old_process,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Err(e)
+        }
     };
-    if let Some(c) = counter {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
     if let Err(e) = &result {
         tracing::debug!(error = %e, "load report refused");
     }
-    let report = result?;
-    let code = match s.ingest(report, super::now_ms()) {
-        Ingested::Duplicate => StatusCode::OK,
-        _ => StatusCode::ACCEPTED,
-    };
-    Ok(code.into_response())
+    Ok(result?.into_response())
 }
 
-async fn parse_report(s: &Shared, body: Body) -> Result<proto::LoadReport, AppError> {
+/// Size limit → signature (before any parsing) → replay → JSON → `validate()` → membership.
+async fn parse_report(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+    now_ms: u64,
+) -> Result<proto::LoadReport, AppError> {
     let limit = s.max_report_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
@@ -129,6 +163,21 @@ async fn parse_report(s: &Shared, body: Body) -> Result<proto::LoadReport, AppEr
             AppError::Malformed(format!("the body could not be read: {inner}"))
         }
     })?;
+    let header = headers
+        .get(proto::sign::SIGNATURE_HEADER)
+        .map(|v| v.as_bytes());
+    match &s.report_key {
+        Some(key) => {
+            let v = proto::sign::verify(key, header, &bytes, now_ms, s.max_skew_ms)?;
+            if !s.first_sight(&v, now_ms) {
+                return Err(AppError::Replayed);
+            }
+        }
+        None if s.require_signature => {
+            return Err(AppError::Signature(proto::sign::SignatureError::Missing));
+        }
+        None => {}
+    }
     let report: proto::LoadReport =
         serde_json::from_slice(&bytes).map_err(|e| AppError::Malformed(e.to_string()))?;
     report.validate()?;

@@ -15,11 +15,15 @@
 //! mid-call, and the server then stops gracefully.
 //!
 //! - `state`: [`Shared`], read by the API and the dashboard.
-//! - `api`: [`app`], the router (`oneshot`-testable).
+//! - `api`: [`app`], the router (`oneshot`-testable); the signed report ingest.
 //! - `health`: `/readyz` and the start-up warnings (pure checks).
+//! - `replay`: [`ReplayGuard`], signatures seen within the skew window (pure).
+//! - `serve`: [`serve`], the accept loop: head/idle timeout, connection cap, graceful stop.
 
 mod api;
 mod health;
+mod replay;
+mod serve;
 mod state;
 
 use std::future::Future;
@@ -32,6 +36,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{API_TIMEOUT, AppError, app};
 pub use health::{bounds_warnings, readiness};
+pub use replay::ReplayGuard;
+pub use serve::{ConnLimits, REFUSED_CONNECTIONS, serve};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
 
 use crate::config::Config;
@@ -48,6 +54,8 @@ pub enum DaemonError {
     Provider(ProviderError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl From<ProviderError> for DaemonError {
@@ -104,6 +112,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    config.reports.check_key()?;
     let start_up = async {
         let mut snapshot = fleet.describe().await?;
         if let Some(d) = config
@@ -147,6 +156,7 @@ pub async fn run(
         tracing::warn!("{w}");
     }
     state.set_warnings(warnings);
+    state.set_members(Arc::clone(&fleet));
     let addr = listener.local_addr().ok();
     tracing::info!(
         ?addr,
@@ -167,11 +177,11 @@ pub async fn run(
     let server = tokio::spawn({
         let app = app(Arc::clone(&state));
         let stop = shutdown.clone();
-        async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
+        let limits = ConnLimits {
+            header_timeout: config.api.header_timeout,
+            max_connections: config.api.max_connections,
+        };
+        async move { serve(listener, app, limits, stop).await }
     });
 
     loop {

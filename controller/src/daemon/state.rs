@@ -3,7 +3,9 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use proto::sign::ReportKey;
 
 use proto::{
     CallError, ControllerHealth, DecisionRecord, FleetTotals, GroupStatus, MetricPoint,
@@ -13,10 +15,23 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::replay::ReplayGuard;
 use crate::aggregate::{Ingested, ReportBook};
 use crate::config::Config;
-use crate::provider::GroupSnapshot;
+use crate::provider::{Fleet, GroupSnapshot};
 use crate::tick::TickOutcome;
+
+/// Signatures remembered for replay detection at most (~40 bytes each).
+const REPLAY_CAP: usize = 200_000;
+
+/// The provider behind the membership check (`dyn Fleet` has no `Debug`).
+struct Members(Arc<dyn Fleet>);
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Members({})", self.0.kind())
+    }
+}
 
 /// Why a pushed report was refused (or what became of it), counted.
 #[derive(Debug, Default)]
@@ -27,6 +42,11 @@ pub struct ReportCounters {
     pub invalid: AtomicU64,
     pub unknown_instance: AtomicU64,
     pub too_large: AtomicU64,
+    pub unsigned: AtomicU64,
+    pub bad_signature: AtomicU64,
+    pub stale_signature: AtomicU64,
+    pub replayed: AtomicU64,
+    pub old_process: AtomicU64,
 }
 
 /// [`ReportCounters`] as served in `/api/status` (`reports`).
@@ -38,6 +58,21 @@ pub struct ReportStats {
     pub invalid: u64,
     pub unknown_instance: u64,
     pub too_large: u64,
+    /// 401: no signature header (signatures required).
+    #[serde(default)]
+    pub unsigned: u64,
+    /// 401: malformed signature header, or a MAC that does not match (wrong key, changed body).
+    #[serde(default)]
+    pub bad_signature: u64,
+    /// 401: the signature's time is outside `reports.max_clock_skew`.
+    #[serde(default)]
+    pub stale_signature: u64,
+    /// 401: a signature already seen.
+    #[serde(default)]
+    pub replayed: u64,
+    /// 409: a report of an older process start than the instance's current one.
+    #[serde(default)]
+    pub old_process: u64,
     /// Every refusal (4xx) together.
     pub refused: u64,
 }
@@ -52,9 +87,22 @@ impl ReportCounters {
             invalid: get(&self.invalid),
             unknown_instance: get(&self.unknown_instance),
             too_large: get(&self.too_large),
+            unsigned: get(&self.unsigned),
+            bad_signature: get(&self.bad_signature),
+            stale_signature: get(&self.stale_signature),
+            replayed: get(&self.replayed),
+            old_process: get(&self.old_process),
             refused: 0,
         };
-        s.refused = s.malformed + s.invalid + s.unknown_instance + s.too_large;
+        s.refused = s.malformed
+            + s.invalid
+            + s.unknown_instance
+            + s.too_large
+            + s.unsigned
+            + s.bad_signature
+            + s.stale_signature
+            + s.replayed
+            + s.old_process;
         s
     }
 }
@@ -88,6 +136,14 @@ pub struct Shared {
     book: Mutex<ReportBook>,
     /// Instance ids of the latest snapshot (reports from others are refused).
     known: RwLock<HashSet<String>>,
+    /// The provider, asked about an id not in the snapshot (launched since the last tick).
+    members: OnceLock<Members>,
+    /// The shared report key; `None`: unsigned reports are accepted (`require_signature` off).
+    pub report_key: Option<ReportKey>,
+    pub require_signature: bool,
+    /// `reports.max_clock_skew` in milliseconds.
+    pub max_skew_ms: u64,
+    replays: Mutex<ReplayGuard>,
     pub counters: ReportCounters,
     tick_tx: watch::Sender<u64>,
     max_decisions: usize,
@@ -144,6 +200,14 @@ impl Shared {
             }),
             book: Mutex::new(ReportBook::new()),
             known: RwLock::new(HashSet::new()),
+            members: OnceLock::new(),
+            report_key: config.reports.key.clone(),
+            require_signature: config.reports.require_signature,
+            max_skew_ms: config.reports.max_clock_skew.as_millis() as u64,
+            replays: Mutex::new(ReplayGuard::new(
+                config.reports.max_clock_skew.as_millis() as u64,
+                REPLAY_CAP,
+            )),
             counters: ReportCounters::default(),
             tick_tx: watch::channel(0).0,
             max_decisions: config.history.decisions,
@@ -173,11 +237,38 @@ impl Shared {
         *self.known.write().unwrap_or_else(|e| e.into_inner()) = ids;
     }
 
+    /// Lets the handler ask `fleet` about ids launched since the last snapshot.
+    pub fn set_members(&self, fleet: Arc<dyn Fleet>) {
+        let _ = self.members.set(Members(fleet));
+    }
+
+    /// In the latest snapshot, or a member the provider has launched since (then remembered
+    /// until the next snapshot), so a new instance's first reports count.
     pub fn is_known(&self, id: &str) -> bool {
-        self.known
+        if self
+            .known
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains(id)
+        {
+            return true;
+        }
+        let member = self.members.get().is_some_and(|m| m.0.is_member(id));
+        if member {
+            self.known
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.to_owned());
+        }
+        member
+    }
+
+    /// True the first time this signature is seen (not a replay).
+    pub fn first_sight(&self, v: &proto::sign::Verified, now_ms: u64) -> bool {
+        self.replays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first_sight(v, now_ms)
     }
 
     /// Stores a validated report from a known instance.
@@ -185,6 +276,7 @@ impl Shared {
         let outcome = self.with_book(|b| b.ingest(report, now_ms));
         let c = match outcome {
             Ingested::Duplicate => &self.counters.duplicate,
+            Ingested::OldProcess => &self.counters.old_process,
             _ => &self.counters.accepted,
         };
         c.fetch_add(1, Ordering::Relaxed);

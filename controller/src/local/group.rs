@@ -40,6 +40,8 @@ pub struct GroupOptions {
     pub data_dir: PathBuf,
     /// Controller URL the instances push their load reports to.
     pub report_to: Option<String>,
+    /// The report key's file, passed as `REPORT_KEY_FILE` (not on the command line).
+    pub report_key_file: Option<PathBuf>,
     /// The balancer's URL, reported as the fleet's endpoint.
     pub endpoint: Option<String>,
     pub zones: Vec<String>,
@@ -67,6 +69,7 @@ impl GroupOptions {
             program_args,
             data_dir,
             report_to: None,
+            report_key_file: None,
             endpoint: None,
             zones: vec!["local-a".into(), "local-b".into()],
             health_interval: Duration::from_secs(1),
@@ -261,6 +264,14 @@ impl Fleet for LocalGroup {
                 })
                 .collect(),
         })
+    }
+
+    fn is_member(&self, id: &str) -> bool {
+        let state = self.inner.lock();
+        state
+            .members
+            .iter()
+            .any(|m| m.id == id && m.lifecycle != Lifecycle::Terminated)
     }
 
     async fn set_desired_capacity(&self, desired: u32) -> Result<(), ProviderError> {

@@ -112,6 +112,10 @@ fn spawn(
         ));
     if let Some(url) = &o.report_to {
         cmd.args(["--report-to", url]);
+        match &o.report_key_file {
+            Some(path) => cmd.env("REPORT_KEY_FILE", path),
+            None => cmd.env("REPORT_UNSIGNED", "true"),
+        };
     }
     cmd.env(PARENT_WATCH_ENV, "1")
         .env("HELLOFLEET_ZONE", &m.zone)

@@ -8,6 +8,7 @@
 //!   [`crate::provider::Fleet`]. Zone balancing and scale-in choice are pure.
 //! - `placement`: zone of a new instance, choice of the one to drain (pure).
 //! - `instance`: one instance's lifecycle task (spawn, readiness, health checks, drain, reap).
+//! - `key`: the run's report key (configured or random), a 0600 file the instances read.
 //! - `probe`: the bounded HTTP `GET` used for `/readyz` and `/healthz`.
 //! - `up`: `controller up`: config, ports, balancer, group, daemon, signals, clean stop.
 //!
@@ -19,6 +20,7 @@
 pub mod balancer;
 pub mod group;
 mod instance;
+pub mod key;
 mod placement;
 pub mod probe;
 mod up;

@@ -71,6 +71,8 @@ pub enum LocalError {
     CurrentExe(std::io::Error),
     #[error("the controller daemon failed: {0}")]
     Daemon(String),
+    #[error(transparent)]
+    ReportKey(#[from] super::key::KeyFileError),
 }
 
 /// The built-in configuration when no file is given: the same as
@@ -129,11 +131,12 @@ fn url(addr: SocketAddr) -> String {
 }
 
 pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalError> {
-    let (config, local) = load_config(&args)?;
+    let (mut config, local) = load_config(&args)?;
     std::fs::create_dir_all(&local.data_dir).map_err(|source| LocalError::DataDir {
         path: local.data_dir.display().to_string(),
         source,
     })?;
+    let report_key_file = super::key::prepare(&mut config.reports, &local.data_dir)?;
     let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
     raise_open_files_limit();
     let balancer_listener = bind(
@@ -183,6 +186,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     group_options.min_size = config.group.min_size;
     group_options.max_size = config.group.max_size;
     group_options.report_to = Some(url(api_addr));
+    group_options.report_key_file = Some(report_key_file);
     group_options.endpoint = Some(url(balancer_addr));
     group_options.zones.clone_from(&local.zones);
     group_options.health_interval = local.health_check_interval;

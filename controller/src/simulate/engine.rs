@@ -139,7 +139,7 @@ impl Simulator {
     pub fn decide(&mut self, t_ms: u64, apply_ms: u64, decide_ms: u64, users: u64) -> TickOutcome {
         let snapshot = self.fleet.snapshot();
         let (in_service, pending, _) = self.fleet.counts();
-        let out = self.rec.step(&snapshot, &self.book, decide_ms);
+        let out = self.rec.step(&snapshot, &mut self.book, decide_ms);
         if self.fleet.take_removed() {
             self.book.retain_known(&snapshot);
         }

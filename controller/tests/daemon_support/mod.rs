@@ -1,18 +1,56 @@
-//! Shared by the daemon's integration tests: plain HTTP/1.1 calls to a running daemon.
+//! Shared by the daemon's integration tests: plain HTTP/1.1 calls to a running daemon, and
+//! signed report posts.
+
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use controller::daemon::StatusResponse;
+use controller::daemon::{StatusResponse, now_ms};
+use proto::sign::ReportKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The report key the tests' daemons and their report senders share.
+pub const TEST_KEY: &str = "test-report-key-shared-by-controller-and-fleet-0123456789";
+
+pub fn test_key() -> ReportKey {
+    ReportKey::from_text(TEST_KEY).unwrap()
+}
+
+/// Writes [`TEST_KEY`] to a fresh 0600 file named after `name` (for `reports.key_file`).
+pub fn test_key_file(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("hf-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("report.key");
+    std::fs::write(&path, format!("{TEST_KEY}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
 /// One HTTP/1.1 exchange on loopback: (status code, body).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(addr, method, path, &[], body).await
+}
+
+/// [`http`] with extra headers.
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr)
         .await
         .expect("connect to the daemon");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{extra}\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -25,6 +63,20 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u1
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (code, body)
+}
+
+/// POSTs `report` signed with [`TEST_KEY`] now.
+pub async fn post_signed(addr: SocketAddr, report: &proto::LoadReport) -> (u16, String) {
+    let body = serde_json::to_string(report).unwrap();
+    let sig = proto::sign::sign(&test_key(), now_ms(), body.as_bytes());
+    http_with(
+        addr,
+        "POST",
+        proto::REPORT_INGEST_PATH,
+        &[(proto::sign::SIGNATURE_HEADER, &sig)],
+        &body,
+    )
+    .await
 }
 
 pub async fn status(addr: SocketAddr) -> StatusResponse {
