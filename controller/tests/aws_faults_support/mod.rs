@@ -40,6 +40,8 @@ listen = "{listen}"
 [metrics]
 publish = true
 namespace = "HelloFleetFaults"
+[reports]
+key_env = "HELLOFLEET_FAULTS_REPORT_KEY"
 [aws]
 region = "us-east-1"
 connect_timeout = "200ms"
@@ -130,6 +132,10 @@ impl Controller {
         cmd.args(["run", "--config", path.to_str().unwrap()])
             .envs(moto.env())
             .env("AWS_ENDPOINT_URL", proxy.endpoint())
+            .env(
+                "HELLOFLEET_FAULTS_REPORT_KEY",
+                "faults-test-report-key-0123456789abcdef",
+            )
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
