@@ -56,6 +56,11 @@ pub struct LocalSettings {
     pub boot_timeout: String,
     /// Longest wait for an instance to exit after SIGTERM before SIGKILL.
     pub stop_timeout: String,
+    /// The balancer passes each client's address to the instances in a PROXY
+    /// protocol v2 header (they run with `--proxy-protocol`), as an NLB target
+    /// group with proxy protocol v2 does; off, every user behind one address
+    /// counts as the balancer's.
+    pub proxy_protocol: bool,
 }
 
 impl Default for LocalSettings {
@@ -70,6 +75,7 @@ impl Default for LocalSettings {
             deregistration_delay: "3s".into(),
             boot_timeout: "30s".into(),
             stop_timeout: "30s".into(),
+            proxy_protocol: true,
         }
     }
 }
@@ -86,6 +92,7 @@ pub struct LocalOptions {
     pub deregistration_delay: Duration,
     pub boot_timeout: Duration,
     pub stop_timeout: Duration,
+    pub proxy_protocol: bool,
 }
 
 /// A `[local]` field with an unusable value; the message names the field.
@@ -164,6 +171,7 @@ impl LocalSettings {
                 Duration::from_millis(100),
                 10 * minute,
             )?,
+            proxy_protocol: self.proxy_protocol,
         };
         if !(1..=100).contains(&self.unhealthy_threshold) {
             return Err(bad(

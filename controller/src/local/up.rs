@@ -166,6 +166,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let handle = BalancerHandle::new();
     let balancer_options = BalancerOptions {
         strategy: local.strategy,
+        proxy_protocol: local.proxy_protocol,
         ..BalancerOptions::default()
     };
     let balancer = Balancer::from_listener(balancer_listener, handle.clone(), balancer_options);
@@ -190,6 +191,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     group_options.deregistration_delay = local.deregistration_delay;
     group_options.boot_timeout = local.boot_timeout;
     group_options.stop_timeout = local.stop_timeout;
+    group_options.proxy_protocol = local.proxy_protocol;
     let group_stop = CancellationToken::new();
     let group = LocalGroup::start(group_options, handle, group_stop.clone());
 
