@@ -6,7 +6,8 @@
 # Two service processes, both pinned to core 0 (wrk on core 1): "on" with the
 # default limits (--max-connection-age 30s ±20 %, --max-connection-requests
 # 1000: wrk reconnects after each `Connection: close`), "off" with both
-# unlimited. Runs alternate (off, on) for ROUNDS rounds; the figure is the
+# unlimited. ON_FLAGS adds flags to "on" (e.g. ON_FLAGS="--max-connection-requests 100").
+# Runs alternate (off, on) for ROUNDS rounds; the figure is the
 # median of the per-round ratios on/off. Target: >= 0.97. Only loopback
 # traffic; every process started here is stopped on exit.
 set -euo pipefail
@@ -52,8 +53,9 @@ start() { # name port extra-flags...
   RUST_LOG=warn taskset -c "$SERVER_CORE" "$BIN" --host 127.0.0.1 --port "$port" \
     --instance-id "i-$name" --no-imds --log-sink "file:$TMP/$name.jsonl" "$@" 2>"$TMP/$name.log" &
 }
-echo "== starting service on (defaults) :$ON_PORT and off (unlimited) :$OFF_PORT, core $SERVER_CORE"
-start on "$ON_PORT"
+echo "== starting service on (defaults ${ON_FLAGS:-}) :$ON_PORT and off (unlimited) :$OFF_PORT, core $SERVER_CORE"
+# shellcheck disable=SC2086 # ON_FLAGS is a list of flags
+start on "$ON_PORT" ${ON_FLAGS:-}
 ON_PID=$!
 start off "$OFF_PORT" --max-connection-age 0s --max-connection-requests 0
 OFF_PID=$!

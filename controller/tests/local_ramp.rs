@@ -31,7 +31,7 @@ const POLICY: Policy = Policy {
 /// The service's default max connection age (30 s) + 20 % jitter + a tick.
 const RECYCLED: Duration = Duration::from_secs(40);
 /// Status samples averaged per instance once settled.
-const SAMPLES: usize = 10;
+const SAMPLES: usize = 15;
 
 /// What the ramp came to.
 #[derive(Debug)]
