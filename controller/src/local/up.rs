@@ -214,11 +214,11 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
 /// all its users (loadgen) holds only a few connections at a few hundred
 /// requests/s; at 1,000 requests each lives many seconds on one instance and
 /// the fleet's load is lumpy for as long (issue 12's ramp: max/mean 2.5 with
-/// instances at 0 req/s). At 100 the connections move about once a second
-/// (max/mean 1.2), and at these rates the extra connects cost nothing; at
+/// instances at 0 req/s). At 100 they moved about once a second (max/mean
+/// 1.2–1.3), at 50 twice; at these rates the extra connects cost nothing; at
 /// tens of thousands of requests/s they would (`bench/service_conn.sh`), which
 /// is why the service keeps 1,000.
-const LOCAL_MAX_CONNECTION_REQUESTS: u64 = 100;
+const LOCAL_MAX_CONNECTION_REQUESTS: u64 = 50;
 
 /// Every flow through the balancer holds two descriptors here and one in an
 /// instance: lift the soft limit (often 1,024) to the hard one, for this process
