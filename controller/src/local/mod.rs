@@ -232,6 +232,15 @@ mod tests {
         assert_eq!(o.balancer, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(o.health_check_interval, Duration::from_secs(1));
         assert_eq!(o.zones, ["local-a", "local-b"]);
+        assert!(
+            o.proxy_protocol,
+            "the balancer passes client addresses by default"
+        );
+        let off = LocalSettings {
+            proxy_protocol: false,
+            ..LocalSettings::default()
+        };
+        assert!(!off.validate().unwrap().proxy_protocol);
     }
 
     #[test]
