@@ -18,8 +18,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "== pip install moto[server]"
-python3 -m pip install -q --disable-pip-version-check 'moto[server]==5.2.1'
+echo "== pip install moto[server] locust"
+# locust: the independent per-user keep-alive client of controller/tests/local_ramp.rs.
+python3 -m pip install -q --disable-pip-version-check 'moto[server]==5.2.1' 'locust==2.47.0'
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== cargo install cargo-nextest"

@@ -215,3 +215,45 @@ async fn wait_until(mut cond: impl FnMut() -> bool) {
     }
     panic!("condition not met within 2 s");
 }
+
+/// With `proxy_protocol`, a backend reads a PROXY v2 header naming the
+/// client's address and port first, then the client's bytes unchanged.
+#[tokio::test]
+async fn proxy_protocol_passes_the_client_address() {
+    use service::server::proxy;
+    use tokio::io::AsyncReadExt;
+    let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, handle, stop, task) = start(BalancerOptions {
+        proxy_protocol: true,
+        ..options(Strategy::LeastFlows)
+    })
+    .await;
+    handle.set_backends(vec![Backend {
+        id: "pp".into(),
+        addr: backend.local_addr().unwrap(),
+    }]);
+    // The client's own source address: 127.0.0.7, not the balancer's.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.7:0".parse().unwrap()).unwrap();
+    let mut client = socket.connect(addr).await.unwrap();
+    let client_addr = client.local_addr().unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    let (mut upstream, _) = tokio::time::timeout(Duration::from_secs(5), backend.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut head = [0u8; proxy::HEAD_LEN];
+    upstream.read_exact(&mut head).await.unwrap();
+    let mut rest = vec![0u8; proxy::rest_len(&head).unwrap()];
+    upstream.read_exact(&mut rest).await.unwrap();
+    assert_eq!(
+        proxy::parse(&head, &rest),
+        Ok(proxy::Header::Client(client_addr))
+    );
+    let mut line = [0u8; 16];
+    upstream.read_exact(&mut line).await.unwrap();
+    assert_eq!(&line, b"GET / HTTP/1.1\r\n");
+    drop((client, upstream));
+    stop.cancel();
+    task.await.unwrap();
+}

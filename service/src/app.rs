@@ -1,9 +1,21 @@
 //! The HTTP routes: `fn app(state) -> App`, so tests call it with `oneshot`.
 //!
 //! Every request, 404 and 405 included, passes through [`Observe`], which
-//! adds `X-Instance-Id`, tracks the user (issuing a `uid` cookie on first
-//! contact), counts the request, and adds `Connection: close` while draining
-//! so clients stop reusing connections to an instance that is going away.
+//! adds `X-Instance-Id`, tracks the user, counts the request, and adds
+//! `Connection: close` while draining so clients stop reusing connections to
+//! an instance that is going away.
+//!
+//! Who is a user: only requests to the API's own routes ([`is_api_request`]:
+//! `GET`/`HEAD` `/hello` and `/repeat`) make a user concurrent; 404, 405,
+//! health, metrics and the load report do not. The user is the `X-User-Id`
+//! header, else the `uid` cookie, else the client's address (`addr:IP`, no
+//! port; see `server.rs` for where the address comes from). A request without
+//! an id still gets a fresh `uid` cookie, for clients that keep cookies, but
+//! counts under its address: a client that never returns the cookie counts
+//! once however many requests it sends, and a cookie-keeping browser counts
+//! under its address for its first request and under its cookie after that,
+//! so for one active window it may count twice (once per address, not per
+//! request: users behind one NAT share that first count).
 //!
 //! `Observe` wraps the whole router once, by hand, rather than being a
 //! `middleware::from_fn` layered onto every route (a boxed service clone and
@@ -16,6 +28,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
@@ -66,7 +79,16 @@ pub fn app(state: AppState) -> App {
     Observe {
         inner: router,
         state,
+        client: None,
     }
+}
+
+/// The API's own routes, the only requests that make a user concurrent. A
+/// new API route goes here as well as into the router above (a test checks
+/// that every route counted here answers 200).
+pub fn is_api_request(route: RouteLabel, method: &Method) -> bool {
+    matches!(route, RouteLabel::Hello | RouteLabel::Repeat)
+        && (*method == Method::GET || *method == Method::HEAD)
 }
 
 async fn hello() -> Response {
@@ -136,6 +158,17 @@ async fn not_found() -> Response {
 pub struct Observe<S> {
     inner: S,
     state: AppState,
+    /// The user hash of the connection's client address (see [`users::address_user`]);
+    /// `None` outside a connection (tests calling the service directly).
+    client: Option<u64>,
+}
+
+impl<S> Observe<S> {
+    /// This service for one connection from `ip`: cookieless requests count as `ip`.
+    pub fn for_client(mut self, ip: IpAddr) -> Self {
+        self.client = Some(users::address_user(ip));
+        self
+    }
 }
 
 impl<S, B> Service<axum::http::Request<B>> for Observe<S>
@@ -154,14 +187,12 @@ where
         let started = Instant::now();
         let route = RouteLabel::of(request.uri().path());
         let mut new_user = None;
-        if route.is_traffic() {
+        if is_api_request(route, request.method()) {
             let hash = match users::user_id(request.headers()) {
                 Some(id) => proto::sketch::hash64(id.as_bytes()),
                 None => {
-                    let id = users::new_user_id();
-                    let hash = proto::sketch::hash64(id.as_bytes());
-                    new_user = Some(id);
-                    hash
+                    new_user = Some(users::new_user_id());
+                    self.client.unwrap_or_else(users::unknown_address_user)
                 }
             };
             self.state.touch_user(hash, started);
@@ -284,7 +315,8 @@ mod tests {
         }
         let args = Cli::parse_from(["service", "--no-imds"]).args;
         let config = crate::Config::from_args(args).unwrap();
-        let (queue, _input) = crate::shipper::queue(10, Overflow::Block);
+        // No shipper: /repeat's events are dropped rather than waited for.
+        let (queue, _input) = crate::shipper::queue(10, Overflow::Drop);
         AppState::new(&config, "i-fast".into(), queue)
     }
 
@@ -329,5 +361,104 @@ mod tests {
         );
         // Both count as /hello traffic.
         assert_eq!(state.metrics().requests(RouteLabel::Hello, 1), 1);
+    }
+
+    /// Active users after `requests` (path, method, headers) on a fresh state.
+    async fn users_after(client: Option<&str>, requests: &[(&str, Method, Option<&str>)]) -> u64 {
+        let state = state();
+        let mut app = app(state.clone());
+        if let Some(ip) = client {
+            app = app.for_client(ip.parse().unwrap());
+        }
+        for (path, method, cookie) in requests {
+            let mut r = axum::http::Request::builder()
+                .method(method.clone())
+                .uri(*path);
+            if let Some(c) = cookie {
+                r = r.header("cookie", *c);
+            }
+            let _ = app
+                .clone()
+                .oneshot(r.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+        }
+        state.load_report().concurrent_users
+    }
+
+    #[tokio::test]
+    async fn only_the_api_routes_make_users() {
+        use Method as M;
+        let n = |path| (path, M::GET, None);
+        assert_eq!(users_after(Some("127.0.0.9"), &[n("/hello")]).await, 1);
+        assert_eq!(users_after(Some("127.0.0.9"), &[n("/repeat")]).await, 1);
+        assert_eq!(
+            users_after(Some("127.0.0.9"), &[("/hello", M::HEAD, None)]).await,
+            1
+        );
+        for path in [
+            "/nope",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            proto::LOAD_REPORT_PATH,
+        ] {
+            assert_eq!(
+                users_after(Some("127.0.0.9"), &[n(path)]).await,
+                0,
+                "{path}"
+            );
+        }
+        // 405s.
+        assert_eq!(
+            users_after(Some("127.0.0.9"), &[("/hello", M::POST, None)]).await,
+            0
+        );
+        assert_eq!(
+            users_after(Some("127.0.0.9"), &[("/repeat", M::DELETE, Some("uid=x"))]).await,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn cookieless_requests_count_as_their_address() {
+        let hello = ("/hello", Method::GET, None);
+        assert_eq!(
+            users_after(Some("127.0.0.9"), &vec![hello.clone(); 50]).await,
+            1
+        );
+        assert_eq!(users_after(None, &vec![hello.clone(); 5]).await, 1);
+        // A cookie-keeper: its first request (no cookie yet) under its address, then its cookie.
+        let kept = ("/hello", Method::GET, Some("uid=abc"));
+        assert_eq!(
+            users_after(Some("127.0.0.9"), &[hello, kept.clone(), kept]).await,
+            2
+        );
+    }
+
+    /// The single list of API routes and the router agree: each answers 200.
+    #[tokio::test]
+    async fn every_counted_route_is_served() {
+        let app = app(state());
+        for route in RouteLabel::ALL {
+            for method in [
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+            ] {
+                if !is_api_request(route, &method) {
+                    continue;
+                }
+                let r = axum::http::Request::builder()
+                    .method(method.clone())
+                    .uri(route.as_str())
+                    .body(Body::empty())
+                    .unwrap();
+                let status = app.clone().oneshot(r).await.unwrap().status();
+                assert_eq!(status, StatusCode::OK, "{method} {}", route.as_str());
+            }
+        }
     }
 }

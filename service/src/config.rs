@@ -89,6 +89,27 @@ pub struct Args {
     /// takes them).
     #[arg(long, env = "REPORT_UNSIGNED")]
     pub report_unsigned: bool,
+
+    // Client connections: who the client is, and how long a connection lives.
+    /// Connections from `--proxy-from` must start with a PROXY protocol v2 header
+    /// (within the header timeout) naming the client's address; others are served
+    /// under their own address.
+    #[arg(long, env = "PROXY_PROTOCOL", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub proxy_protocol: bool,
+    /// The peers trusted to send PROXY v2 headers: comma-separated `ADDR[/PREFIX]`.
+    #[arg(long, env = "PROXY_FROM", default_value = crate::server::proxy::Trusted::DEFAULT)]
+    pub proxy_from: String,
+    /// After this age (jittered per connection), a connection's next response
+    /// carries `Connection: close`, so clients reconnect and load moves; 0s: unlimited.
+    #[arg(long, env = "MAX_CONNECTION_AGE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub max_connection_age: Duration,
+    /// Each connection's age is the max age × (1 ± this), uniformly (0 to 0.5).
+    #[arg(long, env = "MAX_CONNECTION_AGE_JITTER", default_value_t = 0.2)]
+    pub max_connection_age_jitter: f64,
+    /// The response to a connection's Nth request carries `Connection: close`; 0: unlimited.
+    #[arg(long, env = "MAX_CONNECTION_REQUESTS", default_value_t = 1000)]
+    pub max_connection_requests: u64,
 }
 
 /// What happens when the log queue is full.
@@ -143,6 +164,9 @@ pub struct Config {
     pub logs_timeouts: SdkTimeouts,
     /// The report key's file (read at start; the service does not start without it).
     pub report_key_file: Option<PathBuf>,
+    /// `Some` with `--proxy-protocol`: the peers that must send a PROXY v2 header.
+    pub proxy_from: Option<crate::server::proxy::Trusted>,
+    pub conn_limits: crate::server::lifetime::ConnLimits,
 }
 
 /// A flag with a value the service cannot use.
@@ -239,6 +263,39 @@ fn parse_report_to(value: &str) -> Result<hyper::Uri, ConfigError> {
     Ok(uri)
 }
 
+type ConnectionFlags = (
+    Option<crate::server::proxy::Trusted>,
+    crate::server::lifetime::ConnLimits,
+);
+
+/// `--proxy-*` and `--max-connection-*`.
+fn connection_flags(args: &Args) -> Result<ConnectionFlags, ConfigError> {
+    let trusted = crate::server::proxy::Trusted::parse(&args.proxy_from)
+        .map_err(|e| bad("proxy-from", format!("{:?}: {e}", args.proxy_from)))?;
+    let age = args.max_connection_age;
+    if !age.is_zero() {
+        within(
+            "max-connection-age",
+            age,
+            Duration::from_millis(100),
+            Duration::from_secs(24 * 3600),
+        )?;
+    }
+    let jitter = args.max_connection_age_jitter;
+    if !(0.0..=0.5).contains(&jitter) {
+        return Err(bad(
+            "max-connection-age-jitter",
+            format!("{jitter} is outside 0..=0.5"),
+        ));
+    }
+    let limits = crate::server::lifetime::ConnLimits {
+        max_age: (!age.is_zero()).then_some(age),
+        jitter,
+        max_requests: args.max_connection_requests,
+    };
+    Ok((args.proxy_protocol.then_some(trusted), limits))
+}
+
 impl Config {
     /// Validates the flags; the error names the first flag that is wrong.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
@@ -311,6 +368,7 @@ impl Config {
             }
             _ => {}
         }
+        let (proxy_from, conn_limits) = connection_flags(&args)?;
         Ok(Config {
             logs_timeouts: SdkTimeouts {
                 connect,
@@ -318,6 +376,8 @@ impl Config {
                 operation,
             },
             report_key_file: args.report_key_file,
+            proxy_from,
+            conn_limits,
             sink: parse_sink(&args.log_sink)?,
             log_group: parse_log_group(&args.log_group)?,
             active_window: within("active-window", args.active_window, 100 * MS, HOUR)?,
@@ -418,6 +478,41 @@ mod tests {
         check_err(&["--host", "a b"], "host");
         check_err(&["--host", ""], "host");
         check_err(&["--flush-interval", "0s"], "flush-interval");
+        check_err(&["--proxy-from", "10.0.0.0/40"], "proxy-from");
+        check_err(&["--proxy-from", ""], "proxy-from");
+        check_err(&["--max-connection-age", "1ms"], "max-connection-age");
+        check_err(
+            &["--max-connection-age-jitter", "0.7"],
+            "max-connection-age-jitter",
+        );
+        check_err(
+            &["--max-connection-age-jitter=-0.1"],
+            "max-connection-age-jitter",
+        );
+    }
+
+    #[test]
+    fn connection_flags() {
+        let c = parse(&[]).unwrap();
+        assert!(c.proxy_from.is_none(), "PROXY v2 is off unless asked for");
+        assert_eq!(c.conn_limits.max_age, Some(Duration::from_secs(30)));
+        assert_eq!(c.conn_limits.max_requests, 1000);
+        assert!((c.conn_limits.jitter - 0.2).abs() < 1e-9);
+        let c = parse(&[
+            "--proxy-protocol",
+            "--max-connection-age",
+            "0s",
+            "--max-connection-requests",
+            "0",
+        ])
+        .unwrap();
+        let trusted = c.proxy_from.expect("on");
+        assert!(trusted.allows("127.0.0.1".parse().unwrap()));
+        assert!(!trusted.allows("10.0.0.1".parse().unwrap()));
+        assert_eq!(c.conn_limits.max_age, None);
+        assert_eq!(c.conn_limits.max_requests, 0);
+        let c = parse(&["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]).unwrap();
+        assert!(c.proxy_from.unwrap().allows("10.9.9.9".parse().unwrap()));
     }
 
     #[test]

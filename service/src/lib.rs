@@ -3,7 +3,9 @@
 //! Codemap:
 //! - [`config`]: `Args` (clap flags + env) → validated `Config` (pure).
 //! - [`app`]: `app(state) -> App` — routes wrapped in the observing service.
-//! - [`server`]: HTTP/1 accept loop, header limit, graceful drain.
+//! - [`server`]: HTTP/1 accept loop, header limit, graceful drain, the client's
+//!   address (`server::proxy`: PROXY v2, pure) and bounded connection lives
+//!   (`server::lifetime`, pure).
 //! - [`state`]: `AppState` shared by handlers, the report and background tasks.
 //! - [`users`]: concurrent-user tracking (pure, bounded).
 //! - [`metrics`]: request counters, latency histogram, Prometheus text.

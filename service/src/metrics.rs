@@ -82,6 +82,15 @@ pub struct Metrics {
     routes: [RouteStats; ROUTES],
     traffic_total: AtomicU64,
     traffic_in_flight: AtomicU64,
+    conn: ConnCounters,
+}
+
+/// Connection events counted by the server (`server.rs`).
+#[derive(Default)]
+struct ConnCounters {
+    proxy_refused: AtomicU64,
+    closed_by_age: AtomicU64,
+    closed_by_count: AtomicU64,
 }
 
 impl Metrics {
@@ -128,6 +137,27 @@ impl Metrics {
         self.traffic_in_flight.load(Relaxed)
     }
 
+    /// A connection closed for a missing or malformed PROXY header.
+    pub fn proxy_refused(&self) {
+        self.conn.proxy_refused.fetch_add(1, Relaxed);
+    }
+
+    /// A response told its connection to close: past its age (`by_age`) or its request count.
+    pub fn lifetime_close(&self, by_age: bool) {
+        let c = &self.conn;
+        let n = if by_age {
+            &c.closed_by_age
+        } else {
+            &c.closed_by_count
+        };
+        n.fetch_add(1, Relaxed);
+    }
+
+    /// Connections closed for a missing or malformed PROXY header, since start.
+    pub fn proxy_refused_total(&self) -> u64 {
+        self.conn.proxy_refused.load(Relaxed)
+    }
+
     /// Requests by route and status class (for tests and the report).
     pub fn requests(&self, route: RouteLabel, class: usize) -> u64 {
         self.routes[route as usize].by_class[class].load(Relaxed)
@@ -148,6 +178,34 @@ pub struct Extra<'a> {
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn render_connections(o: &mut String, m: &Metrics) {
+    family(
+        o,
+        "hellofleet_proxy_header_refused_total",
+        "counter",
+        "Connections from a trusted source closed for a missing or malformed PROXY v2 header.",
+    );
+    let c = &m.conn;
+    let _ = writeln!(
+        o,
+        "hellofleet_proxy_header_refused_total {}",
+        c.proxy_refused.load(Relaxed)
+    );
+    family(
+        o,
+        "hellofleet_connections_ended_total",
+        "counter",
+        "Connections told to close by their age or request-count limit.",
+    );
+    for (reason, n) in [("age", &c.closed_by_age), ("requests", &c.closed_by_count)] {
+        let _ = writeln!(
+            o,
+            "hellofleet_connections_ended_total{{reason=\"{reason}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
 }
 
 /// Prometheus text exposition format 0.0.4.
@@ -233,6 +291,7 @@ pub fn render(m: &Metrics, x: &Extra<'_>) -> String {
         "Traffic requests being served.",
     );
     let _ = writeln!(o, "hellofleet_in_flight_requests {}", m.traffic_in_flight());
+    render_connections(&mut o, m);
     family(
         &mut o,
         "hellofleet_concurrent_users",

@@ -1,7 +1,8 @@
 //! Who is using this instance right now. Pure: time comes in as `now_ms`.
 //!
 //! A user is identified by the `X-User-Id` header or the `uid` cookie (issued
-//! on first contact) and is *concurrent* while its last request is less than
+//! on first contact), else by its client address ([`address_user`]; the rules
+//! are in `app.rs`), and is *concurrent* while its last request is less than
 //! the active window old. Users are kept as the 64-bit [`proto::sketch::hash64`]
 //! of their id, so the same user hashes the same on every instance and the
 //! [`proto::UserSketch`] built here merges correctly across the fleet.
@@ -168,6 +169,22 @@ fn cookie_user_id(cookie: &[u8]) -> Option<&str> {
     })
 }
 
+/// The user hash of a client known only by its address: `addr:IP`, without
+/// the port (each new connection has a new one). An IPv4-mapped IPv6 address
+/// counts as its IPv4 address.
+pub fn address_user(ip: std::net::IpAddr) -> u64 {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    proto::sketch::hash64(format!("addr:{ip}").as_bytes())
+}
+
+/// The user of cookieless requests whose address is unknown (no connection).
+pub fn unknown_address_user() -> u64 {
+    proto::sketch::hash64(b"addr:unknown")
+}
+
 /// A fresh random user id (128 bits, hex).
 pub fn new_user_id() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -304,5 +321,19 @@ mod tests {
         assert!(valid_user_id(&id) && id.len() == 32);
         assert_ne!(id, new_user_id());
         assert!(set_cookie(&id).starts_with(&format!("uid={id}; Path=/")));
+    }
+
+    #[test]
+    fn address_users_ignore_the_port_and_the_v4_mapping() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(address_user(ip("127.0.0.2")), h("addr:127.0.0.2"));
+        assert_eq!(
+            address_user(ip("::ffff:127.0.0.2")),
+            address_user(ip("127.0.0.2"))
+        );
+        assert_ne!(address_user(ip("127.0.0.2")), address_user(ip("127.0.0.3")));
+        assert_ne!(address_user(ip("::1")), unknown_address_user());
+        // A user id that happens to spell an address is a different user.
+        assert_ne!(address_user(ip("10.0.0.1")), h("10.0.0.1"));
     }
 }

@@ -220,7 +220,8 @@ async fn metrics_in_prometheus_text() {
         "hellofleet_requests_total{route=\"other\",status=\"4xx\"} 1",
         "hellofleet_request_duration_seconds_count{route=\"/hello\"} 1",
         "hellofleet_in_flight_requests 0",
-        "hellofleet_concurrent_users 3",
+        // One cookieless client (no address outside a connection); /missing is no user.
+        "hellofleet_concurrent_users 1",
         "hellofleet_log_events_enqueued_total 20",
         "hellofleet_log_events_dropped_total 0",
         "hellofleet_log_batches_retried_total 0",

@@ -7,6 +7,14 @@
 //! backend gets no new flows while its existing ones run to their end (draining),
 //! and its active-flow count stays readable so the group can wait for zero.
 //!
+//! With `proxy_protocol`, each flow starts with a PROXY protocol v2 header
+//! naming the client's address and port (as an NLB target group with proxy
+//! protocol v2 does), so the instances count users by their real address and
+//! not all as the balancer's; the instances must then run with
+//! `--proxy-protocol` (the group passes it). Load moves because instances bound
+//! their connections' lives (`Connection: close` after an age or a request
+//! count) and each reconnect is a new flow, placed on the least loaded backend.
+//!
 //! Invariants: [`choose`] is pure; the accept loop and every flow stop on
 //! shutdown (flows get a grace period, then are cut).
 
@@ -183,6 +191,8 @@ pub struct BalancerOptions {
     pub no_backend_wait: Duration,
     /// On shutdown, how long open flows may continue before they are cut.
     pub shutdown_grace: Duration,
+    /// Start each flow with a PROXY v2 header carrying the client's address.
+    pub proxy_protocol: bool,
 }
 
 impl Default for BalancerOptions {
@@ -192,6 +202,7 @@ impl Default for BalancerOptions {
             connect_timeout: Duration::from_secs(1),
             no_backend_wait: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(5),
+            proxy_protocol: false,
         }
     }
 }
@@ -246,7 +257,7 @@ impl Balancer {
                 r = self.listener.accept() => r,
             };
             match accepted {
-                Ok((client, _peer)) => {
+                Ok((client, peer)) => {
                     self.handle
                         .counters
                         .accepted
@@ -257,7 +268,7 @@ impl Balancer {
                         rotation: rotation.clone(),
                         cut: cut.clone(),
                     };
-                    flows.spawn(flow.proxy(client));
+                    flows.spawn(flow.proxy(client, peer));
                 }
                 Err(e) => {
                     // Out of descriptors or similar: back off briefly, keep serving.
@@ -290,7 +301,7 @@ struct Flow {
 }
 
 impl Flow {
-    async fn proxy(self, mut client: TcpStream) {
+    async fn proxy(self, mut client: TcpStream, peer: SocketAddr) {
         let _ = client.set_nodelay(true);
         let Some((mut upstream, _guard)) = self.connect().await else {
             self.handle
@@ -299,6 +310,22 @@ impl Flow {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         };
+        if self.options.proxy_protocol {
+            let local = client.local_addr().unwrap_or(peer);
+            let header = service::server::proxy::encode(peer, local);
+            let write = tokio::io::AsyncWriteExt::write_all(&mut upstream, &header);
+            if !matches!(
+                tokio::time::timeout(self.options.connect_timeout, write).await,
+                Ok(Ok(()))
+            ) {
+                tracing::debug!(%peer, "could not send the PROXY header: flow closed");
+                self.handle
+                    .counters
+                    .rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
         tokio::select! {
             _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
             _ = self.cut.cancelled() => {}

@@ -57,6 +57,9 @@ pub struct GroupOptions {
     pub deregistration_delay: Duration,
     /// Longest wait for an exit after SIGTERM before SIGKILL.
     pub stop_timeout: Duration,
+    /// Run instances with `--proxy-protocol` (the balancer sends PROXY v2
+    /// headers; the probes send `LOCAL` ones).
+    pub proxy_protocol: bool,
 }
 
 impl GroupOptions {
@@ -78,6 +81,7 @@ impl GroupOptions {
             boot_timeout: Duration::from_secs(30),
             deregistration_delay: Duration::from_secs(3),
             stop_timeout: Duration::from_secs(30),
+            proxy_protocol: false,
         }
     }
 }

@@ -117,6 +117,10 @@ fn spawn(
             None => cmd.env("REPORT_UNSIGNED", "true"),
         };
     }
+    if o.proxy_protocol {
+        // Loopback (the balancer and the probes) must send PROXY v2 headers.
+        cmd.arg("--proxy-protocol");
+    }
     cmd.env(PARENT_WATCH_ENV, "1")
         .env("HELLOFLEET_ZONE", &m.zone)
         .stdin(Stdio::piped())
@@ -135,7 +139,9 @@ async fn boot(inner: &Inner, m: &Member, child: &mut Child) -> Option<Exit> {
     let o = &inner.options;
     let deadline = Instant::now() + o.boot_timeout;
     loop {
-        if get_status(m.addr, "/readyz", Duration::from_secs(1)).await == Some(200) {
+        if get_status(m.addr, "/readyz", Duration::from_secs(1), o.proxy_protocol).await
+            == Some(200)
+        {
             return None;
         }
         if Instant::now() >= deadline {
@@ -168,7 +174,7 @@ async fn serve(inner: &Inner, m: &Member, child: &mut Child) -> Exit {
             _ = m.terminate.cancelled() => return Exit::Requested,
             _ = ticks.tick() => {
                 let timeout = o.health_interval.min(Duration::from_secs(2));
-                if get_status(m.addr, "/healthz", timeout).await == Some(200) {
+                if get_status(m.addr, "/healthz", timeout, o.proxy_protocol).await == Some(200) {
                     failures = 0;
                 } else {
                     failures += 1;

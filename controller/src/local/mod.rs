@@ -58,6 +58,11 @@ pub struct LocalSettings {
     pub boot_timeout: String,
     /// Longest wait for an instance to exit after SIGTERM before SIGKILL.
     pub stop_timeout: String,
+    /// The balancer passes each client's address to the instances in a PROXY
+    /// protocol v2 header (they run with `--proxy-protocol`), as an NLB target
+    /// group with proxy protocol v2 does; off, every user behind one address
+    /// counts as the balancer's.
+    pub proxy_protocol: bool,
 }
 
 impl Default for LocalSettings {
@@ -72,6 +77,7 @@ impl Default for LocalSettings {
             deregistration_delay: "3s".into(),
             boot_timeout: "30s".into(),
             stop_timeout: "30s".into(),
+            proxy_protocol: true,
         }
     }
 }
@@ -88,6 +94,7 @@ pub struct LocalOptions {
     pub deregistration_delay: Duration,
     pub boot_timeout: Duration,
     pub stop_timeout: Duration,
+    pub proxy_protocol: bool,
 }
 
 /// A `[local]` field with an unusable value; the message names the field.
@@ -166,6 +173,7 @@ impl LocalSettings {
                 Duration::from_millis(100),
                 10 * minute,
             )?,
+            proxy_protocol: self.proxy_protocol,
         };
         if !(1..=100).contains(&self.unhealthy_threshold) {
             return Err(bad(
@@ -226,6 +234,15 @@ mod tests {
         assert_eq!(o.balancer, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(o.health_check_interval, Duration::from_secs(1));
         assert_eq!(o.zones, ["local-a", "local-b"]);
+        assert!(
+            o.proxy_protocol,
+            "the balancer passes client addresses by default"
+        );
+        let off = LocalSettings {
+            proxy_protocol: false,
+            ..LocalSettings::default()
+        };
+        assert!(!off.validate().unwrap().proxy_protocol);
     }
 
     #[test]

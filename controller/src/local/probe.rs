@@ -1,4 +1,7 @@
 //! Health and readiness probes: one bounded HTTP/1.1 `GET` on loopback.
+//! An instance that expects PROXY v2 headers from loopback (the group runs
+//! it with `--proxy-protocol`) gets the `LOCAL` header first, as a load
+//! balancer's own health checks send.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -6,19 +9,32 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Status code of `GET path` on `addr`, or `None` if no valid answer came within `timeout`.
-pub async fn get_status(addr: SocketAddr, path: &str, timeout: Duration) -> Option<u16> {
-    tokio::time::timeout(timeout, get_status_inner(addr, path))
+/// Status code of `GET path` on `addr`, or `None` if no valid answer came within
+/// `timeout`. `proxy_local`: send the PROXY v2 `LOCAL` header first.
+pub async fn get_status(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+    proxy_local: bool,
+) -> Option<u16> {
+    tokio::time::timeout(timeout, get_status_inner(addr, path, proxy_local))
         .await
         .ok()
         .flatten()
 }
 
-async fn get_status_inner(addr: SocketAddr, path: &str) -> Option<u16> {
+async fn get_status_inner(addr: SocketAddr, path: &str, proxy_local: bool) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).await.ok()?;
     let _ = stream.set_nodelay(true);
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut request = if proxy_local {
+        service::server::proxy::encode_local()
+    } else {
+        Vec::new()
+    };
+    request.extend_from_slice(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    stream.write_all(&request).await.ok()?;
     let mut head = Vec::with_capacity(64);
     let mut buf = [0u8; 64];
     // The status line is `HTTP/1.1 200 OK`: 12 bytes are enough for the code.
@@ -71,7 +87,7 @@ mod tests {
         let port = testkit::free_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         assert_eq!(
-            get_status(addr, "/healthz", Duration::from_millis(500)).await,
+            get_status(addr, "/healthz", Duration::from_millis(500), false).await,
             None
         );
     }

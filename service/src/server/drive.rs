@@ -15,12 +15,15 @@
 //!   completes (slowloris) and an idle keep-alive connection both end there,
 //!   as they did with hyper's timer, within `tick` after the deadline;
 //! - the close token's waiter is registered once, then read with an atomic
-//!   load; every tick registers it again, in case the task's waker changed.
+//!   load; every tick registers it again, in case the task's waker changed;
+//! - the same tick checks the connection's age ([`super::lifetime`]) and,
+//!   once it is past, sets [`Activity`]'s closing flag, which the response
+//!   path reads (one atomic load) to add `Connection: close`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,16 +36,38 @@ pub fn tick_for(head_timeout: Duration) -> Duration {
     (head_timeout / 4).max(Duration::from_millis(10))
 }
 
-/// Requests dispatched and answered on one connection.
+/// Requests dispatched and answered on one connection, and whether its age is past.
 #[derive(Debug, Default)]
 pub struct Activity {
     dispatched: AtomicU64,
     answered: AtomicU64,
+    old: AtomicBool,
+    /// 0: not told to close by a limit; 1: by its age; 2: by its request count.
+    closed_by: AtomicU8,
 }
 
 impl Activity {
-    pub fn dispatched(&self) {
-        self.dispatched.fetch_add(1, Relaxed);
+    /// Counts a request; returns its number on the connection (1-based).
+    pub fn dispatched(&self) -> u64 {
+        self.dispatched.fetch_add(1, Relaxed) + 1
+    }
+
+    /// True once the connection is past its age: its next response is its last.
+    pub fn is_old(&self) -> bool {
+        self.old.load(Relaxed)
+    }
+
+    /// A response carried `Connection: close` because of the age (or the count).
+    pub fn told_to_close(&self, by_age: bool) {
+        self.closed_by.store(if by_age { 1 } else { 2 }, Relaxed);
+    }
+
+    /// `Some(by_age)` if a limit ended the connection; read once it is over.
+    pub fn closed_by_limit(&self) -> Option<bool> {
+        match self.closed_by.load(Relaxed) {
+            0 => None,
+            n => Some(n == 1),
+        }
     }
 
     pub fn answered(&self) {
@@ -124,19 +149,26 @@ pin_project! {
         #[pin]
         tick: tokio::time::Sleep,
         every: Duration,
+        born: Instant,
+        age: Option<Duration>,
         started: bool,
         closing: bool,
     }
 }
 
 impl<C: GracefulConnection> Driven<C> {
+    /// `age`: this connection's (jittered) age limit, `None` for none.
     pub fn new(
         conn: C,
         activity: Arc<Activity>,
         head_timeout: Duration,
+        age: Option<Duration>,
         close: CancellationToken,
     ) -> Driven<C> {
-        let every = tick_for(head_timeout);
+        // Ticks often enough to notice the age within a quarter of it.
+        let every = age.map_or(tick_for(head_timeout), |age| {
+            tick_for(head_timeout).min(tick_for(age))
+        });
         let now = Instant::now();
         Driven {
             conn,
@@ -146,6 +178,8 @@ impl<C: GracefulConnection> Driven<C> {
             close,
             tick: tokio::time::sleep_until(now + every),
             every,
+            born: now,
+            age,
             started: false,
             closing: false,
         }
@@ -165,6 +199,9 @@ impl<C: GracefulConnection> Future for Driven<C> {
             let now = Instant::now();
             if this.watch.overdue(this.activity.snapshot(), now) {
                 return Poll::Ready(Ended::HeadTimeout);
+            }
+            if super::lifetime::past_age(*this.born, *this.age, now) {
+                this.activity.old.store(true, Relaxed);
             }
             this.tick.as_mut().reset(now + *this.every);
             // Pending right after the reset: registers for the next tick.
