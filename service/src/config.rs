@@ -71,6 +71,59 @@ pub struct Args {
     /// How often the load report is pushed.
     #[arg(long, env = "REPORT_EVERY", default_value = "1s", value_parser = humantime::parse_duration)]
     pub report_every: Duration,
+    // --- The log spool (keep these together) ---
+    /// The instance's data directory. Given, each `/repeat`'s events are
+    /// appended to a spool in `DIR/spool/` before the response and shipped
+    /// from there, also by the next process after a crash. Not given, they
+    /// are held in memory only (`--queue-capacity`): a crash loses the unshipped.
+    #[arg(long, env = "DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Most bytes the spool holds on disk (about 1.3 KB per `/repeat`); when
+    /// full, `--overflow` applies.
+    #[arg(long, env = "SPOOL_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub spool_max_bytes: u64,
+    /// A spool segment file is closed and a new one started past this size;
+    /// a segment is deleted once all of it is shipped.
+    #[arg(long, env = "SPOOL_SEGMENT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub spool_segment_bytes: u64,
+}
+
+/// The validated spool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// `DATA_DIR/spool`.
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub segment_bytes: u64,
+}
+
+fn parse_spool(args: &Args) -> Result<Option<SpoolConfig>, ConfigError> {
+    let Some(data_dir) = &args.data_dir else {
+        return Ok(None);
+    };
+    if data_dir.as_os_str().is_empty() {
+        return Err(bad("data-dir", "must not be empty"));
+    }
+    if !(64 * 1024..=1 << 30).contains(&args.spool_segment_bytes) {
+        return Err(bad(
+            "spool-segment-bytes",
+            "must be within 65536..=1073741824",
+        ));
+    }
+    if args.spool_max_bytes < 2 * args.spool_segment_bytes {
+        return Err(bad(
+            "spool-max-bytes",
+            format!(
+                "must be at least twice --spool-segment-bytes ({})",
+                args.spool_segment_bytes
+            ),
+        ));
+    }
+    Ok(Some(SpoolConfig {
+        dir: data_dir.join("spool"),
+        max_bytes: args.spool_max_bytes,
+        segment_bytes: args.spool_segment_bytes,
+    }))
 }
 
 /// What happens when the log queue is full.
@@ -114,6 +167,8 @@ pub struct Config {
     /// Full URL the report is POSTed to (`{report_to}{REPORT_INGEST_PATH}`).
     pub report_url: Option<hyper::Uri>,
     pub report_every: Duration,
+    /// The log spool; `None`: events are held in memory only.
+    pub spool: Option<SpoolConfig>,
 }
 
 /// A flag with a value the service cannot use.
@@ -237,6 +292,7 @@ impl Config {
             ));
         }
         Ok(Config {
+            spool: parse_spool(&args)?,
             sink: parse_sink(&args.log_sink)?,
             log_group: parse_log_group(&args.log_group)?,
             active_window: within("active-window", args.active_window, 100 * MS, HOUR)?,
@@ -326,6 +382,25 @@ mod tests {
         check_err(&["--host", "a b"], "host");
         check_err(&["--host", ""], "host");
         check_err(&["--flush-interval", "0s"], "flush-interval");
+        check_err(
+            &["--data-dir", "d", "--spool-segment-bytes", "10"],
+            "spool-segment-bytes",
+        );
+        check_err(
+            &["--data-dir", "d", "--spool-max-bytes", "5000000"],
+            "spool-max-bytes",
+        );
+    }
+
+    #[test]
+    fn the_spool_lives_under_the_data_dir_and_is_off_without_one() {
+        assert_eq!(parse(&[]).unwrap().spool, None);
+        let s = parse(&["--data-dir", "/var/lib/hf"])
+            .unwrap()
+            .spool
+            .unwrap();
+        assert_eq!(s.dir, PathBuf::from("/var/lib/hf/spool"));
+        assert_eq!((s.max_bytes, s.segment_bytes), (64 << 20, 4 << 20));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub async fn run_with_sink(
     sink: Arc<dyn LogSink>,
 ) -> Result<(), ServiceError> {
     tracing::info!(instance_id, sink = %sink.describe(), "starting");
-    let (queue, input) = shipper::queue(config.queue_capacity, config.overflow);
+    let (queue, input) = open_queue(&config)?;
     let finish = CancellationToken::new();
     let options = ShipperOptions {
         flush_interval: config.flush_interval,
@@ -158,6 +158,33 @@ pub async fn run_with_sink(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The spooled queue when there is a data dir (with what an earlier process
+/// left unshipped handed over first), else the in-memory one.
+fn open_queue(
+    config: &Config,
+) -> Result<(shipper::LogQueue, shipper::QueueReceiver), ServiceError> {
+    let Some(spool) = &config.spool else {
+        tracing::warn!(
+            "no --data-dir: log events are held in memory only; a crash loses the unshipped"
+        );
+        return Ok(shipper::queue(config.queue_capacity, config.overflow));
+    };
+    let (spool, recovered) = shipper::spool::Spool::open(shipper::spool::SpoolOptions {
+        dir: spool.dir.clone(),
+        segment_bytes: spool.segment_bytes,
+        max_bytes: spool.max_bytes,
+    })?;
+    let events: usize = recovered.records.iter().map(|r| r.1.len()).sum();
+    tracing::info!(
+        dir = %spool.dir().display(),
+        acked = recovered.acked,
+        unshipped_events = events,
+        bad_bytes = recovered.bad_bytes,
+        "log spool open"
+    );
+    Ok(shipper::queue_spooled(spool, recovered, config.overflow))
 }
 
 /// Forgets expired users every half window, so memory follows the active set.
