@@ -275,3 +275,5 @@ impl Shipper {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_spooled;
