@@ -8,11 +8,13 @@
 //! - [`users`]: concurrent-user tracking (pure, bounded).
 //! - [`metrics`]: request counters, latency histogram, Prometheus text.
 //! - [`report`]: pushes the `proto::LoadReport` to the controller.
-//! - [`shipper`]: the log shipper — queue, pure batching and retry policy,
-//!   the `LogSink` trait with `cloudwatch`, `file` and in-memory sinks.
+//! - [`shipper`]: the log shipper — queue and on-disk spool, pure batching,
+//!   record codec, ack bookkeeping and retry policy, the `LogSink` trait with
+//!   `cloudwatch`, `file` and in-memory sinks.
 //! - [`instance_id`]: flag, else IMDSv2, else generated.
 //!
-//! Invariants: no request waits on the network; every log event handed to the
+//! Invariants: no request waits on the network; with a data dir, a `/repeat`
+//! is answered only once its events are in the spool; every log event handed to the
 //! shipper is counted exactly once as shipped, rejected, dropped or failed;
 //! `run` returns only after in-flight requests finished and logs were flushed.
 

@@ -2,16 +2,26 @@
 //! one [`Shipper`] task batches them ([`batch`]), sends them to a [`LogSink`]
 //! and retries transient failures ([`retry`]) until they are stored.
 //!
+//! With a data dir, the queue is spooled ([`queue`], [`spool`]): a request's
+//! events are one [`record`] appended to a segment file before the request is
+//! answered, and the shipper moves the acknowledged offset ([`ack`]) as
+//! batches are stored, so the next process ships what this one left.
+//!
 //! Invariants:
 //! - A request never waits on the network. In `block` mode it waits only for
-//!   room in the queue (backpressure); in `drop` mode it never waits, and every
-//!   dropped event is counted.
-//! - Queue capacity bounds every event the shipper holds, including those in a
-//!   batch being retried, so memory stays bounded while the sink is down.
+//!   room in the queue or spool (backpressure); in `drop` mode it never waits,
+//!   and every dropped event is counted.
+//! - Queue capacity (or the spool's byte bound) bounds every event the shipper
+//!   holds, including those in a batch being retried, so memory stays bounded
+//!   while the sink is down.
 //! - Every event handed over is counted exactly once as shipped, rejected,
 //!   dropped or failed; until then it is `queued`.
 //! - Events are only given up (counted `failed`) after shutdown began and the
 //!   flush budget ran out, or when the backend says the request is invalid.
+//!   With a spool, those given up at shutdown stay in it for the next process.
+//! - The spool's acknowledged offset only covers events stored, rejected or
+//!   refused as invalid; a crash between a store and its ack re-sends the
+//!   batch, whose copies carry the same event ids.
 
 pub mod ack;
 pub mod batch;
