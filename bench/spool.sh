@@ -3,7 +3,7 @@
 # servers pinned to core 0 (one at a time under load), wrk on core 1.
 #
 #   bench/spool.sh                       # ROUNDS=3 DURATION=10s CONNECTIONS=64
-#   BASE_BIN=/path/to/old/service bench/spool.sh
+#   BASE_BIN=/path/to/old/service bench/spool.sh   # BIN=… overrides the binary under test
 #
 # Targets (issue 13):
 #   spool /repeat  >= 0.9 x in-memory /repeat   (requests/s; same binary, no --data-dir)
@@ -37,7 +37,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   echo "== cargo build --release -p service"
   cargo build --release -q -p service
 fi
-BIN="${CARGO_TARGET_DIR:-target}/release/service"
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/service}"
 BASE_BIN="${BASE_BIN:-}"
 
 TMP="$(mktemp -d)"
