@@ -35,8 +35,8 @@ struct Inner {
     metrics: Metrics,
     logs: LogQueue,
     repeat_body: Bytes,
-    /// Per logged iteration: (`i`, the message up to the request sequence).
-    repeat_prefixes: Vec<(usize, String)>,
+    /// Per logged iteration: the message up to the request number, and after it.
+    repeat_prefixes: Vec<(String, String)>,
 }
 
 /// Wall clock, Unix milliseconds.
@@ -55,7 +55,12 @@ impl AppState {
         let started_at_ms = unix_ms();
         let repeat_prefixes = (1..=REPEAT_LINES)
             .filter(|i| i % LOG_EVERY == 0)
-            .map(|i| (i, repeat_prefix(i, &instance_id, started_at_ms)))
+            .map(|i| {
+                (
+                    repeat_prefix(i, &instance_id, started_at_ms),
+                    format!("/{i}]"),
+                )
+            })
             .collect();
         AppState(Arc::new(Inner {
             instance_header,
@@ -141,13 +146,18 @@ impl AppState {
     /// The 20 events of one `/repeat` request, stamped `timestamp_ms`, each
     /// with its stable id (see [`repeat_prefix`]).
     pub fn repeat_events(&self, timestamp_ms: i64) -> Vec<LogEvent> {
-        let request = self.0.repeat_seq.fetch_add(1, Relaxed) + 1;
+        let request = (self.0.repeat_seq.fetch_add(1, Relaxed) + 1).to_string();
+        // One scratch buffer, no formatting machinery: this runs per request.
+        let mut text = String::with_capacity(128);
         self.0
             .repeat_prefixes
             .iter()
-            .map(|(i, prefix)| {
-                let message: Arc<str> = format!("{prefix}{request}/{i}]").into();
-                LogEvent::new(timestamp_ms, message)
+            .map(|(prefix, suffix)| {
+                text.clear();
+                text.push_str(prefix);
+                text.push_str(&request);
+                text.push_str(suffix);
+                LogEvent::new(timestamp_ms, Arc::<str>::from(text.as_str()))
             })
             .collect()
     }
