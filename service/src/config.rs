@@ -79,12 +79,13 @@ pub struct Args {
     #[arg(long, env = "DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Most bytes the spool holds on disk (about 1.3 KB per `/repeat`); when
-    /// full, `--overflow` applies.
-    #[arg(long, env = "SPOOL_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// full, `--overflow` applies. Unshipped events are also held in memory,
+    /// at about twice their size on disk: this bounds that too.
+    #[arg(long, env = "SPOOL_MAX_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub spool_max_bytes: u64,
     /// A spool segment file is closed and a new one started past this size;
     /// a segment is deleted once all of it is shipped.
-    #[arg(long, env = "SPOOL_SEGMENT_BYTES", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "SPOOL_SEGMENT_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub spool_segment_bytes: u64,
 }
 
@@ -387,7 +388,7 @@ mod tests {
             "spool-segment-bytes",
         );
         check_err(
-            &["--data-dir", "d", "--spool-max-bytes", "5000000"],
+            &["--data-dir", "d", "--spool-max-bytes", "3000000"],
             "spool-max-bytes",
         );
     }
@@ -400,7 +401,7 @@ mod tests {
             .spool
             .unwrap();
         assert_eq!(s.dir, PathBuf::from("/var/lib/hf/spool"));
-        assert_eq!((s.max_bytes, s.segment_bytes), (64 << 20, 4 << 20));
+        assert_eq!((s.max_bytes, s.segment_bytes), (32 << 20, 2 << 20));
     }
 
     #[test]

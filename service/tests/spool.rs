@@ -71,14 +71,24 @@ async fn kill_9_between_requests_then_restart_delivers_exactly_the_answered() {
     assert_eq!(ok, 300);
     assert_eq!(counts(&msgs), (6_000, 6_000), "every answered event once");
     assert_eq!(repeat_texts(&msgs), expected_repeat_messages(300));
-    // Shipped and acknowledged: the spool holds only its empty current segment.
-    let spool_bytes: u64 = std::fs::read_dir(format!("{data}/spool"))
+    // Shipped and acknowledged: the ack file points at the end of the spool.
+    let spool = format!("{data}/spool");
+    let segments: Vec<(u64, u64)> = std::fs::read_dir(&spool)
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
-        .map(|e| e.metadata().unwrap().len())
-        .sum();
-    assert!(spool_bytes < 4 << 20, "acknowledged segments deleted");
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let base = service::shipper::ack::parse_segment_name(&name)?;
+            Some((base, e.metadata().unwrap().len()))
+        })
+        .collect();
+    let end = segments.iter().map(|(b, l)| b + l).max().unwrap();
+    let ack: u64 = std::fs::read_to_string(format!("{spool}/ack"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(ack, end, "everything acknowledged: {segments:?}");
 }
 
 /// One `/repeat`; `None` when the connection failed (the process is gone).
