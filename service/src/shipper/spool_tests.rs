@@ -46,7 +46,7 @@ fn record(tag: usize) -> Vec<u8> {
 
 fn append(spool: &Spool, tag: usize) -> u64 {
     spool
-        .try_append(&record(tag), |end| end)
+        .try_append(&record(tag))
         .expect("append")
         .expect("room")
 }
@@ -129,12 +129,31 @@ fn a_full_spool_refuses_until_a_commit_frees_a_segment() {
     let rec = record(0).len() as u64;
     let (spool, _) = Spool::open(options(&dir, 2 * rec, 4 * rec)).unwrap();
     let ends: Vec<u64> = (0..4).map(|t| append(&spool, t)).collect();
-    assert!(spool.try_append(&record(9), |e| e).unwrap().is_none());
+    assert!(spool.try_append(&record(9)).unwrap().is_none());
     // Acking only part of the first segment frees nothing on disk.
     spool.commit(ends[0]).unwrap();
-    assert!(spool.try_append(&record(9), |e| e).unwrap().is_none());
+    assert!(spool.try_append(&record(9)).unwrap().is_none());
     spool.commit(ends[1]).unwrap();
-    assert!(spool.try_append(&record(9), |e| e).unwrap().is_some());
+    assert!(spool.try_append(&record(9)).unwrap().is_some());
+}
+
+#[test]
+fn a_group_is_one_write_with_an_end_per_record_and_reservations_count_as_used() {
+    let dir = TempDir::new("group");
+    let rec = record(0).len() as u64;
+    let (spool, _) = Spool::open(options(&dir, 100 * rec, 4 * rec)).unwrap();
+    assert!(spool.try_reserve(rec));
+    assert!(spool.try_reserve(rec));
+    assert!(spool.try_reserve(rec));
+    assert!(spool.try_reserve(rec));
+    assert!(!spool.try_reserve(rec), "reserved room is taken");
+    let (a, b) = (record(1), record(2));
+    assert_eq!(spool.append_group(&[&a, &b]).unwrap(), vec![rec, 2 * rec]);
+    assert_eq!(spool.append_group(&[&record(3)]).unwrap(), vec![3 * rec]);
+    assert_eq!(spool.append_group(&[&record(4)]).unwrap(), vec![4 * rec]);
+    drop(spool);
+    let (_, r) = Spool::open(options(&dir, 100 * rec, 4 * rec)).unwrap();
+    assert_eq!(tags(&r), ["1", "2", "3", "4"]);
 }
 
 #[test]

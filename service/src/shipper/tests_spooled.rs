@@ -63,7 +63,14 @@ impl Proc {
     async fn stop(self) -> proto::LogCounters {
         self.finish.cancel();
         self.task.await.unwrap();
-        self.queue.counters()
+        let c = self.queue.counters();
+        // The writer task ends (releasing the spool's lock) once it sees
+        // every queue handle gone.
+        drop(self.queue);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        c
     }
 }
 
