@@ -32,6 +32,7 @@ pub mod record;
 pub mod retry;
 pub mod sink;
 pub mod spool;
+pub mod text;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -45,19 +46,20 @@ use batch::{Batch, event_size, make_batches, should_flush_now};
 pub use queue::{Counters, EnqueueError, LogQueue, QueueReceiver, queue, queue_spooled};
 use retry::{Backoff, Retry, is_retriable};
 pub use sink::{LogSink, MemorySink, PutOutcome, SinkError};
+pub use text::Text;
 
-/// One log event. The message is shared so that fixed messages cost no copy.
+/// One log event. The message is shared so that copies cost no allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     /// Unix milliseconds.
     pub timestamp_ms: i64,
-    pub message: Arc<str>,
+    pub message: Text,
     /// End offset of the spool record holding it; 0 when not spooled.
     pub record: u64,
 }
 
 impl LogEvent {
-    pub fn new(timestamp_ms: i64, message: impl Into<Arc<str>>) -> LogEvent {
+    pub fn new(timestamp_ms: i64, message: impl Into<Text>) -> LogEvent {
         LogEvent {
             timestamp_ms,
             message: message.into(),
