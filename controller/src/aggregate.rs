@@ -278,8 +278,8 @@ pub fn aggregate(
         out.instances.push(m);
     }
     out.concurrent_users = merged.map_or(0, |s| s.count());
-    out.concurrent_users_per_instance =
-        counted.map(|s| s.count() as f64 / f64::from(out.counted_instances.max(1)));
+    out.concurrent_users_per_instance = counted
+        .map(|s| s.count() as f64 / f64::from(out.counted_instances.max(1)));
     out
 }
 
