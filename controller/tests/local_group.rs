@@ -1,7 +1,9 @@
 //! The local group (the `Fleet` the daemon steers) with real instances of this
 //! binary (`controller serve-instance`), without the daemon: capacity changes,
 //! lifecycle, zone balance, bounds, drain on scale-in, and replacement of an
-//! instance that stops answering its health checks.
+//! instance that stops answering its health checks, restart in place of one
+//! that crashed (its log spool shipped by the next process), replacement of
+//! one that keeps crashing (its data dir taken over by the replacement).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,10 @@ struct Group {
 
 impl Group {
     fn start(name: &str) -> Group {
+        Group::start_with(name, &[])
+    }
+
+    fn start_with(name: &str, instance_args: &[&str]) -> Group {
         let dir =
             std::env::temp_dir().join(format!("hellofleet-group-{name}-{}", std::process::id()));
         let mut o = GroupOptions::new(
@@ -28,7 +34,10 @@ impl Group {
                 "serve-instance".into(),
                 "--drain-delay".into(),
                 "200ms".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(instance_args.iter().map(|a| a.to_string()))
+            .collect(),
             dir.clone(),
         );
         o.min_size = 1;
@@ -177,5 +186,104 @@ async fn an_instance_that_stops_answering_is_marked_unhealthy_and_replaced() {
     })
     .await;
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    g.shutdown().await;
+}
+
+/// `GET /repeat` over a raw socket; true on a 200 with the whole body.
+fn repeat_raw(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /repeat HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.starts_with("HTTP/1.1 200") && out.matches("Hello World\n").count() == 100
+}
+
+fn pid_of(g: &Group, id: &str) -> Option<u32> {
+    g.group
+        .pids()
+        .into_iter()
+        .find(|(i, _)| i == id)
+        .map(|p| p.1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_instance_restarts_in_place_and_ships_its_spool_then_one_crashing_again_is_replaced()
+ {
+    let g = Group::start_with("restart", &["--flush-interval", "2s"]);
+    let s = g.wait("min in service", |s| in_service(s) == 1).await;
+    let id = s.instances[0].id.clone();
+    let addr = s.instances[0].address.clone().expect("address");
+    for _ in 0..30 {
+        assert!(repeat_raw(&addr));
+    }
+    // kill -9 right after the answers: their events are in the spool only.
+    let pid = pid_of(&g, &id).unwrap();
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    let s = g
+        .wait("restarted in place", |s| {
+            s.instances
+                .iter()
+                .any(|i| i.id == id && i.lifecycle == Lifecycle::InService)
+                && pid_of(&g, &id).is_some_and(|p| p != pid)
+        })
+        .await;
+    assert_eq!(s.instances.len(), 1, "no replacement launched: {s:#?}");
+    assert_eq!(
+        s.instances[0].address.as_deref(),
+        Some(addr.as_str()),
+        "same port"
+    );
+    // The restarted process ships what the killed one answered: 600, each once.
+    let events = g.dir.join("logs").join(format!("{id}.jsonl"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines = loop {
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= 600 || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split("[id=").nth(1).expect("an id"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((lines.len(), ids.len()), (600, 600));
+
+    // Two more crashes within the minute: the third replaces it, and the
+    // replacement takes over its data dir.
+    for round in 0..2 {
+        let pid = pid_of(&g, &id).expect("runs");
+        kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+        if round == 0 {
+            g.wait("restarted again", |s| {
+                s.instances
+                    .iter()
+                    .any(|i| i.id == id && i.lifecycle == Lifecycle::InService)
+                    && pid_of(&g, &id).is_some_and(|p| p != pid)
+            })
+            .await;
+        }
+    }
+    let s = g
+        .wait("replaced", |s| {
+            s.instances.iter().all(|i| i.id != id)
+                && s.instances
+                    .iter()
+                    .any(|i| i.lifecycle == Lifecycle::InService)
+        })
+        .await;
+    let new_id = &s.instances[0].id;
+    let log =
+        std::fs::read_to_string(g.dir.join("logs").join(format!("{new_id}.stderr.log"))).unwrap();
+    assert!(
+        log.contains("instances/slot-1/spool"),
+        "the replacement uses the crashed instance's data dir: {log}"
+    );
     g.shutdown().await;
 }

@@ -70,6 +70,10 @@ pub struct LogCounters {
     pub rejected: u64,
     /// Batch sends retried after throttling or a 5xx.
     pub retried: u64,
+    /// Of those, retries after an unknown outcome (sent, no answer): the
+    /// backend may hold the batch twice, copies recognisable by event id.
+    #[serde(default)]
+    pub retried_unknown: u64,
     /// Events given up on after the retries ran out.
     pub failed: u64,
 }

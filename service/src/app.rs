@@ -108,7 +108,11 @@ fn hello_response() -> Response {
 /// without waiting on the network (only on queue room, in block mode).
 async fn repeat(State(state): State<AppState>) -> Response {
     let now = i64::try_from(unix_ms()).unwrap_or(i64::MAX);
-    state.logs().enqueue(state.repeat_events(now)).await;
+    // With a spool, the events are on disk once this returns: only then 200.
+    if let Err(e) = state.logs().enqueue(state.repeat_events(now)).await {
+        tracing::error!(error = %e, "/repeat: log events not stored; answering 503");
+        return (StatusCode::SERVICE_UNAVAILABLE, "log spool unavailable\n").into_response();
+    }
     ([(header::CONTENT_TYPE, TEXT)], state.repeat_body()).into_response()
 }
 

@@ -110,6 +110,60 @@ pub struct Args {
     /// The response to a connection's Nth request carries `Connection: close`; 0: unlimited.
     #[arg(long, env = "MAX_CONNECTION_REQUESTS", default_value_t = 1000)]
     pub max_connection_requests: u64,
+    // --- The log spool (keep these together) ---
+    /// The instance's data directory. Given, each `/repeat`'s events are
+    /// appended to a spool in `DIR/spool/` before the response and shipped
+    /// from there, also by the next process after a crash. Not given, they
+    /// are held in memory only (`--queue-capacity`): a crash loses the unshipped.
+    #[arg(long, env = "DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Most bytes the spool holds on disk (about 1.3 KB per `/repeat`); when
+    /// full, `--overflow` applies. Unshipped events are also held in memory,
+    /// at about twice their size on disk: this bounds that too.
+    #[arg(long, env = "SPOOL_MAX_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub spool_max_bytes: u64,
+    /// A spool segment file is closed and a new one started past this size;
+    /// a segment is deleted once all of it is shipped.
+    #[arg(long, env = "SPOOL_SEGMENT_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub spool_segment_bytes: u64,
+}
+
+/// The validated spool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// `DATA_DIR/spool`.
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub segment_bytes: u64,
+}
+
+fn parse_spool(args: &Args) -> Result<Option<SpoolConfig>, ConfigError> {
+    let Some(data_dir) = &args.data_dir else {
+        return Ok(None);
+    };
+    if data_dir.as_os_str().is_empty() {
+        return Err(bad("data-dir", "must not be empty"));
+    }
+    if !(64 * 1024..=1 << 30).contains(&args.spool_segment_bytes) {
+        return Err(bad(
+            "spool-segment-bytes",
+            "must be within 65536..=1073741824",
+        ));
+    }
+    if args.spool_max_bytes < 2 * args.spool_segment_bytes {
+        return Err(bad(
+            "spool-max-bytes",
+            format!(
+                "must be at least twice --spool-segment-bytes ({})",
+                args.spool_segment_bytes
+            ),
+        ));
+    }
+    Ok(Some(SpoolConfig {
+        dir: data_dir.join("spool"),
+        max_bytes: args.spool_max_bytes,
+        segment_bytes: args.spool_segment_bytes,
+    }))
 }
 
 /// What happens when the log queue is full.
@@ -167,6 +221,8 @@ pub struct Config {
     /// `Some` with `--proxy-protocol`: the peers that must send a PROXY v2 header.
     pub proxy_from: Option<crate::server::proxy::Trusted>,
     pub conn_limits: crate::server::lifetime::ConnLimits,
+    /// The log spool; `None`: events are held in memory only.
+    pub spool: Option<SpoolConfig>,
 }
 
 /// A flag with a value the service cannot use.
@@ -369,7 +425,9 @@ impl Config {
             _ => {}
         }
         let (proxy_from, conn_limits) = connection_flags(&args)?;
+        let spool = parse_spool(&args)?;
         Ok(Config {
+            spool,
             logs_timeouts: SdkTimeouts {
                 connect,
                 attempt,
@@ -489,6 +547,14 @@ mod tests {
             &["--max-connection-age-jitter=-0.1"],
             "max-connection-age-jitter",
         );
+        check_err(
+            &["--data-dir", "d", "--spool-segment-bytes", "10"],
+            "spool-segment-bytes",
+        );
+        check_err(
+            &["--data-dir", "d", "--spool-max-bytes", "3000000"],
+            "spool-max-bytes",
+        );
     }
 
     #[test]
@@ -513,6 +579,17 @@ mod tests {
         assert_eq!(c.conn_limits.max_requests, 0);
         let c = parse(&["--proxy-protocol", "--proxy-from", "10.0.0.0/8"]).unwrap();
         assert!(c.proxy_from.unwrap().allows("10.9.9.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_spool_lives_under_the_data_dir_and_is_off_without_one() {
+        assert_eq!(parse(&[]).unwrap().spool, None);
+        let s = parse(&["--data-dir", "/var/lib/hf"])
+            .unwrap()
+            .spool
+            .unwrap();
+        assert_eq!(s.dir, PathBuf::from("/var/lib/hf/spool"));
+        assert_eq!((s.max_bytes, s.segment_bytes), (32 << 20, 2 << 20));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum ServiceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open the log spool: {0}")]
+    Spool(#[from] crate::shipper::spool::SpoolError),
     #[error("cannot install the signal handlers: {0}")]
     Signal(std::io::Error),
     #[error("--report-key-file {}: {reason}", path.display())]

@@ -10,11 +10,13 @@
 //! - [`users`]: concurrent-user tracking (pure, bounded).
 //! - [`metrics`]: request counters, latency histogram, Prometheus text.
 //! - [`report`]: pushes the `proto::LoadReport` to the controller.
-//! - [`shipper`]: the log shipper — queue, pure batching and retry policy,
-//!   the `LogSink` trait with `cloudwatch`, `file` and in-memory sinks.
+//! - [`shipper`]: the log shipper — queue and on-disk spool, pure batching,
+//!   record codec, ack bookkeeping and retry policy, the `LogSink` trait with
+//!   `cloudwatch`, `file` and in-memory sinks.
 //! - [`instance_id`]: flag, else IMDSv2, else generated.
 //!
-//! Invariants: no request waits on the network; every log event handed to the
+//! Invariants: no request waits on the network; with a data dir, a `/repeat`
+//! is answered only once its events are in the spool; every log event handed to the
 //! shipper is counted exactly once as shipped, rejected, dropped or failed;
 //! `run` returns only after in-flight requests finished and logs were flushed.
 
@@ -132,7 +134,7 @@ pub async fn run_with_sink(
         .as_deref()
         .map(report::load_key)
         .transpose()?;
-    let (queue, input) = shipper::queue(config.queue_capacity, config.overflow);
+    let (queue, input) = open_queue(&config)?;
     let finish = CancellationToken::new();
     let options = ShipperOptions {
         flush_interval: config.flush_interval,
@@ -166,6 +168,33 @@ pub async fn run_with_sink(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The spooled queue when there is a data dir (with what an earlier process
+/// left unshipped handed over first), else the in-memory one.
+fn open_queue(
+    config: &Config,
+) -> Result<(shipper::LogQueue, shipper::QueueReceiver), ServiceError> {
+    let Some(spool) = &config.spool else {
+        tracing::warn!(
+            "no --data-dir: log events are held in memory only; a crash loses the unshipped"
+        );
+        return Ok(shipper::queue(config.queue_capacity, config.overflow));
+    };
+    let (spool, recovered) = shipper::spool::Spool::open(shipper::spool::SpoolOptions {
+        dir: spool.dir.clone(),
+        segment_bytes: spool.segment_bytes,
+        max_bytes: spool.max_bytes,
+    })?;
+    let events: usize = recovered.records.iter().map(|r| r.1.len()).sum();
+    tracing::info!(
+        dir = %spool.dir().display(),
+        acked = recovered.acked,
+        unshipped_events = events,
+        bad_bytes = recovered.bad_bytes,
+        "log spool open"
+    );
+    Ok(shipper::queue_spooled(spool, recovered, config.overflow))
 }
 
 /// Forgets expired users every half window, so memory follows the active set.

@@ -364,6 +364,12 @@ pub fn render(m: &Metrics, x: &Extra<'_>) -> String {
             l.retried,
         ),
         (
+            "hellofleet_log_batches_retried_unknown_total",
+            "counter",
+            "Of those, retries after an unknown outcome (sent, no answer): possible copies, recognisable by event id.",
+            l.retried_unknown,
+        ),
+        (
             "hellofleet_log_events_failed_total",
             "counter",
             "Log events given up on.",

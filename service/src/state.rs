@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::config::{Config, EVENTS_PER_REQUEST};
 use crate::metrics::{self, Metrics};
-use crate::shipper::{LogEvent, LogQueue};
+use crate::shipper::{LogEvent, LogQueue, Text};
 use crate::users::UserTracker;
 
 /// Lines in the `/repeat` body.
@@ -29,11 +29,14 @@ struct Inner {
     started_at_ms: u64,
     draining: AtomicBool,
     seq: AtomicU64,
+    /// `/repeat` requests so far: the request part of each event's id.
+    repeat_seq: AtomicU64,
     users: Mutex<UserTracker>,
     metrics: Metrics,
     logs: LogQueue,
     repeat_body: Bytes,
-    repeat_messages: Vec<Arc<str>>,
+    /// Per logged iteration: the message up to the request number, and after it.
+    repeat_prefixes: Vec<(String, String)>,
 }
 
 /// Wall clock, Unix milliseconds.
@@ -49,23 +52,31 @@ impl AppState {
         let instance_header = HeaderValue::from_str(&instance_id)
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
         let window_ms = u64::try_from(config.active_window.as_millis()).unwrap_or(u64::MAX);
+        let started_at_ms = unix_ms();
+        let repeat_prefixes = (1..=REPEAT_LINES)
+            .filter(|i| i % LOG_EVERY == 0)
+            .map(|i| {
+                (
+                    repeat_prefix(i, &instance_id, started_at_ms),
+                    format!("/{i}]"),
+                )
+            })
+            .collect();
         AppState(Arc::new(Inner {
             instance_header,
             instance_id,
             active_window: config.active_window,
             request_timeout: config.request_timeout,
             started: Instant::now(),
-            started_at_ms: unix_ms(),
+            started_at_ms,
             draining: AtomicBool::new(false),
             seq: AtomicU64::new(0),
+            repeat_seq: AtomicU64::new(0),
             users: Mutex::new(UserTracker::new(window_ms, config.max_users)),
             metrics: Metrics::default(),
             logs,
             repeat_body: Bytes::from("Hello World\n".repeat(REPEAT_LINES)),
-            repeat_messages: (1..=REPEAT_LINES)
-                .filter(|i| i % LOG_EVERY == 0)
-                .map(|i| Arc::from(format!("Iteration {i}: Hello World")))
-                .collect(),
+            repeat_prefixes,
         }))
     }
 
@@ -132,14 +143,28 @@ impl AppState {
         self.0.repeat_body.clone()
     }
 
-    /// The 20 events of one `/repeat` request, stamped `timestamp_ms`.
+    /// The 20 events of one `/repeat` request, stamped `timestamp_ms`, each
+    /// with its stable id (see [`repeat_prefix`]).
     pub fn repeat_events(&self, timestamp_ms: i64) -> Vec<LogEvent> {
-        self.0
-            .repeat_messages
-            .iter()
-            .map(|m| LogEvent {
-                timestamp_ms,
-                message: m.clone(),
+        let request = (self.0.repeat_seq.fetch_add(1, Relaxed) + 1).to_string();
+        // All 20 messages in one buffer, one allocation, no formatting
+        // machinery: this runs per request.
+        let mut text = String::with_capacity(self.0.repeat_prefixes.len() * 64);
+        let mut ends = [0usize; EVENTS_PER_REQUEST];
+        for ((prefix, suffix), end) in self.0.repeat_prefixes.iter().zip(ends.iter_mut()) {
+            text.push_str(prefix);
+            text.push_str(&request);
+            text.push_str(suffix);
+            *end = text.len();
+        }
+        let buf: Arc<str> = Arc::from(text);
+        let mut start = 0;
+        ends.iter()
+            .take(self.0.repeat_prefixes.len())
+            .filter_map(|&end| {
+                let slice = Text::slice(&buf, start..end);
+                start = end;
+                slice.map(|m| LogEvent::new(timestamp_ms, m))
             })
             .collect()
     }
@@ -169,7 +194,7 @@ impl AppState {
             let u = self.users();
             (u.active_count(now), u.tracked() as u64, u.evictions())
         };
-        metrics::render(
+        let mut text = metrics::render(
             &self.0.metrics,
             &metrics::Extra {
                 instance_id: &self.0.instance_id,
@@ -181,6 +206,22 @@ impl AppState {
                 active_window: self.0.active_window,
                 log: self.0.logs.counters(),
             },
-        )
+        );
+        if let Some(bytes) = self.0.logs.spool_bytes() {
+            text.push_str(
+                "# HELP hellofleet_log_spool_bytes Bytes in the log spool's segments on disk.\n\
+                 # TYPE hellofleet_log_spool_bytes gauge\n",
+            );
+            text.push_str(&format!("hellofleet_log_spool_bytes {bytes}\n"));
+        }
+        text
     }
+}
+
+/// The text of a `/repeat` event up to its request number: the spec's
+/// `Iteration {i}: Hello World`, then ` [id=INSTANCE/START_MS/` — the id is
+/// `instance/process start (Unix ms)/request number in this process/iteration`,
+/// unique across restarts, so a copy stored by a retried batch can be found.
+pub fn repeat_prefix(i: usize, instance_id: &str, started_at_ms: u64) -> String {
+    format!("Iteration {i}: Hello World [id={instance_id}/{started_at_ms}/")
 }

@@ -6,57 +6,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
 use axum::http::StatusCode;
+use common::cwlogs::{GROUP, read_stream, sdk_config};
 use common::{Process, client, expected_repeat_messages, get, load_report};
 use service::shipper::batch::Batch;
 use service::shipper::cloudwatch::CloudWatchSink;
 use service::shipper::{LogEvent, LogSink};
 use testkit::Moto;
-
-const GROUP: &str = "HelloWorldAPI-test";
-
-fn sdk_config(moto: &Moto) -> aws_sdk_cloudwatchlogs::Config {
-    aws_sdk_cloudwatchlogs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build()
-}
-
-/// Every message in the stream, read with GetLogEvents from the head, sorted.
-async fn read_stream(moto: &Moto, stream: &str) -> Vec<String> {
-    let logs = Client::from_conf(sdk_config(moto));
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..100 {
-        let resp = logs
-            .get_log_events()
-            .log_group_name(GROUP)
-            .log_stream_name(stream)
-            .start_from_head(true)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .expect("GetLogEvents");
-        if resp.events().is_empty() {
-            break;
-        }
-        out.extend(
-            resp.events()
-                .iter()
-                .map(|e| e.message().unwrap_or_default().to_owned()),
-        );
-        let next = resp.next_forward_token().map(str::to_owned);
-        if next == token {
-            break;
-        }
-        token = next;
-    }
-    out.sort();
-    out
-}
 
 fn spawn_service(moto: &Moto, id: &str, extra: &[&str]) -> Process {
     let mut flags = vec![
@@ -173,7 +129,7 @@ async fn two_hundred_repeats_give_exactly_4000_events() {
         (4_000, 4_000, 0, 0)
     );
     assert_eq!(
-        read_stream(&moto, "i-moto-a").await,
+        common::repeat_texts(&read_stream(&moto, "i-moto-a").await),
         expected_repeat_messages(200)
     );
     svc.sigterm();
@@ -204,7 +160,7 @@ async fn sigterm_right_after_the_last_response_still_delivers_4000() {
         svc.stderr_text()
     );
     assert_eq!(
-        read_stream(&moto, "i-moto-b").await,
+        common::repeat_texts(&read_stream(&moto, "i-moto-b").await),
         expected_repeat_messages(200)
     );
     assert!(
@@ -246,7 +202,7 @@ async fn emulator_down_for_5s_loses_nothing() {
         (4_000, 0, 0, 0)
     );
     assert_eq!(
-        read_stream(&moto, "i-moto-c").await,
+        common::repeat_texts(&read_stream(&moto, "i-moto-c").await),
         expected_repeat_messages(100)
     );
     svc.sigterm();

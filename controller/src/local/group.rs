@@ -7,6 +7,11 @@
 //! balancer's backend set is recomputed from the state on every change, so an
 //! instance is registered exactly while it is InService and healthy.
 //!
+//! Crashes and data: an instance whose process exits by itself is restarted in
+//! place, and replaced only when it keeps crashing; each instance's data dir
+//! (its log spool) is a slot under `data_dir/instances/` that the next launch
+//! reuses once free (see [`super::restart`]).
+//!
 //! Zones: members are spread over the configured zones (`local-a`, `local-b`);
 //! a launch goes to the zone with the fewest live members, a scale-in takes
 //! from the zone with the most (as EC2 Auto Scaling balances zones).
@@ -25,6 +30,7 @@ use tokio_util::task::TaskTracker;
 use super::balancer::{Backend, BalancerHandle};
 use super::instance;
 use super::placement::{pick_victim, pick_zone};
+use super::restart::{RestartPolicy, Slots, parse_slot, slot_name};
 use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
 
 /// How the group launches and supervises instances.
@@ -36,7 +42,8 @@ pub struct GroupOptions {
     /// Program and leading arguments of an instance (e.g. this binary + `serve-instance`).
     pub program: PathBuf,
     pub program_args: Vec<String>,
-    /// Instance logs (file sink) and stderr go to `data_dir/logs/`.
+    /// Instance logs (file sink) and stderr go to `data_dir/logs/`; each
+    /// instance's own data dir (its log spool) is `data_dir/instances/slot-N`.
     pub data_dir: PathBuf,
     /// Controller URL the instances push their load reports to.
     pub report_to: Option<String>,
@@ -60,6 +67,8 @@ pub struct GroupOptions {
     /// Run instances with `--proxy-protocol` (the balancer sends PROXY v2
     /// headers; the probes send `LOCAL` ones).
     pub proxy_protocol: bool,
+    /// A crashed instance restarts in place until it crashes this often.
+    pub restart: RestartPolicy,
 }
 
 impl GroupOptions {
@@ -82,6 +91,7 @@ impl GroupOptions {
             deregistration_delay: Duration::from_secs(3),
             stop_timeout: Duration::from_secs(30),
             proxy_protocol: false,
+            restart: RestartPolicy::default(),
         }
     }
 }
@@ -97,6 +107,9 @@ pub(super) struct Member {
     pub launched_at_ms: u64,
     pub in_service_at_ms: Option<u64>,
     pub pid: Option<u32>,
+    /// Its data dir's slot and path (`data_dir/instances/slot-N`).
+    pub slot: u64,
+    pub data_dir: PathBuf,
     /// Cancelled to make the instance's task drain and stop it.
     pub terminate: CancellationToken,
 }
@@ -117,6 +130,7 @@ pub(super) struct GroupState {
     next_index: u64,
     /// A launch failed (spawn error or exit before ready) at this time: wait before the next.
     pub launch_failed_at: Option<Instant>,
+    slots: Slots,
 }
 
 pub(super) struct Inner {
@@ -150,6 +164,10 @@ impl Inner {
     pub fn remove(&self, id: &str, launch_failed: bool) {
         {
             let mut state = self.lock();
+            // Its process is reaped: the next launch may take over its data dir.
+            if let Some(slot) = state.members.iter().find(|m| m.id == id).map(|m| m.slot) {
+                state.slots.give_back(slot);
+            }
             state.members.retain(|m| m.id != id);
             if launch_failed {
                 state.launch_failed_at = Some(Instant::now());
@@ -188,12 +206,14 @@ impl LocalGroup {
         balancer: BalancerHandle,
         shutdown: CancellationToken,
     ) -> Self {
+        let slots = Slots::new(existing_slots(&options.data_dir));
         let inner = Arc::new(Inner {
             state: Mutex::new(GroupState {
                 desired: options.min_size,
                 members: Vec::new(),
                 next_index: 1,
                 launch_failed_at: None,
+                slots,
             }),
             options,
             balancer,
@@ -357,7 +377,15 @@ fn launch(inner: &Arc<Inner>, state: &mut GroupState) {
             return;
         }
     };
+    let slot = state.slots.take();
+    let data_dir = inner
+        .options
+        .data_dir
+        .join("instances")
+        .join(slot_name(slot));
     let member = Member {
+        slot,
+        data_dir,
         id: id.clone(),
         zone,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -368,9 +396,20 @@ fn launch(inner: &Arc<Inner>, state: &mut GroupState) {
         pid: None,
         terminate: CancellationToken::new(),
     };
-    tracing::info!(instance = %id, zone = %member.zone, port, "launching");
+    tracing::info!(instance = %id, zone = %member.zone, port, data_dir = %member.data_dir.display(), "launching");
     inner
         .tasks
         .spawn(instance::run(inner.clone(), member.clone()));
     state.members.push(member);
+}
+
+/// Slot numbers of the data dirs an earlier run left (free at start).
+fn existing_slots(data_dir: &std::path::Path) -> Vec<u64> {
+    std::fs::read_dir(data_dir.join("instances"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| parse_slot(e.file_name().to_str()?))
+                .collect()
+        })
+        .unwrap_or_default()
 }

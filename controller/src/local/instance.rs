@@ -1,5 +1,7 @@
 //! One instance's lifecycle, driven by its own task:
 //! spawn → Pending → (`/readyz` 200) InService → health checks every interval →
+//! (the process exited by itself: back to Pending and respawned in place, same
+//! id, port and data dir, unless it crashed too often: [`super::restart`]) →
 //! Terminating (deregistered; flows drain up to the deregistration delay;
 //! SIGTERM; exit awaited up to the stop timeout, then SIGKILL) → Terminated.
 //!
@@ -20,6 +22,7 @@ use tokio::process::{Child, Command};
 use super::PARENT_WATCH_ENV;
 use super::group::{Inner, Member};
 use super::probe::get_status;
+use super::restart::{AfterCrash, after_crash};
 
 /// Wall clock, Unix milliseconds.
 pub fn now_ms() -> u64 {
@@ -41,27 +44,32 @@ enum Exit {
 
 pub(super) async fn run(inner: Arc<Inner>, member: Member) {
     let id = member.id.clone();
-    let (mut child, _stdin) = match spawn(&inner, &member) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(instance = %id, program = %inner.options.program.display(), error = %e, "cannot start the instance");
-            inner.remove(&id, true);
-            return;
+    let mut crashes = Vec::new();
+    let (exit, mut child, _stdin) = loop {
+        let (mut child, stdin) = match spawn(&inner, &member) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(instance = %id, program = %inner.options.program.display(), error = %e, "cannot start the instance");
+                inner.remove(&id, true);
+                return;
+            }
+        };
+        let pid = child.id();
+        inner.update(&id, |m| m.pid = pid);
+        let exit = match boot(&inner, &member, &mut child).await {
+            None => {
+                inner.update(&id, |m| {
+                    m.lifecycle = Lifecycle::InService;
+                    m.in_service_at_ms = Some(now_ms());
+                });
+                tracing::info!(instance = %id, addr = %member.addr, "in service");
+                serve(&inner, &member, &mut child).await
+            }
+            Some(exit) => exit,
+        };
+        if !restart_in_place(&inner, &member, &exit, &mut crashes).await {
+            break (exit, child, stdin);
         }
-    };
-    let pid = child.id();
-    inner.update(&id, |m| m.pid = pid);
-
-    let exit = match boot(&inner, &member, &mut child).await {
-        None => {
-            inner.update(&id, |m| {
-                m.lifecycle = Lifecycle::InService;
-                m.in_service_at_ms = Some(now_ms());
-            });
-            tracing::info!(instance = %id, addr = %member.addr, "in service");
-            serve(&inner, &member, &mut child).await
-        }
-        Some(exit) => exit,
     };
     let crashed_before_ready = matches!(exit, Exit::Exited(_) | Exit::Unhealthy)
         && inner
@@ -90,6 +98,40 @@ pub(super) async fn run(inner: Arc<Inner>, member: Member) {
     inner.remove(&id, crashed_before_ready);
 }
 
+/// After the process exited by itself: `true` when it is to be respawned in
+/// place (it is then Pending again, deregistered), `false` to replace it.
+async fn restart_in_place(
+    inner: &Inner,
+    m: &Member,
+    exit: &Exit,
+    crashes: &mut Vec<Instant>,
+) -> bool {
+    let Exit::Exited(status) = exit else {
+        return false;
+    };
+    if m.terminate.is_cancelled() || inner.shutdown.is_cancelled() {
+        return false;
+    }
+    let policy = &inner.options.restart;
+    if after_crash(crashes, Instant::now(), policy) == AfterCrash::Replace {
+        tracing::warn!(instance = %m.id, %status, crashes = crashes.len(), window = ?policy.window,
+            "instance keeps crashing: replacing it (its data dir goes to the next launch)");
+        return false;
+    }
+    tracing::warn!(instance = %m.id, %status, crashes = crashes.len(),
+        "instance exited: restarting it in place (same id, port and data dir)");
+    inner.update(&m.id, |m| {
+        m.lifecycle = Lifecycle::Pending;
+        m.in_service_at_ms = None;
+        m.pid = None;
+    });
+    tokio::select! {
+        () = tokio::time::sleep(policy.delay) => true,
+        () = m.terminate.cancelled() => false,
+        () = inner.shutdown.cancelled() => false,
+    }
+}
+
 fn spawn(
     inner: &Inner,
     m: &Member,
@@ -105,6 +147,8 @@ fn spawn(
     cmd.args(&o.program_args)
         .args(["--host", "127.0.0.1", "--port", &m.addr.port().to_string()])
         .args(["--instance-id", &m.id])
+        .arg("--data-dir")
+        .arg(&m.data_dir)
         .arg("--log-sink")
         .arg(format!(
             "file:{}",

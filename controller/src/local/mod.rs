@@ -7,8 +7,11 @@
 //! - `group`: [`LocalGroup`], the group's state and its supervisor; implements
 //!   [`crate::provider::Fleet`]. Zone balancing and scale-in choice are pure.
 //! - `placement`: zone of a new instance, choice of the one to drain (pure).
-//! - `instance`: one instance's lifecycle task (spawn, readiness, health checks, drain, reap).
+//! - `instance`: one instance's lifecycle task (spawn, readiness, health checks,
+//!   restart in place after a crash, drain, reap).
 //! - `key`: the run's report key (configured or random), a 0600 file the instances read.
+//! - `restart`: when a crashed instance is restarted in place or replaced, and
+//!   the data-dir slots a launch reuses (pure).
 //! - `probe`: the bounded HTTP `GET` used for `/readyz` and `/healthz`.
 //! - `up`: `controller up`: config, ports, balancer, group, daemon, signals, clean stop.
 //!
@@ -23,6 +26,7 @@ mod instance;
 pub mod key;
 mod placement;
 pub mod probe;
+pub mod restart;
 mod up;
 
 use std::net::SocketAddr;

@@ -59,6 +59,8 @@ mod tests {
             launched_at_ms: launched,
             in_service_at_ms: None,
             pid: None,
+            slot: 0,
+            data_dir: std::path::PathBuf::new(),
             terminate: CancellationToken::new(),
         }
     }

@@ -188,9 +188,39 @@ fn sink_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     let status = err.raw_response().map(|r| r.status().as_u16());
     let detail = DisplayErrorContext(&err).to_string();
     match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => SinkError::Network(detail),
+        // The attempt timed out or the answer was unreadable: the request may
+        // have been received and stored.
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => SinkError::Unknown(detail),
+        SdkError::DispatchFailure(f) => transport_error(f.is_timeout(), refused(&err), detail),
         SdkError::ConstructionFailure(_) => SinkError::Invalid(detail),
         _ => classify(err.code(), status, detail),
+    }
+}
+
+/// Whether the error's cause is a refused connection (nothing was sent).
+fn refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A failure to exchange the request. Pure. A connect timeout or a refused
+/// connection sent nothing ([`SinkError::Network`]); any other (reset, closed
+/// before the answer) may have come after the request was received, so its
+/// outcome is [`SinkError::Unknown`] — conservatively, since a connection
+/// reset right after connect looks the same.
+pub fn transport_error(connect_timeout: bool, refused: bool, detail: String) -> SinkError {
+    if connect_timeout || refused {
+        SinkError::Network(detail)
+    } else {
+        SinkError::Unknown(detail)
     }
 }
 
@@ -283,5 +313,17 @@ mod tests {
         check(None, Some(429), "Throttled");
         check(None, Some(404), "Invalid");
         check(None, None, "Network");
+        assert!(matches!(
+            transport_error(true, false, "connect timeout".into()),
+            SinkError::Network(_)
+        ));
+        assert!(matches!(
+            transport_error(false, true, "refused".into()),
+            SinkError::Network(_)
+        ));
+        assert!(matches!(
+            transport_error(false, false, "connection reset".into()),
+            SinkError::Unknown(_)
+        ));
     }
 }

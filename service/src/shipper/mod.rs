@@ -2,166 +2,69 @@
 //! one [`Shipper`] task batches them ([`batch`]), sends them to a [`LogSink`]
 //! and retries transient failures ([`retry`]) until they are stored.
 //!
+//! With a data dir, the queue is spooled ([`queue`], [`spool`]): a request's
+//! events are one [`record`] appended to a segment file before the request is
+//! answered, and the shipper moves the acknowledged offset ([`ack`]) as
+//! batches are stored, so the next process ships what this one left.
+//!
 //! Invariants:
 //! - A request never waits on the network. In `block` mode it waits only for
-//!   room in the queue (backpressure); in `drop` mode it never waits, and every
-//!   dropped event is counted.
-//! - Queue capacity bounds every event the shipper holds, including those in a
-//!   batch being retried, so memory stays bounded while the sink is down.
+//!   room in the queue or spool (backpressure); in `drop` mode it never waits,
+//!   and every dropped event is counted.
+//! - Queue capacity (or the spool's byte bound) bounds every event the shipper
+//!   holds, including those in a batch being retried, so memory stays bounded
+//!   while the sink is down.
 //! - Every event handed over is counted exactly once as shipped, rejected,
 //!   dropped or failed; until then it is `queued`.
 //! - Events are only given up (counted `failed`) after shutdown began and the
 //!   flush budget ran out, or when the backend says the request is invalid.
+//!   With a spool, those given up at shutdown stay in it for the next process.
+//! - The spool's acknowledged offset only covers events stored, rejected or
+//!   refused as invalid; a crash between a store and its ack re-sends the
+//!   batch, whose copies carry the same event ids.
 
+pub mod ack;
 pub mod batch;
 pub mod cloudwatch;
 pub mod file;
+pub mod queue;
+pub mod record;
 pub mod retry;
 pub mod sink;
+pub mod spool;
+pub mod text;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Overflow;
+use ack::AckTracker;
 use batch::{Batch, event_size, make_batches, should_flush_now};
+pub use queue::{Counters, EnqueueError, LogQueue, QueueReceiver, queue, queue_spooled};
 use retry::{Backoff, Retry, is_retriable};
 pub use sink::{LogSink, MemorySink, PutOutcome, SinkError};
+pub use text::Text;
 
-/// One log event. The message is shared so that fixed messages cost no copy.
+/// One log event. The message is shared so that copies cost no allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     /// Unix milliseconds.
     pub timestamp_ms: i64,
-    pub message: Arc<str>,
+    pub message: Text,
+    /// End offset of the spool record holding it; 0 when not spooled.
+    pub record: u64,
 }
 
 impl LogEvent {
-    pub fn new(timestamp_ms: i64, message: impl Into<Arc<str>>) -> LogEvent {
+    pub fn new(timestamp_ms: i64, message: impl Into<Text>) -> LogEvent {
         LogEvent {
             timestamp_ms,
             message: message.into(),
+            record: 0,
         }
-    }
-}
-
-/// The shipper's counters (see [`proto::LogCounters`]).
-#[derive(Debug, Default)]
-pub struct Counters {
-    enqueued: AtomicU64,
-    shipped: AtomicU64,
-    dropped: AtomicU64,
-    rejected: AtomicU64,
-    retried: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl Counters {
-    /// A consistent-enough snapshot: the terminal counters are read before
-    /// `enqueued`, so `queued` is never negative.
-    pub fn snapshot(&self) -> proto::LogCounters {
-        let shipped = self.shipped.load(Relaxed);
-        let dropped = self.dropped.load(Relaxed);
-        let rejected = self.rejected.load(Relaxed);
-        let failed = self.failed.load(Relaxed);
-        let retried = self.retried.load(Relaxed);
-        let enqueued = self.enqueued.load(Relaxed);
-        proto::LogCounters {
-            enqueued,
-            shipped,
-            queued: enqueued.saturating_sub(shipped + dropped + rejected + failed),
-            dropped,
-            rejected,
-            retried,
-            failed,
-        }
-    }
-}
-
-/// The sending side, cloned into every request handler.
-#[derive(Clone)]
-pub struct LogQueue {
-    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
-    room: Arc<Semaphore>,
-    counters: Arc<Counters>,
-    overflow: Overflow,
-}
-
-/// The receiving side, consumed by [`Shipper::new`].
-pub struct QueueReceiver {
-    rx: mpsc::UnboundedReceiver<Vec<LogEvent>>,
-    room: Arc<Semaphore>,
-    counters: Arc<Counters>,
-}
-
-/// A queue holding at most `capacity` events (queued plus in flight).
-pub fn queue(capacity: usize, overflow: Overflow) -> (LogQueue, QueueReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let room = Arc::new(Semaphore::new(capacity));
-    let counters = Arc::new(Counters::default());
-    (
-        LogQueue {
-            tx,
-            room: room.clone(),
-            counters: counters.clone(),
-            overflow,
-        },
-        QueueReceiver { rx, room, counters },
-    )
-}
-
-impl LogQueue {
-    /// Hands events to the shipper. Waits only for room in the queue (block mode).
-    pub async fn enqueue(&self, events: Vec<LogEvent>) {
-        let n = events.len() as u64;
-        if n == 0 {
-            return;
-        }
-        let Ok(permits) = u32::try_from(n) else {
-            self.counters.enqueued.fetch_add(n, Relaxed);
-            self.counters.dropped.fetch_add(n, Relaxed);
-            return;
-        };
-        let reserved = match self.overflow {
-            // Counted once there is room: a request abandoned while it waits
-            // (client gone, timeout) handed nothing over.
-            Overflow::Block => {
-                let p = self.room.acquire_many(permits).await.ok();
-                self.counters.enqueued.fetch_add(n, Relaxed);
-                p
-            }
-            Overflow::Drop => {
-                self.counters.enqueued.fetch_add(n, Relaxed);
-                match self.room.try_acquire_many(permits) {
-                    Ok(p) => Some(p),
-                    Err(tokio::sync::TryAcquireError::NoPermits) => {
-                        self.counters.dropped.fetch_add(n, Relaxed);
-                        return;
-                    }
-                    Err(tokio::sync::TryAcquireError::Closed) => None,
-                }
-            }
-        };
-        match reserved {
-            // The shipper gives the room back once the events are done with.
-            Some(p) => p.forget(),
-            None => {
-                // The shipper has finished (shutdown is over): nothing will send these.
-                self.counters.failed.fetch_add(n, Relaxed);
-                return;
-            }
-        }
-        if self.tx.send(events).is_err() {
-            self.counters.failed.fetch_add(n, Relaxed);
-        }
-    }
-
-    pub fn counters(&self) -> proto::LogCounters {
-        self.counters.snapshot()
     }
 }
 
@@ -183,10 +86,13 @@ pub struct Shipper {
     pending_bytes: usize,
     /// Set once `finish` fired: the time after which events are given up.
     deadline: Option<Instant>,
+    /// How far the spool is acknowledged (unused without a spool).
+    acks: AckTracker,
 }
 
 impl Shipper {
     pub fn new(input: QueueReceiver, sink: Arc<dyn LogSink>, options: ShipperOptions) -> Shipper {
+        let acks = AckTracker::new(input.acked);
         Shipper {
             input,
             sink,
@@ -194,6 +100,7 @@ impl Shipper {
             pending: Vec::new(),
             pending_bytes: 0,
             deadline: None,
+            acks,
         }
     }
 
@@ -231,12 +138,17 @@ impl Shipper {
         tracing::info!(
             sink = %self.sink.describe(),
             shipped = c.shipped, rejected = c.rejected, dropped = c.dropped,
-            failed = c.failed, retried = c.retried,
+            failed = c.failed, retried = c.retried, retried_unknown = c.retried_unknown,
+            spool_acked = self.input.spool.as_ref().map(|s| s.acked()),
             "log shipper finished"
         );
     }
 
     fn add(&mut self, events: Vec<LogEvent>) {
+        // One hand-over is one spool record.
+        if let Some(first) = events.first().filter(|e| e.record != 0) {
+            self.acks.push(first.record, events.len());
+        }
         self.pending_bytes += events.iter().map(event_size).sum::<usize>();
         self.pending.extend(events);
     }
@@ -257,6 +169,7 @@ impl Shipper {
         if !out.refused.is_empty() {
             tracing::warn!(count = out.refused.len(), "log events over 1 MB refused");
             self.finished(out.refused.len(), |c| &c.rejected);
+            self.settle(&out.refused);
         }
         for batch in out.batches {
             self.deliver(batch, finish).await;
@@ -289,15 +202,26 @@ impl Shipper {
                     }
                     self.finished(rejected, |c| &c.rejected);
                     self.finished(n - rejected, |c| &c.shipped);
-                    return;
+                    return self.settle(&batch.events);
                 }
                 Err(e) => e,
             };
             if is_retriable(&error) == Retry::No {
                 tracing::error!(%error, events = n, "log batch refused; counted as failed");
-                return self.finished(n, |c| &c.failed);
+                self.finished(n, |c| &c.failed);
+                // Refused as invalid: never sendable, so done with. Denied: a
+                // later process (fixed credentials) ships them from the spool.
+                if !matches!(error, SinkError::Denied(_)) {
+                    self.settle(&batch.events);
+                }
+                return;
             }
             self.input.counters.retried.fetch_add(1, Relaxed);
+            if matches!(error, SinkError::Unknown(_)) {
+                // The backend may have stored it: the resend may be a copy,
+                // recognisable by the events' ids.
+                self.input.counters.retried_unknown.fetch_add(1, Relaxed);
+            }
             let delay = match error {
                 // The sink recreated what was missing: resend at once.
                 SinkError::ResourceNotFound(_) if attempt == 0 => Duration::ZERO,
@@ -332,9 +256,36 @@ impl Shipper {
             return;
         }
         counter(&self.input.counters).fetch_add(n as u64, Relaxed);
-        self.input.room.add_permits(n);
+        // With a spool, room is the spool's, freed by `settle`.
+        if self.input.spool.is_none() {
+            self.input.room.add_permits(n);
+        }
+    }
+
+    /// Marks these events' spool records as done with; once a prefix of the
+    /// spool is, records that in the `ack` file and frees its segments.
+    fn settle(&mut self, events: &[LogEvent]) {
+        let Some(spool) = &self.input.spool else {
+            return;
+        };
+        let mut moved = None;
+        let mut rest = events;
+        while let Some(first) = rest.first() {
+            let run = rest.iter().take_while(|e| e.record == first.record).count();
+            moved = self.acks.finish(first.record, run).or(moved);
+            rest = &rest[run..];
+        }
+        if let Some(acked) = moved
+            && let Err(e) = spool.commit(acked)
+        {
+            // Not fatal: the next commit retries; a crash before it reships
+            // (copies recognisable by id).
+            tracing::warn!(error = %e, "spool: could not record the acknowledged offset");
+        }
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_spooled;

@@ -20,6 +20,7 @@ pub fn is_retriable(error: &SinkError) -> Retry {
         SinkError::Throttled(_)
         | SinkError::Server { .. }
         | SinkError::Network(_)
+        | SinkError::Unknown(_)
         | SinkError::ResourceNotFound(_)
         | SinkError::Io(_) => Retry::Yes,
         SinkError::Invalid(_) | SinkError::Denied(_) => Retry::No,

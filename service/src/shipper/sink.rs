@@ -33,8 +33,13 @@ pub enum SinkError {
     Throttled(String),
     #[error("server error {status}: {message}")]
     Server { status: u16, message: String },
+    /// Not sent (refused, connect timeout): a resend cannot make a copy.
     #[error("network: {0}")]
     Network(String),
+    /// Sent, but no answer came (timeout after sending, connection dropped
+    /// before the response): the backend may have stored it.
+    #[error("no answer, outcome unknown: {0}")]
+    Unknown(String),
     #[error("log group or stream missing: {0}")]
     ResourceNotFound(String),
     #[error("i/o: {0}")]

@@ -1,6 +1,7 @@
 //! Shipper behaviour against the in-memory sink, in paused (virtual) time.
 
 use super::*;
+use crate::config::Overflow;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -76,7 +77,10 @@ fn assert_each_once(stored: &[LogEvent], requests: usize) {
 async fn everything_enqueued_is_shipped_once_on_finish() {
     let rig = rig(1_000, Overflow::Block);
     for r in 0..30 {
-        rig.queue.enqueue(request(r, 1_000 + r as i64)).await;
+        rig.queue
+            .enqueue(request(r, 1_000 + r as i64))
+            .await
+            .unwrap();
     }
     let (sink, c) = rig.finish().await;
     assert_each_once(&sink.stored(), 30);
@@ -92,7 +96,7 @@ async fn everything_enqueued_is_shipped_once_on_finish() {
 #[tokio::test(start_paused = true)]
 async fn flushes_on_the_interval_without_shutdown() {
     let rig = rig(1_000, Overflow::Block);
-    rig.queue.enqueue(request(0, 5)).await;
+    rig.queue.enqueue(request(0, 5)).await.unwrap();
     assert_eq!(rig.queue.counters().queued, 20);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(rig.sink.stored().len(), 20);
@@ -104,7 +108,7 @@ async fn flushes_on_the_interval_without_shutdown() {
 async fn a_full_batch_is_sent_before_the_interval() {
     let rig = rig(50_000, Overflow::Block);
     let events: Vec<_> = (0..10_000).map(|i| LogEvent::new(i, "x")).collect();
-    rig.queue.enqueue(events).await;
+    rig.queue.enqueue(events).await.unwrap();
     rig.wait_for(|c| c.shipped == 10_000).await;
     let (sink, _) = rig.finish().await;
     assert_eq!(sink.batch_sizes(), vec![10_000]);
@@ -114,7 +118,10 @@ async fn a_full_batch_is_sent_before_the_interval() {
 async fn batches_across_boundaries_lose_and_duplicate_nothing() {
     let rig = rig(100_000, Overflow::Block);
     for r in 0..1_234 {
-        rig.queue.enqueue(request(r, (r % 97) as i64)).await;
+        rig.queue
+            .enqueue(request(r, (r % 97) as i64))
+            .await
+            .unwrap();
     }
     let (sink, c) = rig.finish().await;
     assert!(sink.batch_sizes().len() >= 3, "{:?}", sink.batch_sizes());
@@ -128,7 +135,7 @@ async fn drop_mode_counts_every_dropped_event() {
     let rig = rig(100, Overflow::Drop);
     rig.sink.hold();
     for r in 0..10 {
-        rig.queue.enqueue(request(r, 1)).await;
+        rig.queue.enqueue(request(r, 1)).await.unwrap();
     }
     let c = rig.queue.counters();
     assert_eq!((c.enqueued, c.dropped, c.queued), (200, 100, 100));
@@ -144,14 +151,15 @@ async fn block_mode_waits_for_room_and_loses_nothing() {
     let rig = rig(100, Overflow::Block);
     rig.sink.hold();
     for r in 0..5 {
-        rig.queue.enqueue(request(r, 1)).await;
+        rig.queue.enqueue(request(r, 1)).await.unwrap();
     }
     let sixth = tokio::time::timeout(MINUTE, rig.queue.enqueue(request(5, 2))).await;
     assert!(sixth.is_err(), "a full queue must make the request wait");
     rig.sink.release();
     tokio::time::timeout(MINUTE, rig.queue.enqueue(request(6, 2)))
         .await
-        .expect("room comes back once the sink accepts");
+        .expect("room comes back once the sink accepts")
+        .unwrap();
     let (sink, c) = rig.finish().await;
     // Request 5 was abandoned by its caller before it got room; 0–4 and 6 arrive.
     assert_eq!(sink.stored().len(), 120);
@@ -170,7 +178,7 @@ async fn throttling_and_5xx_are_retried_without_duplicates() {
         },
         SinkError::Network("connection refused".into()),
     ]);
-    rig.queue.enqueue(request(0, 1)).await;
+    rig.queue.enqueue(request(0, 1)).await.unwrap();
     rig.wait_for(|c| c.shipped == 20).await;
     let (sink, c) = rig.finish().await;
     assert_each_once(&sink.stored(), 1);
@@ -183,8 +191,8 @@ async fn invalid_requests_are_counted_failed_not_retried() {
     let rig = rig(1_000, Overflow::Block);
     rig.sink
         .fail_next([SinkError::Invalid("InvalidParameterException".into())]);
-    rig.queue.enqueue(request(0, 1)).await;
-    rig.queue.enqueue(request(1, 1)).await;
+    rig.queue.enqueue(request(0, 1)).await.unwrap();
+    rig.queue.enqueue(request(1, 1)).await.unwrap();
     let (sink, c) = rig.finish().await;
     assert_eq!((c.failed, c.shipped, c.retried), (40, 0, 0));
     assert_eq!(sink.calls(), 1);
@@ -196,7 +204,7 @@ async fn a_long_outage_loses_nothing() {
     rig.sink
         .set_down(Some(SinkError::Network("refused".into())));
     for r in 0..100 {
-        rig.queue.enqueue(request(r, r as i64)).await;
+        rig.queue.enqueue(request(r, r as i64)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(10 * MINUTE).await;
@@ -218,7 +226,7 @@ async fn finish_with_the_sink_down_gives_up_after_the_budget() {
         message: "down".into(),
     }));
     for r in 0..3 {
-        rig.queue.enqueue(request(r, 1)).await;
+        rig.queue.enqueue(request(r, 1)).await.unwrap();
     }
     let started = Instant::now();
     let (_, c) = rig.finish().await;
@@ -236,7 +244,7 @@ async fn finish_while_the_sink_recovers_delivers_everything() {
     let rig = rig(10_000, Overflow::Block);
     rig.sink
         .set_down(Some(SinkError::Network("refused".into())));
-    rig.queue.enqueue(request(0, 1)).await;
+    rig.queue.enqueue(request(0, 1)).await.unwrap();
     let sink = rig.sink.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -252,7 +260,7 @@ async fn missing_stream_is_resent_at_once() {
     let rig = rig(1_000, Overflow::Block);
     rig.sink
         .fail_next([SinkError::ResourceNotFound("stream".into())]);
-    rig.queue.enqueue(request(0, 1)).await;
+    rig.queue.enqueue(request(0, 1)).await.unwrap();
     let started = Instant::now();
     rig.wait_for(|c| c.shipped == 20).await;
     assert!(started.elapsed() < Duration::from_millis(1_200));
@@ -266,7 +274,8 @@ async fn oversize_events_are_rejected_and_counted() {
     let huge = "z".repeat(batch::MAX_EVENT_BYTES);
     rig.queue
         .enqueue(vec![LogEvent::new(1, "small"), LogEvent::new(2, huge)])
-        .await;
+        .await
+        .unwrap();
     let (sink, c) = rig.finish().await;
     assert_eq!((c.shipped, c.rejected, c.queued), (1, 1, 0));
     assert_eq!(sink.stored().len(), 1);
@@ -277,7 +286,7 @@ async fn enqueue_after_finish_is_counted_failed() {
     let rig = rig(1_000, Overflow::Block);
     let queue = rig.queue.clone();
     rig.finish().await;
-    queue.enqueue(request(0, 1)).await;
+    queue.enqueue(request(0, 1)).await.unwrap();
     let c = queue.counters();
     assert_eq!((c.enqueued, c.failed, c.queued), (20, 20, 0));
 }

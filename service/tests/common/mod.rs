@@ -1,6 +1,9 @@
 //! Helpers shared by the service's integration tests.
 #![allow(dead_code)]
 
+pub mod crash;
+pub mod cwlogs;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -231,4 +234,40 @@ pub fn expected_repeat_messages(requests: usize) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// The spec's text of each `/repeat` event (its ` [id=…]` suffix removed),
+/// sorted. Panics unless every message carries a well-formed id
+/// (`instance/start_ms/request/iteration`, the iteration matching the text)
+/// and no id occurs twice.
+pub fn repeat_texts(messages: &[String]) -> Vec<String> {
+    let mut ids = std::collections::HashSet::new();
+    let mut texts: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let (text, id) = split_id(m).unwrap_or_else(|| panic!("no id in {m:?}"));
+            assert!(ids.insert(id.to_owned()), "id {id} occurs twice");
+            text.to_owned()
+        })
+        .collect();
+    texts.sort();
+    texts
+}
+
+/// `("Iteration 5: Hello World", "i-1/1700000000000/42/5")` from a message,
+/// if it ends in a well-formed id whose iteration matches the text's.
+pub fn split_id(message: &str) -> Option<(&str, &str)> {
+    let (text, rest) = message.split_once(" [id=")?;
+    let id = rest.strip_suffix(']')?;
+    let parts: Vec<&str> = id.rsplitn(4, '/').collect();
+    let [iteration, request, start, instance] = parts[..] else {
+        return None;
+    };
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = !instance.is_empty()
+        && numeric(start)
+        && numeric(request)
+        && numeric(iteration)
+        && text == format!("Iteration {iteration}: Hello World");
+    ok.then_some((text, id))
 }

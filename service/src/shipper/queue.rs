@@ -1,0 +1,334 @@
+//! The hand-over from requests to the [`Shipper`](super::Shipper): a
+//! [`LogQueue`] cloned into every handler, its [`QueueReceiver`], and the
+//! shared [`Counters`].
+//!
+//! Two modes, chosen at start:
+//! - spooled ([`queue_spooled`]): each request's events are encoded as one
+//!   record and appended to the [`Spool`] before `enqueue` returns, then
+//!   handed over in memory tagged with the record's end offset; the spool's
+//!   byte bound is the queue's bound (every event held in memory is an
+//!   unacknowledged record). Appends go through one writer task that writes
+//!   the records of requests that arrived together with one `write` (group
+//!   commit); each request waits for its own record's write.
+//! - in memory ([`queue`]): a semaphore of `capacity` events bounds the queue;
+//!   a crash loses what was not yet shipped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::LogEvent;
+use super::record;
+use super::spool::{Recovered, Spool};
+use crate::config::Overflow;
+
+/// The shipper's counters (see [`proto::LogCounters`]).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(super) enqueued: AtomicU64,
+    pub(super) shipped: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) rejected: AtomicU64,
+    pub(super) retried: AtomicU64,
+    pub(super) retried_unknown: AtomicU64,
+    pub(super) failed: AtomicU64,
+}
+
+impl Counters {
+    /// A consistent-enough snapshot: the terminal counters are read before
+    /// `enqueued`, so `queued` is never negative.
+    pub fn snapshot(&self) -> proto::LogCounters {
+        let shipped = self.shipped.load(Relaxed);
+        let dropped = self.dropped.load(Relaxed);
+        let rejected = self.rejected.load(Relaxed);
+        let failed = self.failed.load(Relaxed);
+        let retried = self.retried.load(Relaxed);
+        let retried_unknown = self.retried_unknown.load(Relaxed);
+        let enqueued = self.enqueued.load(Relaxed);
+        proto::LogCounters {
+            enqueued,
+            shipped,
+            queued: enqueued.saturating_sub(shipped + dropped + rejected + failed),
+            dropped,
+            rejected,
+            retried,
+            retried_unknown,
+            failed,
+        }
+    }
+}
+
+/// Why events could not be handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    /// The spool could not store them (disk full, I/O error): counted `failed`.
+    #[error("{0}")]
+    Spool(String),
+}
+
+/// One request's record on its way to the writer task.
+struct Append {
+    record: Vec<u8>,
+    events: Vec<LogEvent>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The sending side, cloned into every request handler.
+#[derive(Clone)]
+pub struct LogQueue {
+    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
+    room: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    overflow: Overflow,
+    spool: Option<Arc<Spool>>,
+    appends: Option<mpsc::UnboundedSender<Append>>,
+}
+
+/// The receiving side, consumed by [`Shipper::new`](super::Shipper::new).
+pub struct QueueReceiver {
+    pub(super) rx: mpsc::UnboundedReceiver<Vec<LogEvent>>,
+    pub(super) room: Arc<Semaphore>,
+    pub(super) counters: Arc<Counters>,
+    pub(super) spool: Option<Arc<Spool>>,
+    /// Offset the spool had acknowledged at start.
+    pub(super) acked: u64,
+}
+
+/// An in-memory queue holding at most `capacity` events (queued plus in flight).
+pub fn queue(capacity: usize, overflow: Overflow) -> (LogQueue, QueueReceiver) {
+    build(Semaphore::new(capacity), overflow, None, 0)
+}
+
+/// A queue whose events are first appended to `spool`. What an earlier
+/// process left unacknowledged is handed over first (and counted `enqueued`).
+/// Spawns the writer task (it ends when every [`LogQueue`] is dropped).
+pub fn queue_spooled(
+    spool: Spool,
+    recovered: Recovered,
+    overflow: Overflow,
+) -> (LogQueue, QueueReceiver) {
+    // The spool bounds the queue: the semaphore never runs out.
+    let (mut queue, input) = build(
+        Semaphore::new(Semaphore::MAX_PERMITS),
+        overflow,
+        Some(Arc::new(spool)),
+        recovered.acked,
+    );
+    for (end, mut events) in recovered.records {
+        queue
+            .counters
+            .enqueued
+            .fetch_add(events.len() as u64, Relaxed);
+        events.iter_mut().for_each(|e| e.record = end);
+        let _ = queue.tx.send(events);
+    }
+    let (appends, rx) = mpsc::unbounded_channel();
+    if let Some(spool) = queue.spool.clone() {
+        tokio::spawn(write_loop(
+            spool,
+            rx,
+            queue.tx.clone(),
+            queue.counters.clone(),
+        ));
+    }
+    queue.appends = Some(appends);
+    (queue, input)
+}
+
+/// Most bytes one group write carries.
+const GROUP_BYTES: usize = 1 << 20;
+
+/// The writer task: takes every record waiting, writes them with one `write`,
+/// hands their events over in spool order, then answers each request.
+async fn write_loop(
+    spool: Arc<Spool>,
+    mut rx: mpsc::UnboundedReceiver<Append>,
+    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
+    counters: Arc<Counters>,
+) {
+    let mut group: Vec<Append> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut bytes = first.record.len();
+        group.push(first);
+        while bytes < GROUP_BYTES {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += next.record.len();
+            group.push(next);
+        }
+        let records: Vec<&[u8]> = group.iter().map(|a| a.record.as_slice()).collect();
+        let result = spool.append_group(&records);
+        drop(records);
+        match result {
+            Ok(ends) => {
+                for (a, end) in group.drain(..).zip(ends) {
+                    let mut events = a.events;
+                    let n = events.len() as u64;
+                    events.iter_mut().for_each(|e| e.record = end);
+                    // Counted before the hand-over, so `queued` never goes negative.
+                    counters.enqueued.fetch_add(n, Relaxed);
+                    if tx.send(events).is_err() {
+                        // The shipper has finished: the record stays in the
+                        // spool for the next process.
+                        counters.failed.fetch_add(n, Relaxed);
+                    }
+                    let _ = a.done.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                for a in group.drain(..) {
+                    let n = a.events.len() as u64;
+                    counters.enqueued.fetch_add(n, Relaxed);
+                    counters.failed.fetch_add(n, Relaxed);
+                    let _ = a.done.send(Err(why.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn build(
+    room: Semaphore,
+    overflow: Overflow,
+    spool: Option<Arc<Spool>>,
+    acked: u64,
+) -> (LogQueue, QueueReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let room = Arc::new(room);
+    let counters = Arc::new(Counters::default());
+    (
+        LogQueue {
+            tx,
+            room: room.clone(),
+            counters: counters.clone(),
+            overflow,
+            spool: spool.clone(),
+            appends: None,
+        },
+        QueueReceiver {
+            rx,
+            room,
+            counters,
+            spool,
+            acked,
+        },
+    )
+}
+
+impl LogQueue {
+    /// Hands events to the shipper. Waits only for room (block mode). With a
+    /// spool, the events are in it when this returns `Ok`.
+    pub async fn enqueue(&self, events: Vec<LogEvent>) -> Result<(), EnqueueError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        match (&self.spool, &self.appends) {
+            (Some(spool), Some(appends)) => self.enqueue_spooled(spool, appends, events).await,
+            _ => {
+                self.enqueue_memory(events).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn enqueue_spooled(
+        &self,
+        spool: &Spool,
+        appends: &mpsc::UnboundedSender<Append>,
+        events: Vec<LogEvent>,
+    ) -> Result<(), EnqueueError> {
+        let n = events.len() as u64;
+        let mut record =
+            Vec::with_capacity(16 + events.iter().map(|e| 12 + e.message.len()).sum::<usize>());
+        record::encode(&events, &mut record);
+        loop {
+            // Registered before the attempt, so a commit in between is not missed.
+            let freed = spool.room().notified();
+            if spool.try_reserve(record.len() as u64) {
+                break;
+            }
+            if self.overflow == Overflow::Drop {
+                self.counters.enqueued.fetch_add(n, Relaxed);
+                self.counters.dropped.fetch_add(n, Relaxed);
+                return Ok(());
+            }
+            // Block: wait for a commit to free room. The request's own
+            // timeout bounds the wait; abandoning it hands nothing over.
+            freed.await;
+        }
+        let (done, written) = oneshot::channel();
+        let gone = || {
+            self.counters.enqueued.fetch_add(n, Relaxed);
+            self.counters.failed.fetch_add(n, Relaxed);
+            EnqueueError::Spool("the spool writer has stopped".into())
+        };
+        if appends
+            .send(Append {
+                record,
+                events,
+                done,
+            })
+            .is_err()
+        {
+            return Err(gone());
+        }
+        // Abandoned here (client gone, timeout), the record is still written
+        // and shipped: an unanswered request's events may be stored.
+        match written.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(EnqueueError::Spool(why)),
+            Err(_) => Err(gone()),
+        }
+    }
+
+    async fn enqueue_memory(&self, events: Vec<LogEvent>) {
+        let n = events.len() as u64;
+        let Ok(permits) = u32::try_from(n) else {
+            self.counters.enqueued.fetch_add(n, Relaxed);
+            self.counters.dropped.fetch_add(n, Relaxed);
+            return;
+        };
+        let reserved = match self.overflow {
+            // Counted once there is room: a request abandoned while it waits
+            // (client gone, timeout) handed nothing over.
+            Overflow::Block => {
+                let p = self.room.acquire_many(permits).await.ok();
+                self.counters.enqueued.fetch_add(n, Relaxed);
+                p
+            }
+            Overflow::Drop => {
+                self.counters.enqueued.fetch_add(n, Relaxed);
+                match self.room.try_acquire_many(permits) {
+                    Ok(p) => Some(p),
+                    Err(tokio::sync::TryAcquireError::NoPermits) => {
+                        self.counters.dropped.fetch_add(n, Relaxed);
+                        return;
+                    }
+                    Err(tokio::sync::TryAcquireError::Closed) => None,
+                }
+            }
+        };
+        match reserved {
+            // The shipper gives the room back once the events are done with.
+            Some(p) => p.forget(),
+            None => {
+                // The shipper has finished (shutdown is over): nothing will send these.
+                self.counters.failed.fetch_add(n, Relaxed);
+                return;
+            }
+        }
+        if self.tx.send(events).is_err() {
+            self.counters.failed.fetch_add(n, Relaxed);
+        }
+    }
+
+    pub fn counters(&self) -> proto::LogCounters {
+        self.counters.snapshot()
+    }
+
+    /// Bytes in the spool's segments, if there is a spool.
+    pub fn spool_bytes(&self) -> Option<u64> {
+        self.spool.as_ref().map(|s| s.bytes())
+    }
+}

@@ -1,0 +1,357 @@
+//! The on-disk spool: every request's events are appended, as one
+//! [`record`](super::record), to an append-only segment file before the
+//! request is answered; the shipper records how far the sink has acknowledged
+//! in a small `ack` file; segments below that are deleted.
+//!
+//! Layout of the spool directory (one per instance, locked by one process):
+//!
+//! ```text
+//! lock                         held with an exclusive lock while the process lives
+//! ack                          the acknowledged offset, decimal; replaced atomically (tmp + rename)
+//! 00000000000000000000.seg     segments, named by their first logical offset
+//! 00000000000004194321.seg
+//! ```
+//!
+//! Durability: an append is one `write` to the page cache, which outlives the
+//! process, so a `kill -9` or panic loses nothing answered. A host crash (power
+//! loss, kernel panic) can lose the unsynced tail; a torn record it leaves is
+//! detected by its checksum and cut off at start. An fsync per interval would
+//! narrow that window; it is not done (no flag) because the page cache is the
+//! promise the spec asks for and an fsync per request costs milliseconds.
+//!
+//! Blocking I/O: appends and ack writes are short page-cache operations done
+//! inline (under one mutex), not on a blocking thread pool: a hop to another
+//! thread would cost more than the write. Appends come in groups
+//! ([`Spool::append_group`], fed by the queue's writer task): the records of
+//! requests that arrived together cost one `write`, each request still
+//! answered only after its own record is written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use super::LogEvent;
+use super::ack::{fully_acked, has_room, parse_segment_name, segment_name};
+use super::record::scan;
+
+/// Where and how big.
+#[derive(Debug, Clone)]
+pub struct SpoolOptions {
+    pub dir: PathBuf,
+    /// A segment is closed and a new one started past this size.
+    pub segment_bytes: u64,
+    /// Most bytes the spool's segments may hold (acknowledged bytes in a
+    /// segment not yet deleted included).
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool {path}: {what}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("spool {0} is in use by another process (its lock is held)")]
+    Locked(PathBuf),
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SpoolError + 'a {
+    move |source| SpoolError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What an earlier process left unacknowledged, found by [`Spool::open`].
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// (record end offset, its events), in spool order.
+    pub records: Vec<(u64, Vec<LogEvent>)>,
+    /// The acknowledged offset read from the `ack` file.
+    pub acked: u64,
+    /// Bytes cut off or skipped because they were not whole, valid records.
+    pub bad_bytes: u64,
+}
+
+pub struct Spool {
+    dir: PathBuf,
+    options: SpoolOptions,
+    writer: Mutex<Writer>,
+    room: Notify,
+    /// Held for the spool's life: the lock is released when it closes.
+    _lock: File,
+}
+
+struct Writer {
+    file: File,
+    /// Live segments' bases, ascending; the last one is `file`.
+    bases: Vec<u64>,
+    end: u64,
+    acked: u64,
+    /// Bytes promised to records not yet written ([`Spool::try_reserve`]).
+    reserved: u64,
+}
+
+impl Spool {
+    /// Opens (creating) the spool directory, takes its lock, cuts a torn tail
+    /// off, and returns every record not yet acknowledged.
+    pub fn open(options: SpoolOptions) -> Result<(Spool, Recovered), SpoolError> {
+        let dir = options.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(io("creating the directory", &dir))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io("opening the lock file", &lock_path))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => SpoolError::Locked(dir.clone()),
+            std::fs::TryLockError::Error(source) => SpoolError::Io {
+                what: "locking",
+                path: lock_path.clone(),
+                source,
+            },
+        })?;
+        let acked = read_ack(&dir)?;
+        let mut bases = list_segments(&dir)?;
+        let mut recovered = Recovered {
+            acked,
+            ..Recovered::default()
+        };
+        let mut last_end = None;
+        for (i, &base) in bases.iter().enumerate() {
+            let path = dir.join(segment_name(base));
+            let bytes = read_file(&path)?;
+            let len = bytes.len() as u64;
+            let last = i + 1 == bases.len();
+            let from = acked.saturating_sub(base).min(len) as usize;
+            let s = scan(&bytes[from..]);
+            recovered.records.extend(
+                s.records
+                    .into_iter()
+                    .filter(|r| !r.events.is_empty())
+                    .map(|r| (base + (from + r.end) as u64, r.events)),
+            );
+            let good = (from + s.valid_len) as u64;
+            if let Some(stop) = s.stop {
+                recovered.bad_bytes += len - good;
+                tracing::warn!(segment = %path.display(), at = good, ?stop, bad_bytes = len - good,
+                    "spool: bytes that are not a whole record skipped (a write torn by a crash?)");
+                if last {
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(io("opening to cut a torn tail", &path))?;
+                    f.set_len(good).map_err(io("cutting a torn tail", &path))?;
+                }
+            }
+            if last {
+                last_end = Some(base + good);
+            }
+        }
+        // Appends continue in the last segment, unless the ack is past its end
+        // (its bytes were lost): then a new segment starts at the ack.
+        let end = last_end.map_or(acked, |e| e.max(acked));
+        if last_end != Some(end) {
+            bases.push(end);
+        }
+        let current = dir.join(segment_name(*bases.last().unwrap_or(&end)));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&current)
+            .map_err(io("opening a segment", &current))?;
+        let spool = Spool {
+            dir,
+            options,
+            writer: Mutex::new(Writer {
+                file,
+                bases,
+                end,
+                acked,
+                reserved: 0,
+            }),
+            room: Notify::new(),
+            _lock: lock,
+        };
+        spool.delete_acked(&mut spool.writer())?;
+        Ok((spool, recovered))
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves room for a record of `len` bytes; `false`: the spool is full.
+    /// Every reservation must be followed by [`Spool::append_group`] of it.
+    pub fn try_reserve(&self, len: u64) -> bool {
+        let mut w = self.writer();
+        let oldest = w.bases.first().copied().unwrap_or(w.end);
+        if !has_room(oldest, w.end + w.reserved, len, self.options.max_bytes) {
+            return false;
+        }
+        w.reserved += len;
+        true
+    }
+
+    /// Appends reserved records, in order, with one `write` for all of them
+    /// (group commit: the records of requests that arrived together), and
+    /// returns each one's end offset. On a failed write the segment is cut
+    /// back so the spool holds no partial record.
+    pub fn append_group(&self, records: &[&[u8]]) -> Result<Vec<u64>, SpoolError> {
+        let total: u64 = records.iter().map(|r| r.len() as u64).sum();
+        let mut w = self.writer();
+        w.reserved = w.reserved.saturating_sub(total);
+        let base = w.bases.last().copied().unwrap_or(w.end);
+        if w.end > base && w.end - base + total > self.options.segment_bytes {
+            let path = self.dir.join(segment_name(w.end));
+            w.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io("starting a segment", &path))?;
+            let end = w.end;
+            w.bases.push(end);
+        }
+        let base = w.bases.last().copied().unwrap_or(w.end);
+        let written = match records {
+            [one] => w.file.write_all(one),
+            many => w.file.write_all(&many.concat()),
+        };
+        if let Err(source) = written {
+            let _ = w.file.set_len(w.end - base);
+            return Err(SpoolError::Io {
+                what: "appending a record",
+                path: self.dir.join(segment_name(base)),
+                source,
+            });
+        }
+        let mut end = w.end;
+        let ends = records
+            .iter()
+            .map(|r| {
+                end += r.len() as u64;
+                end
+            })
+            .collect();
+        w.end = end;
+        Ok(ends)
+    }
+
+    /// Reserves and appends one record: `Ok(None)` when the spool is full.
+    pub fn try_append(&self, record: &[u8]) -> Result<Option<u64>, SpoolError> {
+        if !self.try_reserve(record.len() as u64) {
+            return Ok(None);
+        }
+        Ok(self.append_group(&[record])?.pop())
+    }
+
+    /// Woken whenever room may have been freed.
+    pub fn room(&self) -> &Notify {
+        &self.room
+    }
+
+    /// Records that everything below `acked` is stored: writes the `ack` file
+    /// (tmp + rename), deletes segments that are wholly below it, wakes
+    /// requests waiting for room.
+    pub fn commit(&self, acked: u64) -> Result<(), SpoolError> {
+        let mut w = self.writer();
+        if acked <= w.acked {
+            return Ok(());
+        }
+        let tmp = self.dir.join("ack.tmp");
+        let path = self.dir.join("ack");
+        std::fs::write(&tmp, format!("{acked}\n")).map_err(io("writing", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io("renaming into place", &path))?;
+        w.acked = acked;
+        let result = self.delete_acked(&mut w);
+        drop(w);
+        self.room.notify_waiters();
+        result
+    }
+
+    fn delete_acked(&self, w: &mut Writer) -> Result<(), SpoolError> {
+        let gone = fully_acked(&w.bases, w.acked);
+        for base in &gone {
+            let path = self.dir.join(segment_name(*base));
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(SpoolError::Io {
+                        what: "deleting an acknowledged segment",
+                        path,
+                        source,
+                    });
+                }
+            }
+        }
+        w.bases.drain(..gone.len());
+        Ok(())
+    }
+
+    /// Bytes the segments hold now.
+    pub fn bytes(&self) -> u64 {
+        let w = self.writer();
+        w.end - w.bases.first().copied().unwrap_or(w.end)
+    }
+
+    /// The acknowledged offset.
+    pub fn acked(&self) -> u64 {
+        self.writer().acked
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn read_ack(dir: &Path) -> Result<u64, SpoolError> {
+    let path = dir.join("ack");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match text.trim().parse() {
+            Ok(v) => Ok(v),
+            Err(_) => {
+                // Written by rename, so never torn; if it is garbage anyway,
+                // shipping everything again loses nothing (ids show copies).
+                tracing::warn!(path = %path.display(), "spool: unreadable ack file; reshipping the whole spool");
+                Ok(0)
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(source) => Err(SpoolError::Io {
+            what: "reading",
+            path,
+            source,
+        }),
+    }
+}
+
+fn list_segments(dir: &Path) -> Result<Vec<u64>, SpoolError> {
+    let mut bases: Vec<u64> = std::fs::read_dir(dir)
+        .map_err(io("listing", dir))?
+        .filter_map(Result::ok)
+        .filter_map(|e| parse_segment_name(e.file_name().to_str()?))
+        .collect();
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, SpoolError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(io("reading a segment", path))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+#[path = "spool_tests.rs"]
+mod tests;
