@@ -573,7 +573,10 @@ service_start() {
   # The report key comes from the stack's secret before the container starts, into a 0600 file.
   in_order "$tmp/calls" '^aws secretsmanager get-secret-value --region eu-west-1 --secret-id stand-in-ReportKeySecret --query SecretString --output text$' \
     '^docker run --rm --name service .*-v [^ ]*/etc/hellofleet/report.key:[^ ]*/etc/hellofleet/report.key:ro .*-e REPORT_KEY_FILE .*stand-in-Image$' &&
-  [ "$(stat -c %a "$tmp/root/etc/hellofleet/report.key")" = 600 ]
+  [ "$(stat -c %a "$tmp/root/etc/hellofleet/report.key")" = 600 ] &&
+  # The log spool's data dir is on the host, so the next container after a crash ships it.
+  grep -q '^docker run --rm --name service .*-v [^ ]*/var/lib/hellofleet:[^ ]*/var/lib/hellofleet .*-e DATA_DIR .*stand-in-Image$' "$tmp/calls" &&
+  [ "$(stat -c %a "$tmp/root/var/lib/hellofleet")" = 700 ]
 }
 t "user data: the service starts from ECR with its region, port, log sink, group, controller and report key" service_start
 

@@ -7,7 +7,7 @@ Finds every `UserData: Fn::Base64: !Sub - |` block, substitutes the ${...} refer
 way Fn::Sub would (with stand-in values), and writes the boot script plus every script it
 installs under /usr/local/bin (its quoted heredocs) into OUT_DIR, one file each, for
 `bash -n` and shellcheck, and every env file it writes under /etc/hellofleet as
-userdataN-NAME.env. With ROOT, paths under /etc/hellofleet/ become ROOT/etc/hellofleet/, so
+userdataN-NAME.env. With ROOT, paths under /etc/hellofleet/ (and /var/lib/hellofleet) move under ROOT, so
 a test can run the scripts with stand-in commands. Prints the file names.
 """
 
@@ -36,7 +36,8 @@ def blocks(text):
 
 def substitute(script, root):
     if root:
-        script = script.replace("/etc/hellofleet/", root.rstrip("/") + "/etc/hellofleet/")
+        for d in ("/etc/hellofleet/", "/var/lib/hellofleet"):
+            script = script.replace(d, root.rstrip("/") + d)
     script = re.sub(r"\$\{AWS::Region\}", "eu-west-1", script)
     script = re.sub(r"\$\{!([^}]+)\}", r"${\1}", script)  # ${!x} is a literal ${x}
     return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: "stand-in-" + m.group(1).replace(":", "-").replace(".", "-"), script)
