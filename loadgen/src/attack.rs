@@ -3,8 +3,13 @@
 //! `--test-plan`. Every response is also recorded in the [`Recorder`] (latency to the end
 //! of the body, success, `X-Instance-Id`).
 //!
-//! Sessions: each user sends its first request without a cookie, keeps the `uid` the
-//! service issues ([`Session`]) and sends it from then on, as a browser would. All users
+//! Sessions: each user carries its own `uid` cookie from its first request ([`Session`]),
+//! as an API client with a session token does, so the service counts exactly the users
+//! this load generator runs. (A browser's first request carries no cookie: the service
+//! counts it under its client address until the cookie it issues comes back, so from one
+//! address a ramp of browsers would count one user more for a window. loadgen knows its
+//! users, so it says who they are.) If the service issues another `uid` anyway, the user
+//! keeps that one from then on, as a browser would. All users
 //! share one HTTP client (goose's shared strategy) instead of a client and cookie jar
 //! each: per user that saves ~50 KB and the client's construction before the test starts,
 //! and per request the jar's matching. Requests go out with a URL parsed once per route.
@@ -54,12 +59,18 @@ pub fn goose_args(config: &Config, reports: &[&Path]) -> Vec<String> {
 }
 
 /// One goose user's session: counted while it exists ([`UserGuard`]), and the `Cookie`
-/// header to send once the service has issued a `uid`. (goose wants session data to be
+/// header it sends: its own `uid` until the service issues one. (goose wants session data to be
 /// `Clone`; a clone is counted as one more user, like [`UserGuard`].)
 #[derive(Clone)]
 struct Session {
     _user: UserGuard,
     cookie: Option<HeaderValue>,
+}
+
+/// `uid=lg-<128 random bits>`: a user id the service accepts (`[A-Za-z0-9._-]{1,128}`).
+fn own_uid() -> HeaderValue {
+    let id = format!("{}=lg-{:032x}", proto::USER_COOKIE, rand::random::<u128>());
+    HeaderValue::from_str(&id).expect("ASCII")
 }
 
 /// The `Cookie` header value for a `uid` the service set in `headers`, if it set one.
@@ -125,7 +136,7 @@ fn on_start(recorder: Arc<Recorder>) -> TransactionFunction {
     Arc::new(move |user| {
         let session = Session {
             _user: recorder.user_started(Instant::now()),
-            cookie: None,
+            cookie: Some(own_uid()),
         };
         Box::pin(async move {
             user.set_session_data(session);
@@ -186,6 +197,19 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_user_has_its_own_valid_uid() {
+        let (a, b) = (own_uid(), own_uid());
+        assert_ne!(a, b);
+        let value = a.to_str().unwrap().strip_prefix("uid=").unwrap();
+        assert!(value.len() <= 128);
+        assert!(
+            value
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        );
+    }
 
     #[test]
     fn keeps_the_uid_the_service_issues_and_nothing_else() {
