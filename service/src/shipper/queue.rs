@@ -7,19 +7,19 @@
 //!   record and appended to the [`Spool`] before `enqueue` returns, then
 //!   handed over in memory tagged with the record's end offset; the spool's
 //!   byte bound is the queue's bound (every event held in memory is an
-//!   unacknowledged record). Appends go through one writer task that writes
-//!   the records of requests that arrived together with one `write` (group
-//!   commit); each request waits for its own record's write.
+//!   unacknowledged record). Each request writes its own record from its
+//!   own task (one `write`, under the spool's lock; no hop to a writer task).
 //! - in memory ([`queue`]): a semaphore of `capacity` events bounds the queue;
 //!   a crash loses what was not yet shipped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::LogEvent;
 use super::record;
+use super::repeat::Entry;
 use super::spool::{Recovered, Spool};
 use crate::config::Overflow;
 
@@ -67,13 +67,6 @@ pub enum EnqueueError {
     Spool(String),
 }
 
-/// One request's record on its way to the writer task.
-struct Append {
-    record: Vec<u8>,
-    events: Vec<LogEvent>,
-    done: oneshot::Sender<Result<(), String>>,
-}
-
 /// The sending side, cloned into every request handler.
 #[derive(Clone)]
 pub struct LogQueue {
@@ -82,7 +75,6 @@ pub struct LogQueue {
     counters: Arc<Counters>,
     overflow: Overflow,
     spool: Option<Arc<Spool>>,
-    appends: Option<mpsc::UnboundedSender<Append>>,
 }
 
 /// The receiving side, consumed by [`Shipper::new`](super::Shipper::new).
@@ -102,14 +94,13 @@ pub fn queue(capacity: usize, overflow: Overflow) -> (LogQueue, QueueReceiver) {
 
 /// A queue whose events are first appended to `spool`. What an earlier
 /// process left unacknowledged is handed over first (and counted `enqueued`).
-/// Spawns the writer task (it ends when every [`LogQueue`] is dropped).
 pub fn queue_spooled(
     spool: Spool,
     recovered: Recovered,
     overflow: Overflow,
 ) -> (LogQueue, QueueReceiver) {
     // The spool bounds the queue: the semaphore never runs out.
-    let (mut queue, input) = build(
+    let (queue, input) = build(
         Semaphore::new(Semaphore::MAX_PERMITS),
         overflow,
         Some(Arc::new(spool)),
@@ -123,69 +114,7 @@ pub fn queue_spooled(
         events.iter_mut().for_each(|e| e.record = end);
         let _ = queue.tx.send(events);
     }
-    let (appends, rx) = mpsc::unbounded_channel();
-    if let Some(spool) = queue.spool.clone() {
-        tokio::spawn(write_loop(
-            spool,
-            rx,
-            queue.tx.clone(),
-            queue.counters.clone(),
-        ));
-    }
-    queue.appends = Some(appends);
     (queue, input)
-}
-
-/// Most bytes one group write carries.
-const GROUP_BYTES: usize = 1 << 20;
-
-/// The writer task: takes every record waiting, writes them with one `write`,
-/// hands their events over in spool order, then answers each request.
-async fn write_loop(
-    spool: Arc<Spool>,
-    mut rx: mpsc::UnboundedReceiver<Append>,
-    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
-    counters: Arc<Counters>,
-) {
-    let mut group: Vec<Append> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut bytes = first.record.len();
-        group.push(first);
-        while bytes < GROUP_BYTES {
-            let Ok(next) = rx.try_recv() else { break };
-            bytes += next.record.len();
-            group.push(next);
-        }
-        let records: Vec<&[u8]> = group.iter().map(|a| a.record.as_slice()).collect();
-        let result = spool.append_group(&records);
-        drop(records);
-        match result {
-            Ok(ends) => {
-                for (a, end) in group.drain(..).zip(ends) {
-                    let mut events = a.events;
-                    let n = events.len() as u64;
-                    events.iter_mut().for_each(|e| e.record = end);
-                    // Counted before the hand-over, so `queued` never goes negative.
-                    counters.enqueued.fetch_add(n, Relaxed);
-                    if tx.send(events).is_err() {
-                        // The shipper has finished: the record stays in the
-                        // spool for the next process.
-                        counters.failed.fetch_add(n, Relaxed);
-                    }
-                    let _ = a.done.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                let why = e.to_string();
-                for a in group.drain(..) {
-                    let n = a.events.len() as u64;
-                    counters.enqueued.fetch_add(n, Relaxed);
-                    counters.failed.fetch_add(n, Relaxed);
-                    let _ = a.done.send(Err(why.clone()));
-                }
-            }
-        }
-    }
 }
 
 fn build(
@@ -204,7 +133,6 @@ fn build(
             counters: counters.clone(),
             overflow,
             spool: spool.clone(),
-            appends: None,
         },
         QueueReceiver {
             rx,
@@ -219,34 +147,63 @@ fn build(
 impl LogQueue {
     /// Hands events to the shipper. Waits only for room (block mode). With a
     /// spool, the events are in it when this returns `Ok`.
-    pub async fn enqueue(&self, events: Vec<LogEvent>) -> Result<(), EnqueueError> {
-        if events.is_empty() {
+    pub async fn enqueue(&self, entry: impl Into<Entry>) -> Result<(), EnqueueError> {
+        let entry = entry.into();
+        if entry.events.is_empty() {
             return Ok(());
         }
-        match (&self.spool, &self.appends) {
-            (Some(spool), Some(appends)) => self.enqueue_spooled(spool, appends, events).await,
-            _ => {
-                self.enqueue_memory(events).await;
+        match &self.spool {
+            Some(spool) => self.enqueue_spooled(spool, entry).await,
+            None => {
+                self.enqueue_memory(entry.events).await;
                 Ok(())
             }
         }
     }
 
-    async fn enqueue_spooled(
-        &self,
-        spool: &Spool,
-        appends: &mpsc::UnboundedSender<Append>,
-        events: Vec<LogEvent>,
-    ) -> Result<(), EnqueueError> {
+    async fn enqueue_spooled(&self, spool: &Spool, entry: Entry) -> Result<(), EnqueueError> {
+        let Entry { events, repeat } = entry;
         let n = events.len() as u64;
-        let mut record =
-            Vec::with_capacity(16 + events.iter().map(|e| 12 + e.message.len()).sum::<usize>());
-        record::encode(&events, &mut record);
+        // A /repeat's record is its compact form: the messages are rebuilt
+        // from it when read back.
+        let record = match &repeat {
+            Some(r) => {
+                let mut out = Vec::with_capacity(64 + r.log.instance_id.len());
+                record::encode_repeat(r, &mut out);
+                out
+            }
+            None => {
+                let size = events.iter().map(|e| 12 + e.message.len()).sum::<usize>();
+                let mut out = Vec::with_capacity(16 + size);
+                record::encode(&events, &mut out);
+                out
+            }
+        };
+        let mut events = Some(events);
         loop {
             // Registered before the attempt, so a commit in between is not missed.
             let freed = spool.room().notified();
-            if spool.try_reserve(record.len() as u64) {
-                break;
+            // Written from this task (no hop to a writer), and handed over
+            // under the spool's lock so the shipper sees records in order.
+            let appended = spool.try_append_with(&record, |end| {
+                let mut events = events.take().unwrap_or_default();
+                events.iter_mut().for_each(|e| e.record = end);
+                // Counted before the hand-over, so `queued` never goes negative.
+                self.counters.enqueued.fetch_add(n, Relaxed);
+                if self.tx.send(events).is_err() {
+                    // The shipper has finished: the record stays in the
+                    // spool for the next process.
+                    self.counters.failed.fetch_add(n, Relaxed);
+                }
+            });
+            match appended {
+                Ok(Some(())) => return Ok(()),
+                Ok(None) => {}
+                Err(e) => {
+                    self.counters.enqueued.fetch_add(n, Relaxed);
+                    self.counters.failed.fetch_add(n, Relaxed);
+                    return Err(EnqueueError::Spool(e.to_string()));
+                }
             }
             if self.overflow == Overflow::Drop {
                 self.counters.enqueued.fetch_add(n, Relaxed);
@@ -256,29 +213,6 @@ impl LogQueue {
             // Block: wait for a commit to free room. The request's own
             // timeout bounds the wait; abandoning it hands nothing over.
             freed.await;
-        }
-        let (done, written) = oneshot::channel();
-        let gone = || {
-            self.counters.enqueued.fetch_add(n, Relaxed);
-            self.counters.failed.fetch_add(n, Relaxed);
-            EnqueueError::Spool("the spool writer has stopped".into())
-        };
-        if appends
-            .send(Append {
-                record,
-                events,
-                done,
-            })
-            .is_err()
-        {
-            return Err(gone());
-        }
-        // Abandoned here (client gone, timeout), the record is still written
-        // and shipped: an unanswered request's events may be stored.
-        match written.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(EnqueueError::Spool(why)),
-            Err(_) => Err(gone()),
         }
     }
 

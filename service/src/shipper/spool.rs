@@ -21,10 +21,9 @@
 //!
 //! Blocking I/O: appends and ack writes are short page-cache operations done
 //! inline (under one mutex), not on a blocking thread pool: a hop to another
-//! thread would cost more than the write. Appends come in groups
-//! ([`Spool::append_group`], fed by the queue's writer task): the records of
-//! requests that arrived together cost one `write`, each request still
-//! answered only after its own record is written.
+//! thread or task would cost more than the write. Each request appends its own
+//! record from its own task ([`Spool::try_append_with`]) and is answered after
+//! that `write` returned.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -94,8 +93,6 @@ struct Writer {
     bases: Vec<u64>,
     end: u64,
     acked: u64,
-    /// Bytes promised to records not yet written ([`Spool::try_reserve`]).
-    reserved: u64,
 }
 
 impl Spool {
@@ -176,7 +173,6 @@ impl Spool {
                 bases,
                 end,
                 acked,
-                reserved: 0,
             }),
             room: Notify::new(),
             _lock: lock,
@@ -189,28 +185,24 @@ impl Spool {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reserves room for a record of `len` bytes; `false`: the spool is full.
-    /// Every reservation must be followed by [`Spool::append_group`] of it.
-    pub fn try_reserve(&self, len: u64) -> bool {
+    /// Appends one record if the spool has room for it (`Ok(None)`: full),
+    /// with one `write`, and calls `then` with the record's end offset while
+    /// still holding the writer lock, so whatever `then` hands on (the
+    /// record's events, to the shipper) arrives in spool order. On a failed
+    /// write the segment is cut back so the spool holds no partial record.
+    pub fn try_append_with<R>(
+        &self,
+        record: &[u8],
+        then: impl FnOnce(u64) -> R,
+    ) -> Result<Option<R>, SpoolError> {
+        let len = record.len() as u64;
         let mut w = self.writer();
         let oldest = w.bases.first().copied().unwrap_or(w.end);
-        if !has_room(oldest, w.end + w.reserved, len, self.options.max_bytes) {
-            return false;
+        if !has_room(oldest, w.end, len, self.options.max_bytes) {
+            return Ok(None);
         }
-        w.reserved += len;
-        true
-    }
-
-    /// Appends reserved records, in order, with one `write` for all of them
-    /// (group commit: the records of requests that arrived together), and
-    /// returns each one's end offset. On a failed write the segment is cut
-    /// back so the spool holds no partial record.
-    pub fn append_group(&self, records: &[&[u8]]) -> Result<Vec<u64>, SpoolError> {
-        let total: u64 = records.iter().map(|r| r.len() as u64).sum();
-        let mut w = self.writer();
-        w.reserved = w.reserved.saturating_sub(total);
         let base = w.bases.last().copied().unwrap_or(w.end);
-        if w.end > base && w.end - base + total > self.options.segment_bytes {
+        if w.end > base && w.end - base + len > self.options.segment_bytes {
             let path = self.dir.join(segment_name(w.end));
             w.file = OpenOptions::new()
                 .create(true)
@@ -221,11 +213,7 @@ impl Spool {
             w.bases.push(end);
         }
         let base = w.bases.last().copied().unwrap_or(w.end);
-        let written = match records {
-            [one] => w.file.write_all(one),
-            many => w.file.write_all(&many.concat()),
-        };
-        if let Err(source) = written {
+        if let Err(source) = w.file.write_all(record) {
             let _ = w.file.set_len(w.end - base);
             return Err(SpoolError::Io {
                 what: "appending a record",
@@ -233,24 +221,14 @@ impl Spool {
                 source,
             });
         }
-        let mut end = w.end;
-        let ends = records
-            .iter()
-            .map(|r| {
-                end += r.len() as u64;
-                end
-            })
-            .collect();
-        w.end = end;
-        Ok(ends)
+        w.end += len;
+        let end = w.end;
+        Ok(Some(then(end)))
     }
 
-    /// Reserves and appends one record: `Ok(None)` when the spool is full.
+    /// Appends one record: its end offset, or `Ok(None)` when the spool is full.
     pub fn try_append(&self, record: &[u8]) -> Result<Option<u64>, SpoolError> {
-        if !self.try_reserve(record.len() as u64) {
-            return Ok(None);
-        }
-        Ok(self.append_group(&[record])?.pop())
+        self.try_append_with(record, |end| end)
     }
 
     /// Woken whenever room may have been freed.

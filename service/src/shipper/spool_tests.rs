@@ -138,22 +138,27 @@ fn a_full_spool_refuses_until_a_commit_frees_a_segment() {
 }
 
 #[test]
-fn a_group_is_one_write_with_an_end_per_record_and_reservations_count_as_used() {
+fn each_append_returns_its_end_and_hands_on_under_the_lock_in_order() {
     let dir = TempDir::new("group");
     let rec = record(0).len() as u64;
-    let (spool, _) = Spool::open(options(&dir, 100 * rec, 4 * rec)).unwrap();
-    assert!(spool.try_reserve(rec));
-    assert!(spool.try_reserve(rec));
-    assert!(spool.try_reserve(rec));
-    assert!(spool.try_reserve(rec));
-    assert!(!spool.try_reserve(rec), "reserved room is taken");
-    let (a, b) = (record(1), record(2));
-    assert_eq!(spool.append_group(&[&a, &b]).unwrap(), vec![rec, 2 * rec]);
-    assert_eq!(spool.append_group(&[&record(3)]).unwrap(), vec![3 * rec]);
-    assert_eq!(spool.append_group(&[&record(4)]).unwrap(), vec![4 * rec]);
+    let (spool, _) = Spool::open(options(&dir, 100 * rec, 3 * rec)).unwrap();
+    let mut seen = Vec::new();
+    for tag in 1..=3 {
+        let got = spool.try_append_with(&record(tag), |end| seen.push(end));
+        assert_eq!(got.unwrap(), Some(()));
+    }
+    assert_eq!(seen, vec![rec, 2 * rec, 3 * rec]);
+    let mut called = false;
+    let full = spool
+        .try_append_with(&record(4), |_| called = true)
+        .unwrap();
+    assert!(
+        full.is_none() && !called,
+        "full: nothing written, nothing handed on"
+    );
     drop(spool);
-    let (_, r) = Spool::open(options(&dir, 100 * rec, 4 * rec)).unwrap();
-    assert_eq!(tags(&r), ["1", "2", "3", "4"]);
+    let (_, r) = Spool::open(options(&dir, 100 * rec, 3 * rec)).unwrap();
+    assert_eq!(tags(&r), ["1", "2", "3"]);
 }
 
 #[test]
