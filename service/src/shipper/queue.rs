@@ -5,9 +5,11 @@
 //! Two modes, chosen at start:
 //! - spooled ([`queue_spooled`]): each request's events are encoded as one
 //!   record and appended to the [`Spool`] before `enqueue` returns, then
-//!   handed over in memory tagged with the record's end offset; the spool's
-//!   byte bound is the queue's bound (every event held in memory is an
-//!   unacknowledged record). Each request writes its own record from its
+//!   handed over in memory tagged with the record's end offset. Two bounds:
+//!   the spool's bytes on disk, and a semaphore of `capacity` events held in
+//!   memory, as in memory mode (a `/repeat`'s compact record is ~60 bytes on
+//!   disk for ~1.5 KB of events in memory, so the byte bound alone would not
+//!   bound memory). Each request writes its own record from its
 //!   own task (one `write`, under the spool's lock; no hop to a writer task).
 //! - in memory ([`queue`]): a semaphore of `capacity` events bounds the queue;
 //!   a crash loses what was not yet shipped.
@@ -85,6 +87,8 @@ pub struct QueueReceiver {
     pub(super) spool: Option<Arc<Spool>>,
     /// Offset the spool had acknowledged at start.
     pub(super) acked: u64,
+    /// Recovered events held beyond the capacity: room not to give back.
+    pub(super) debt: usize,
 }
 
 /// An in-memory queue holding at most `capacity` events (queued plus in flight).
@@ -94,18 +98,24 @@ pub fn queue(capacity: usize, overflow: Overflow) -> (LogQueue, QueueReceiver) {
 
 /// A queue whose events are first appended to `spool`. What an earlier
 /// process left unacknowledged is handed over first (and counted `enqueued`).
+/// Two bounds apply: the spool's bytes on disk, and `capacity` events held in
+/// memory (queued plus being sent), as without a spool. Recovered events
+/// beyond `capacity` are handed over anyway; the room they take is given back
+/// only once they are done with and no new events are admitted meanwhile.
 pub fn queue_spooled(
     spool: Spool,
     recovered: Recovered,
     overflow: Overflow,
+    capacity: usize,
 ) -> (LogQueue, QueueReceiver) {
-    // The spool bounds the queue: the semaphore never runs out.
-    let (queue, input) = build(
-        Semaphore::new(Semaphore::MAX_PERMITS),
+    let (queue, mut input) = build(
+        Semaphore::new(capacity.min(Semaphore::MAX_PERMITS)),
         overflow,
         Some(Arc::new(spool)),
         recovered.acked,
     );
+    let total: usize = recovered.records.iter().map(|r| r.1.len()).sum();
+    input.debt = total - queue.room.forget_permits(total);
     for (end, mut events) in recovered.records {
         queue
             .counters
@@ -140,6 +150,7 @@ fn build(
             counters,
             spool,
             acked,
+            debt: 0,
         },
     )
 }
@@ -179,6 +190,26 @@ impl LogQueue {
                 out
             }
         };
+        // The in-memory bound first (the events are held until shipped).
+        let Ok(permits) = u32::try_from(n) else {
+            self.counters.enqueued.fetch_add(n, Relaxed);
+            self.counters.dropped.fetch_add(n, Relaxed);
+            return Ok(());
+        };
+        // None (closed): the shipper has finished; the record is still
+        // written, for the next process, and its events counted `failed`.
+        let held = match self.overflow {
+            Overflow::Block => self.room.acquire_many(permits).await.ok(),
+            Overflow::Drop => match self.room.try_acquire_many(permits) {
+                Ok(p) => Some(p),
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    self.counters.enqueued.fetch_add(n, Relaxed);
+                    self.counters.dropped.fetch_add(n, Relaxed);
+                    return Ok(());
+                }
+                Err(tokio::sync::TryAcquireError::Closed) => None,
+            },
+        };
         let mut events = Some(events);
         loop {
             // Registered before the attempt, so a commit in between is not missed.
@@ -197,7 +228,13 @@ impl LogQueue {
                 }
             });
             match appended {
-                Ok(Some(())) => return Ok(()),
+                Ok(Some(())) => {
+                    // The shipper gives the room back once they are done with.
+                    if let Some(p) = held {
+                        p.forget();
+                    }
+                    return Ok(());
+                }
                 Ok(None) => {}
                 Err(e) => {
                     self.counters.enqueued.fetch_add(n, Relaxed);
