@@ -9,8 +9,10 @@
 //!   the spool's bytes on disk, and a semaphore of `capacity` events held in
 //!   memory, as in memory mode (a `/repeat`'s compact record is ~60 bytes on
 //!   disk for ~1.5 KB of events in memory, so the byte bound alone would not
-//!   bound memory). Each request writes its own record from its
-//!   own task (one `write`, under the spool's lock; no hop to a writer task).
+//!   bound memory). Group commit without a writer task: a request stages its
+//!   record, yields once, and the first request of the group to run again
+//!   writes every staged record with one `write` and hands their events over
+//!   in order; each request returns after its own record's write.
 //! - in memory ([`queue`]): a semaphore of `capacity` events bounds the queue;
 //!   a crash loses what was not yet shipped.
 
@@ -67,6 +69,23 @@ pub enum EnqueueError {
     /// The spool could not store them (disk full, I/O error): counted `failed`.
     #[error("{0}")]
     Spool(String),
+}
+
+/// A staged record, written when dropped if its request was abandoned
+/// before it made sure (so no staged record waits for a later request).
+struct Staged<'a> {
+    queue: &'a LogQueue,
+    spool: &'a Spool,
+    end: u64,
+    done: bool,
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.queue.write_staged(self.spool, self.end);
+        }
+    }
 }
 
 /// The sending side, cloned into every request handler.
@@ -210,38 +229,14 @@ impl LogQueue {
                 Err(tokio::sync::TryAcquireError::Closed) => None,
             },
         };
-        let mut events = Some(events);
-        loop {
+        let mut events = events;
+        let end = loop {
             // Registered before the attempt, so a commit in between is not missed.
             let freed = spool.room().notified();
-            // Written from this task (no hop to a writer), and handed over
-            // under the spool's lock so the shipper sees records in order.
-            let appended = spool.try_append_with(&record, |end| {
-                let mut events = events.take().unwrap_or_default();
-                events.iter_mut().for_each(|e| e.record = end);
-                // Counted before the hand-over, so `queued` never goes negative.
-                self.counters.enqueued.fetch_add(n, Relaxed);
-                if self.tx.send(events).is_err() {
-                    // The shipper has finished: the record stays in the
-                    // spool for the next process.
-                    self.counters.failed.fetch_add(n, Relaxed);
-                }
-            });
-            match appended {
-                Ok(Some(())) => {
-                    // The shipper gives the room back once they are done with.
-                    if let Some(p) = held {
-                        p.forget();
-                    }
-                    return Ok(());
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.counters.enqueued.fetch_add(n, Relaxed);
-                    self.counters.failed.fetch_add(n, Relaxed);
-                    return Err(EnqueueError::Spool(e.to_string()));
-                }
-            }
+            events = match spool.stage(&record, events) {
+                Ok(end) => break end,
+                Err(events) => events,
+            };
             if self.overflow == Overflow::Drop {
                 self.counters.enqueued.fetch_add(n, Relaxed);
                 self.counters.dropped.fetch_add(n, Relaxed);
@@ -250,7 +245,44 @@ impl LogQueue {
             // Block: wait for a commit to free room. The request's own
             // timeout bounds the wait; abandoning it hands nothing over.
             freed.await;
+        };
+        // Staged: the shipper gives the room back once they are done with
+        // (or the hand-over below, if the write fails).
+        if let Some(p) = held {
+            p.forget();
         }
+        let mut staged = Staged {
+            queue: self,
+            spool,
+            end,
+            done: false,
+        };
+        // Let the requests that are ready stage theirs, so one `write` takes
+        // them all (group commit without a writer task).
+        tokio::task::yield_now().await;
+        staged.done = true;
+        self.write_staged(spool, end)
+    }
+
+    /// Makes sure the staged record ending at `end` is written; the one that
+    /// writes hands every staged record's events to the shipper, in order.
+    fn write_staged(&self, spool: &Spool, end: u64) -> Result<(), EnqueueError> {
+        spool
+            .write_staged(end, |end, mut events, written| {
+                let n = events.len() as u64;
+                events.iter_mut().for_each(|e| e.record = end);
+                // Counted before the hand-over, so `queued` never goes negative.
+                self.counters.enqueued.fetch_add(n, Relaxed);
+                if !written {
+                    self.counters.failed.fetch_add(n, Relaxed);
+                    self.room.add_permits(n as usize);
+                } else if self.tx.send(events).is_err() {
+                    // The shipper has finished: the record stays in the
+                    // spool for the next process.
+                    self.counters.failed.fetch_add(n, Relaxed);
+                }
+            })
+            .map_err(|e| EnqueueError::Spool(e.to_string()))
     }
 
     async fn enqueue_memory(&self, events: Vec<LogEvent>) {

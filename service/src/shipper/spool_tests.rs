@@ -138,24 +138,28 @@ fn a_full_spool_refuses_until_a_commit_frees_a_segment() {
 }
 
 #[test]
-fn each_append_returns_its_end_and_hands_on_under_the_lock_in_order() {
+fn staged_records_are_one_write_handed_on_in_order_and_count_as_used() {
     let dir = TempDir::new("group");
     let rec = record(0).len() as u64;
     let (spool, _) = Spool::open(options(&dir, 100 * rec, 3 * rec)).unwrap();
-    let mut seen = Vec::new();
-    for tag in 1..=3 {
-        let got = spool.try_append_with(&record(tag), |end| seen.push(end));
-        assert_eq!(got.unwrap(), Some(()));
-    }
-    assert_eq!(seen, vec![rec, 2 * rec, 3 * rec]);
-    let mut called = false;
-    let full = spool
-        .try_append_with(&record(4), |_| called = true)
-        .unwrap();
+    let ends: Vec<u64> = (1..=3)
+        .map(|tag| spool.stage(&record(tag), Vec::new()).unwrap())
+        .collect();
+    assert_eq!(ends, vec![rec, 2 * rec, 3 * rec]);
     assert!(
-        full.is_none() && !called,
-        "full: nothing written, nothing handed on"
+        spool.stage(&record(4), Vec::new()).is_err(),
+        "staged room is taken"
     );
+    // The first to make sure writes all three and hands them on, in order.
+    let mut seen = Vec::new();
+    spool
+        .write_staged(rec, |end, _, written| seen.push((end, written)))
+        .unwrap();
+    assert_eq!(seen, vec![(rec, true), (2 * rec, true), (3 * rec, true)]);
+    // The others find theirs written: nothing more is handed on.
+    spool
+        .write_staged(3 * rec, |_, _, _| panic!("written once"))
+        .unwrap();
     drop(spool);
     let (_, r) = Spool::open(options(&dir, 100 * rec, 3 * rec)).unwrap();
     assert_eq!(tags(&r), ["1", "2", "3"]);

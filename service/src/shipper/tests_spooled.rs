@@ -242,3 +242,23 @@ async fn events_held_in_memory_are_bounded_by_the_capacity_too() {
     assert_eq!((c.shipped, c.dropped, c.failed), (300, 40, 0));
     assert_eq!(distinct(&sink), (300, 300));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_abandoned_after_staging_still_has_its_record_written_and_shipped() {
+    let dir = Dir::new("abandoned");
+    let sink = MemorySink::new();
+    let p = start(&dir, 1 << 20, Overflow::Block, &sink);
+    // Polled once (the record is staged, the request yields), then dropped.
+    let gone = tokio::time::timeout(Duration::ZERO, p.queue.enqueue(request(0))).await;
+    assert!(gone.is_err(), "abandoned while it yielded");
+    assert_eq!(
+        p.queue.counters().enqueued,
+        20,
+        "written and handed over on drop"
+    );
+    p.queue.enqueue(request(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let c = p.stop().await;
+    assert_eq!((c.enqueued, c.shipped, c.failed), (40, 40, 0));
+    assert_eq!(distinct(&sink), (40, 40));
+}
