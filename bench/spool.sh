@@ -12,6 +12,13 @@
 # dir), its /repeat (the old in-memory queue, events without ids) is measured
 # in the same rounds and the spool is compared with it too.
 #
+# Measured (2026-11-27, shared 2-core VM, compact /repeat records + group
+# commit from the request tasks): ROUNDS=3 DURATION=5s: spool 11.52 vs memory
+# 10.96 CPU us/request (0.95), 0.94 by req/s, /repeat / /hello 0.64; default
+# 3 x 10s, two runs: spool 13.22 vs memory 10.56 (0.80), 0.78 by req/s, 0.47
+# (below target) and spool 12.34 vs memory 11.43 (0.93), 0.91 by req/s, 0.58;
+# before this work 14.06 vs 11.70 (0.83). Noisy: rerun side by side.
+#
 # Runs alternate per round: spool /hello, spool /repeat, memory /repeat,
 # [base /repeat]; each figure is the median over rounds. Every server uses the
 # file sink; the sink file and the spool are on the same disk (tmp). Only

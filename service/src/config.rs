@@ -117,9 +117,9 @@ pub struct Args {
     /// are held in memory only (`--queue-capacity`): a crash loses the unshipped.
     #[arg(long, env = "DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Most bytes the spool holds on disk (about 1.3 KB per `/repeat`); when
+    /// Most bytes the spool holds on disk (about 60 bytes per `/repeat`); when
     /// full, `--overflow` applies. Unshipped events are also held in memory,
-    /// at about twice their size on disk: this bounds that too.
+    /// bounded by `--queue-capacity` events as without a spool.
     #[arg(long, env = "SPOOL_MAX_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub spool_max_bytes: u64,
     /// A spool segment file is closed and a new one started past this size;

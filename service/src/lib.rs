@@ -194,7 +194,12 @@ fn open_queue(
         bad_bytes = recovered.bad_bytes,
         "log spool open"
     );
-    Ok(shipper::queue_spooled(spool, recovered, config.overflow))
+    Ok(shipper::queue_spooled(
+        spool,
+        recovered,
+        config.overflow,
+        config.queue_capacity,
+    ))
 }
 
 /// Forgets expired users every half window, so memory follows the active set.

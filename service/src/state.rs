@@ -9,7 +9,8 @@ use bytes::Bytes;
 
 use crate::config::{Config, EVENTS_PER_REQUEST};
 use crate::metrics::{self, Metrics};
-use crate::shipper::{LogEvent, LogQueue, Text};
+use crate::shipper::LogQueue;
+use crate::shipper::repeat::{Entry, RepeatLog};
 use crate::users::UserTracker;
 
 /// Lines in the `/repeat` body.
@@ -35,8 +36,8 @@ struct Inner {
     metrics: Metrics,
     logs: LogQueue,
     repeat_body: Bytes,
-    /// Per logged iteration: the message up to the request number, and after it.
-    repeat_prefixes: Vec<(String, String)>,
+    /// What every `/repeat` logs (messages and their compact spool form).
+    repeat_log: Arc<RepeatLog>,
 }
 
 /// Wall clock, Unix milliseconds.
@@ -53,15 +54,12 @@ impl AppState {
             .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
         let window_ms = u64::try_from(config.active_window.as_millis()).unwrap_or(u64::MAX);
         let started_at_ms = unix_ms();
-        let repeat_prefixes = (1..=REPEAT_LINES)
-            .filter(|i| i % LOG_EVERY == 0)
-            .map(|i| {
-                (
-                    repeat_prefix(i, &instance_id, started_at_ms),
-                    format!("/{i}]"),
-                )
-            })
-            .collect();
+        let repeat_log = Arc::new(RepeatLog::new(
+            &instance_id,
+            started_at_ms,
+            REPEAT_LINES as u16,
+            LOG_EVERY as u16,
+        ));
         AppState(Arc::new(Inner {
             instance_header,
             instance_id,
@@ -76,7 +74,7 @@ impl AppState {
             metrics: Metrics::default(),
             logs,
             repeat_body: Bytes::from("Hello World\n".repeat(REPEAT_LINES)),
-            repeat_prefixes,
+            repeat_log,
         }))
     }
 
@@ -144,29 +142,10 @@ impl AppState {
     }
 
     /// The 20 events of one `/repeat` request, stamped `timestamp_ms`, each
-    /// with its stable id (see [`repeat_prefix`]).
-    pub fn repeat_events(&self, timestamp_ms: i64) -> Vec<LogEvent> {
-        let request = (self.0.repeat_seq.fetch_add(1, Relaxed) + 1).to_string();
-        // All 20 messages in one buffer, one allocation, no formatting
-        // machinery: this runs per request.
-        let mut text = String::with_capacity(self.0.repeat_prefixes.len() * 64);
-        let mut ends = [0usize; EVENTS_PER_REQUEST];
-        for ((prefix, suffix), end) in self.0.repeat_prefixes.iter().zip(ends.iter_mut()) {
-            text.push_str(prefix);
-            text.push_str(&request);
-            text.push_str(suffix);
-            *end = text.len();
-        }
-        let buf: Arc<str> = Arc::from(text);
-        let mut start = 0;
-        ends.iter()
-            .take(self.0.repeat_prefixes.len())
-            .filter_map(|&end| {
-                let slice = Text::slice(&buf, start..end);
-                start = end;
-                slice.map(|m| LogEvent::new(timestamp_ms, m))
-            })
-            .collect()
+    /// with its stable id (see [`RepeatLog`]).
+    pub fn repeat_events(&self, timestamp_ms: i64) -> Entry {
+        let request = self.0.repeat_seq.fetch_add(1, Relaxed) + 1;
+        Entry::repeat(&self.0.repeat_log, timestamp_ms, request)
     }
 
     /// The load report (see [`proto::report`] for its JSON).
@@ -216,12 +195,4 @@ impl AppState {
         }
         text
     }
-}
-
-/// The text of a `/repeat` event up to its request number: the spec's
-/// `Iteration {i}: Hello World`, then ` [id=INSTANCE/START_MS/` — the id is
-/// `instance/process start (Unix ms)/request number in this process/iteration`,
-/// unique across restarts, so a copy stored by a retried batch can be found.
-pub fn repeat_prefix(i: usize, instance_id: &str, started_at_ms: u64) -> String {
-    format!("Iteration {i}: Hello World [id={instance_id}/{started_at_ms}/")
 }

@@ -11,9 +11,11 @@
 //! - A request never waits on the network. In `block` mode it waits only for
 //!   room in the queue or spool (backpressure); in `drop` mode it never waits,
 //!   and every dropped event is counted.
-//! - Queue capacity (or the spool's byte bound) bounds every event the shipper
-//!   holds, including those in a batch being retried, so memory stays bounded
-//!   while the sink is down.
+//! - Queue capacity bounds every event the shipper holds, including those in
+//!   a batch being retried, so memory stays bounded while the sink is down
+//!   (with a spool too, beside the spool's byte bound on disk; only what a
+//!   start-up recovers may exceed it, and then no new event is admitted until
+//!   the excess is shipped).
 //! - Every event handed over is counted exactly once as shipped, rejected,
 //!   dropped or failed; until then it is `queued`.
 //! - Events are only given up (counted `failed`) after shutdown began and the
@@ -29,6 +31,7 @@ pub mod cloudwatch;
 pub mod file;
 pub mod queue;
 pub mod record;
+pub mod repeat;
 pub mod retry;
 pub mod sink;
 pub mod spool;
@@ -44,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use ack::AckTracker;
 use batch::{Batch, event_size, make_batches, should_flush_now};
 pub use queue::{Counters, EnqueueError, LogQueue, QueueReceiver, queue, queue_spooled};
+pub use repeat::Entry;
 use retry::{Backoff, Retry, is_retriable};
 pub use sink::{LogSink, MemorySink, PutOutcome, SinkError};
 pub use text::Text;
@@ -241,7 +245,7 @@ impl Shipper {
         }
     }
 
-    fn give_up(&self, n: usize, why: &str) {
+    fn give_up(&mut self, n: usize, why: &str) {
         tracing::error!(
             events = n,
             why,
@@ -251,14 +255,17 @@ impl Shipper {
     }
 
     /// Counts `n` events as done and gives their room back to the queue.
-    fn finished(&self, n: usize, counter: impl Fn(&Counters) -> &AtomicU64) {
+    fn finished(&mut self, n: usize, counter: impl Fn(&Counters) -> &AtomicU64) {
         if n == 0 {
             return;
         }
         counter(&self.input.counters).fetch_add(n as u64, Relaxed);
-        // With a spool, room is the spool's, freed by `settle`.
-        if self.input.spool.is_none() {
-            self.input.room.add_permits(n);
+        // Room in memory; the spool's room is freed by `settle`. Recovered
+        // events held beyond the capacity give none back.
+        let owed = self.input.debt.min(n);
+        self.input.debt -= owed;
+        if n > owed {
+            self.input.room.add_permits(n - owed);
         }
     }
 

@@ -5,21 +5,25 @@
 //! Two modes, chosen at start:
 //! - spooled ([`queue_spooled`]): each request's events are encoded as one
 //!   record and appended to the [`Spool`] before `enqueue` returns, then
-//!   handed over in memory tagged with the record's end offset; the spool's
-//!   byte bound is the queue's bound (every event held in memory is an
-//!   unacknowledged record). Appends go through one writer task that writes
-//!   the records of requests that arrived together with one `write` (group
-//!   commit); each request waits for its own record's write.
+//!   handed over in memory tagged with the record's end offset. Two bounds:
+//!   the spool's bytes on disk, and a semaphore of `capacity` events held in
+//!   memory, as in memory mode (a `/repeat`'s compact record is ~60 bytes on
+//!   disk for ~1.5 KB of events in memory, so the byte bound alone would not
+//!   bound memory). Group commit without a writer task: a request stages its
+//!   record, yields once, and the first request of the group to run again
+//!   writes every staged record with one `write` and hands their events over
+//!   in order; each request returns after its own record's write.
 //! - in memory ([`queue`]): a semaphore of `capacity` events bounds the queue;
 //!   a crash loses what was not yet shipped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::LogEvent;
 use super::record;
+use super::repeat::Entry;
 use super::spool::{Recovered, Spool};
 use crate::config::Overflow;
 
@@ -67,11 +71,21 @@ pub enum EnqueueError {
     Spool(String),
 }
 
-/// One request's record on its way to the writer task.
-struct Append {
-    record: Vec<u8>,
-    events: Vec<LogEvent>,
-    done: oneshot::Sender<Result<(), String>>,
+/// A staged record, written when dropped if its request was abandoned
+/// before it made sure (so no staged record waits for a later request).
+struct Staged<'a> {
+    queue: &'a LogQueue,
+    spool: &'a Spool,
+    end: u64,
+    done: bool,
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.queue.write_staged(self.spool, self.end);
+        }
+    }
 }
 
 /// The sending side, cloned into every request handler.
@@ -82,7 +96,6 @@ pub struct LogQueue {
     counters: Arc<Counters>,
     overflow: Overflow,
     spool: Option<Arc<Spool>>,
-    appends: Option<mpsc::UnboundedSender<Append>>,
 }
 
 /// The receiving side, consumed by [`Shipper::new`](super::Shipper::new).
@@ -93,6 +106,8 @@ pub struct QueueReceiver {
     pub(super) spool: Option<Arc<Spool>>,
     /// Offset the spool had acknowledged at start.
     pub(super) acked: u64,
+    /// Recovered events held beyond the capacity: room not to give back.
+    pub(super) debt: usize,
 }
 
 /// An in-memory queue holding at most `capacity` events (queued plus in flight).
@@ -102,19 +117,24 @@ pub fn queue(capacity: usize, overflow: Overflow) -> (LogQueue, QueueReceiver) {
 
 /// A queue whose events are first appended to `spool`. What an earlier
 /// process left unacknowledged is handed over first (and counted `enqueued`).
-/// Spawns the writer task (it ends when every [`LogQueue`] is dropped).
+/// Two bounds apply: the spool's bytes on disk, and `capacity` events held in
+/// memory (queued plus being sent), as without a spool. Recovered events
+/// beyond `capacity` are handed over anyway; the room they take is given back
+/// only once they are done with and no new events are admitted meanwhile.
 pub fn queue_spooled(
     spool: Spool,
     recovered: Recovered,
     overflow: Overflow,
+    capacity: usize,
 ) -> (LogQueue, QueueReceiver) {
-    // The spool bounds the queue: the semaphore never runs out.
-    let (mut queue, input) = build(
-        Semaphore::new(Semaphore::MAX_PERMITS),
+    let (queue, mut input) = build(
+        Semaphore::new(capacity.min(Semaphore::MAX_PERMITS)),
         overflow,
         Some(Arc::new(spool)),
         recovered.acked,
     );
+    let total: usize = recovered.records.iter().map(|r| r.1.len()).sum();
+    input.debt = total - queue.room.forget_permits(total);
     for (end, mut events) in recovered.records {
         queue
             .counters
@@ -123,69 +143,7 @@ pub fn queue_spooled(
         events.iter_mut().for_each(|e| e.record = end);
         let _ = queue.tx.send(events);
     }
-    let (appends, rx) = mpsc::unbounded_channel();
-    if let Some(spool) = queue.spool.clone() {
-        tokio::spawn(write_loop(
-            spool,
-            rx,
-            queue.tx.clone(),
-            queue.counters.clone(),
-        ));
-    }
-    queue.appends = Some(appends);
     (queue, input)
-}
-
-/// Most bytes one group write carries.
-const GROUP_BYTES: usize = 1 << 20;
-
-/// The writer task: takes every record waiting, writes them with one `write`,
-/// hands their events over in spool order, then answers each request.
-async fn write_loop(
-    spool: Arc<Spool>,
-    mut rx: mpsc::UnboundedReceiver<Append>,
-    tx: mpsc::UnboundedSender<Vec<LogEvent>>,
-    counters: Arc<Counters>,
-) {
-    let mut group: Vec<Append> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut bytes = first.record.len();
-        group.push(first);
-        while bytes < GROUP_BYTES {
-            let Ok(next) = rx.try_recv() else { break };
-            bytes += next.record.len();
-            group.push(next);
-        }
-        let records: Vec<&[u8]> = group.iter().map(|a| a.record.as_slice()).collect();
-        let result = spool.append_group(&records);
-        drop(records);
-        match result {
-            Ok(ends) => {
-                for (a, end) in group.drain(..).zip(ends) {
-                    let mut events = a.events;
-                    let n = events.len() as u64;
-                    events.iter_mut().for_each(|e| e.record = end);
-                    // Counted before the hand-over, so `queued` never goes negative.
-                    counters.enqueued.fetch_add(n, Relaxed);
-                    if tx.send(events).is_err() {
-                        // The shipper has finished: the record stays in the
-                        // spool for the next process.
-                        counters.failed.fetch_add(n, Relaxed);
-                    }
-                    let _ = a.done.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                let why = e.to_string();
-                for a in group.drain(..) {
-                    let n = a.events.len() as u64;
-                    counters.enqueued.fetch_add(n, Relaxed);
-                    counters.failed.fetch_add(n, Relaxed);
-                    let _ = a.done.send(Err(why.clone()));
-                }
-            }
-        }
-    }
 }
 
 fn build(
@@ -204,7 +162,6 @@ fn build(
             counters: counters.clone(),
             overflow,
             spool: spool.clone(),
-            appends: None,
         },
         QueueReceiver {
             rx,
@@ -212,6 +169,7 @@ fn build(
             counters,
             spool,
             acked,
+            debt: 0,
         },
     )
 }
@@ -219,35 +177,66 @@ fn build(
 impl LogQueue {
     /// Hands events to the shipper. Waits only for room (block mode). With a
     /// spool, the events are in it when this returns `Ok`.
-    pub async fn enqueue(&self, events: Vec<LogEvent>) -> Result<(), EnqueueError> {
-        if events.is_empty() {
+    pub async fn enqueue(&self, entry: impl Into<Entry>) -> Result<(), EnqueueError> {
+        let entry = entry.into();
+        if entry.events.is_empty() {
             return Ok(());
         }
-        match (&self.spool, &self.appends) {
-            (Some(spool), Some(appends)) => self.enqueue_spooled(spool, appends, events).await,
-            _ => {
-                self.enqueue_memory(events).await;
+        match &self.spool {
+            Some(spool) => self.enqueue_spooled(spool, entry).await,
+            None => {
+                self.enqueue_memory(entry.events).await;
                 Ok(())
             }
         }
     }
 
-    async fn enqueue_spooled(
-        &self,
-        spool: &Spool,
-        appends: &mpsc::UnboundedSender<Append>,
-        events: Vec<LogEvent>,
-    ) -> Result<(), EnqueueError> {
+    async fn enqueue_spooled(&self, spool: &Spool, entry: Entry) -> Result<(), EnqueueError> {
+        let Entry { events, repeat } = entry;
         let n = events.len() as u64;
-        let mut record =
-            Vec::with_capacity(16 + events.iter().map(|e| 12 + e.message.len()).sum::<usize>());
-        record::encode(&events, &mut record);
-        loop {
+        // A /repeat's record is its compact form: the messages are rebuilt
+        // from it when read back.
+        let record = match &repeat {
+            Some(r) => {
+                let mut out = Vec::with_capacity(64 + r.log.instance_id.len());
+                record::encode_repeat(r, &mut out);
+                out
+            }
+            None => {
+                let size = events.iter().map(|e| 12 + e.message.len()).sum::<usize>();
+                let mut out = Vec::with_capacity(16 + size);
+                record::encode(&events, &mut out);
+                out
+            }
+        };
+        // The in-memory bound first (the events are held until shipped).
+        let Ok(permits) = u32::try_from(n) else {
+            self.counters.enqueued.fetch_add(n, Relaxed);
+            self.counters.dropped.fetch_add(n, Relaxed);
+            return Ok(());
+        };
+        // None (closed): the shipper has finished; the record is still
+        // written, for the next process, and its events counted `failed`.
+        let held = match self.overflow {
+            Overflow::Block => self.room.acquire_many(permits).await.ok(),
+            Overflow::Drop => match self.room.try_acquire_many(permits) {
+                Ok(p) => Some(p),
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    self.counters.enqueued.fetch_add(n, Relaxed);
+                    self.counters.dropped.fetch_add(n, Relaxed);
+                    return Ok(());
+                }
+                Err(tokio::sync::TryAcquireError::Closed) => None,
+            },
+        };
+        let mut events = events;
+        let end = loop {
             // Registered before the attempt, so a commit in between is not missed.
             let freed = spool.room().notified();
-            if spool.try_reserve(record.len() as u64) {
-                break;
-            }
+            events = match spool.stage(&record, events) {
+                Ok(end) => break end,
+                Err(events) => events,
+            };
             if self.overflow == Overflow::Drop {
                 self.counters.enqueued.fetch_add(n, Relaxed);
                 self.counters.dropped.fetch_add(n, Relaxed);
@@ -256,30 +245,44 @@ impl LogQueue {
             // Block: wait for a commit to free room. The request's own
             // timeout bounds the wait; abandoning it hands nothing over.
             freed.await;
-        }
-        let (done, written) = oneshot::channel();
-        let gone = || {
-            self.counters.enqueued.fetch_add(n, Relaxed);
-            self.counters.failed.fetch_add(n, Relaxed);
-            EnqueueError::Spool("the spool writer has stopped".into())
         };
-        if appends
-            .send(Append {
-                record,
-                events,
-                done,
+        // Staged: the shipper gives the room back once they are done with
+        // (or the hand-over below, if the write fails).
+        if let Some(p) = held {
+            p.forget();
+        }
+        let mut staged = Staged {
+            queue: self,
+            spool,
+            end,
+            done: false,
+        };
+        // Let the requests that are ready stage theirs, so one `write` takes
+        // them all (group commit without a writer task).
+        tokio::task::yield_now().await;
+        staged.done = true;
+        self.write_staged(spool, end)
+    }
+
+    /// Makes sure the staged record ending at `end` is written; the one that
+    /// writes hands every staged record's events to the shipper, in order.
+    fn write_staged(&self, spool: &Spool, end: u64) -> Result<(), EnqueueError> {
+        spool
+            .write_staged(end, |end, mut events, written| {
+                let n = events.len() as u64;
+                events.iter_mut().for_each(|e| e.record = end);
+                // Counted before the hand-over, so `queued` never goes negative.
+                self.counters.enqueued.fetch_add(n, Relaxed);
+                if !written {
+                    self.counters.failed.fetch_add(n, Relaxed);
+                    self.room.add_permits(n as usize);
+                } else if self.tx.send(events).is_err() {
+                    // The shipper has finished: the record stays in the
+                    // spool for the next process.
+                    self.counters.failed.fetch_add(n, Relaxed);
+                }
             })
-            .is_err()
-        {
-            return Err(gone());
-        }
-        // Abandoned here (client gone, timeout), the record is still written
-        // and shipped: an unanswered request's events may be stored.
-        match written.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(EnqueueError::Spool(why)),
-            Err(_) => Err(gone()),
-        }
+            .map_err(|e| EnqueueError::Spool(e.to_string()))
     }
 
     async fn enqueue_memory(&self, events: Vec<LogEvent>) {

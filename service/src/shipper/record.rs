@@ -3,9 +3,15 @@
 //!
 //! ```text
 //! record  = len:u32le crc:u32le payload[len]      crc = CRC-32 (IEEE) of payload
-//! payload = count:u32le event*count
+//! payload = count:u32le event*count                  (count < 0xFFFFFFFF)
+//!         | 0xFFFFFFFF:u32le repeat                  a /repeat, compact
 //! event   = timestamp_ms:i64le msg_len:u32le msg[msg_len]   (UTF-8)
+//! repeat  = timestamp_ms:i64le request:u64le started_at_ms:u64le
+//!           lines:u16le every:u16le id_len:u16le id[id_len]  (UTF-8)
 //! ```
+//!
+//! A compact record's events are rebuilt by [`RepeatLog`] (the same code
+//! that built them for the request), so they read back as they were sent.
 //!
 //! [`scan`] walks a segment's bytes and stops at the first record that is
 //! incomplete (a partial write: the process or host died mid-append) or whose
@@ -15,6 +21,7 @@
 use std::sync::Arc;
 
 use super::LogEvent;
+use super::repeat::{Repeat, RepeatLog};
 
 /// Bytes before each record's payload.
 pub const HEADER: usize = 8;
@@ -36,6 +43,32 @@ pub fn encode(events: &[LogEvent], out: &mut Vec<u8>) {
         out.extend_from_slice(&(e.message.len() as u32).to_le_bytes());
         out.extend_from_slice(e.message.as_bytes());
     }
+    seal(out, start);
+}
+
+/// Marks a compact `/repeat` payload.
+const REPEAT: u32 = u32::MAX;
+/// Most events a compact record may stand for when read back.
+const MAX_REPEAT_EVENTS: usize = 10_000;
+
+/// Appends one compact record for a `/repeat` to `out`.
+pub fn encode_repeat(r: &Repeat, out: &mut Vec<u8>) {
+    let start = out.len();
+    let id = r.log.instance_id.as_bytes();
+    let id = &id[..id.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&[0u8; HEADER]);
+    out.extend_from_slice(&REPEAT.to_le_bytes());
+    out.extend_from_slice(&r.timestamp_ms.to_le_bytes());
+    out.extend_from_slice(&r.request.to_le_bytes());
+    out.extend_from_slice(&r.log.started_at_ms.to_le_bytes());
+    out.extend_from_slice(&r.log.lines.to_le_bytes());
+    out.extend_from_slice(&r.log.every.to_le_bytes());
+    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    out.extend_from_slice(id);
+    seal(out, start);
+}
+
+fn seal(out: &mut [u8], start: usize) {
     let payload_len = (out.len() - start - HEADER) as u32;
     let crc = crc32(&out[start + HEADER..]);
     out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
@@ -71,6 +104,8 @@ pub struct Scan {
 /// Decodes every whole, valid record from the start of `bytes`.
 pub fn scan(bytes: &[u8]) -> Scan {
     let mut out = Scan::default();
+    // Compact records of one process share their messages' fixed parts.
+    let mut log: Option<RepeatLog> = None;
     let mut at = 0;
     while at < bytes.len() {
         let rest = &bytes[at..];
@@ -89,7 +124,7 @@ pub fn scan(bytes: &[u8]) -> Scan {
             break;
         };
         let decoded = (crc32(payload) == crc)
-            .then(|| decode_payload(payload))
+            .then(|| decode_payload(payload, &mut log))
             .flatten();
         let Some(events) = decoded else {
             out.stop = Some(Stop::Corrupt);
@@ -102,9 +137,13 @@ pub fn scan(bytes: &[u8]) -> Scan {
     out
 }
 
-fn decode_payload(p: &[u8]) -> Option<Vec<LogEvent>> {
+fn decode_payload(p: &[u8], log: &mut Option<RepeatLog>) -> Option<Vec<LogEvent>> {
     let mut r = Reader(p);
-    let count = r.u32()? as usize;
+    let count = r.u32()?;
+    if count == REPEAT {
+        return decode_repeat(r, log);
+    }
+    let count = count as usize;
     // Each event takes at least 12 bytes: a count beyond that is a lie.
     if count > p.len() / 12 {
         return None;
@@ -119,6 +158,26 @@ fn decode_payload(p: &[u8]) -> Option<Vec<LogEvent>> {
     r.0.is_empty().then_some(events)
 }
 
+fn decode_repeat(mut r: Reader<'_>, log: &mut Option<RepeatLog>) -> Option<Vec<LogEvent>> {
+    let ts = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
+    let request = r.u64()?;
+    let started = r.u64()?;
+    let lines = r.u16()?;
+    let every = r.u16()?;
+    let id_len = r.u16()? as usize;
+    let id = std::str::from_utf8(r.take(id_len)?).ok()?;
+    if !r.0.is_empty() || every == 0 || usize::from(lines / every) > MAX_REPEAT_EVENTS {
+        return None;
+    }
+    let same = log.as_ref().is_some_and(|l| {
+        l.instance_id == id && l.started_at_ms == started && l.lines == lines && l.every == every
+    });
+    if !same {
+        *log = Some(RepeatLog::new(id, started, lines, every));
+    }
+    log.as_ref().map(|l| l.events(ts, request))
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
@@ -129,6 +188,14 @@ impl<'a> Reader<'a> {
         let (head, tail) = self.0.split_at(n);
         self.0 = tail;
         Some(head)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
     fn u32(&mut self) -> Option<u32> {
@@ -208,6 +275,57 @@ mod tests {
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(&[0; 4]);
         assert_eq!(scan(&huge).stop, Some(Stop::Corrupt));
+    }
+
+    #[test]
+    fn a_compact_repeat_record_reads_back_as_the_events_it_stands_for() {
+        let log = Arc::new(RepeatLog::new("i-é1", 1_700_000_000_123, 100, 5));
+        let mut buf = Vec::new();
+        encode(&events(2, "full"), &mut buf);
+        for request in [1, 2, u64::MAX] {
+            let e = super::super::repeat::Entry::repeat(&log, 99, request);
+            encode_repeat(e.repeat.as_ref().unwrap(), &mut buf);
+        }
+        assert!(
+            buf.len() < 2 * (HEADER + 60) + 200,
+            "compact: {} bytes",
+            buf.len()
+        );
+        let s = scan(&buf);
+        assert_eq!(s.stop, None);
+        assert_eq!(s.records.len(), 4);
+        assert_eq!(s.records[0].events, events(2, "full"));
+        assert_eq!(s.records[1].events, log.events(99, 1));
+        assert_eq!(s.records[3].events, log.events(99, u64::MAX));
+        assert_eq!(
+            &*s.records[2].events[19].message,
+            "Iteration 100: Hello World [id=i-é1/1700000000123/2/100]"
+        );
+        // Every truncation is torn; every flipped byte is corrupt.
+        let one = &buf[s.records[0].end..s.records[1].end];
+        for cut in 1..one.len() {
+            assert_eq!(scan(&one[..cut]).stop, Some(Stop::Torn));
+        }
+        for i in HEADER..one.len() {
+            let mut bad = one.to_vec();
+            bad[i] ^= 0x08;
+            assert_eq!(scan(&bad).stop, Some(Stop::Corrupt), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn a_compact_record_with_absurd_fields_is_corrupt() {
+        for (lines, every) in [(100u16, 0u16), (u16::MAX, 1)] {
+            let mut payload = REPEAT.to_le_bytes().to_vec();
+            payload.extend_from_slice(&[0u8; 24]);
+            payload.extend_from_slice(&lines.to_le_bytes());
+            payload.extend_from_slice(&every.to_le_bytes());
+            payload.extend_from_slice(&0u16.to_le_bytes());
+            let mut buf = vec![0u8; HEADER];
+            buf.extend_from_slice(&payload);
+            seal(&mut buf, 0);
+            assert_eq!(scan(&buf).stop, Some(Stop::Corrupt), "{lines}/{every}");
+        }
     }
 
     #[test]

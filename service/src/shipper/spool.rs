@@ -21,10 +21,11 @@
 //!
 //! Blocking I/O: appends and ack writes are short page-cache operations done
 //! inline (under one mutex), not on a blocking thread pool: a hop to another
-//! thread would cost more than the write. Appends come in groups
-//! ([`Spool::append_group`], fed by the queue's writer task): the records of
-//! requests that arrived together cost one `write`, each request still
-//! answered only after its own record is written.
+//! thread or task would cost more than the write. Group commit without a
+//! writer task: a request stages its record ([`Spool::stage`]), yields once so
+//! that the requests ready with it stage theirs, then makes sure its record is
+//! written ([`Spool::write_staged`]): the first to get there writes the whole
+//! group with one `write`; each request is answered only after that returned.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -92,10 +93,16 @@ struct Writer {
     file: File,
     /// Live segments' bases, ascending; the last one is `file`.
     bases: Vec<u64>,
+    /// End of the staged records (the next record's start).
     end: u64,
+    /// End of what is written: `written..end` is `staged`.
+    written: u64,
+    staged: Vec<u8>,
+    /// Each staged record's end and events, in order.
+    staged_events: Vec<(u64, Vec<LogEvent>)>,
+    /// The last group whose write failed: (from, to, why).
+    failed: Option<(u64, u64, String)>,
     acked: u64,
-    /// Bytes promised to records not yet written ([`Spool::try_reserve`]).
-    reserved: u64,
 }
 
 impl Spool {
@@ -175,8 +182,11 @@ impl Spool {
                 file,
                 bases,
                 end,
+                written: end,
+                staged: Vec::new(),
+                staged_events: Vec::new(),
+                failed: None,
                 acked,
-                reserved: 0,
             }),
             room: Notify::new(),
             _lock: lock,
@@ -189,68 +199,98 @@ impl Spool {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reserves room for a record of `len` bytes; `false`: the spool is full.
-    /// Every reservation must be followed by [`Spool::append_group`] of it.
-    pub fn try_reserve(&self, len: u64) -> bool {
+    /// Stages one record, if the spool has room for it, to be written by the
+    /// next [`Spool::write_staged`] together with every record staged before
+    /// it (group commit), and returns the record's end offset; `Err` gives
+    /// the events back when the spool is full.
+    pub fn stage(&self, record: &[u8], events: Vec<LogEvent>) -> Result<u64, Vec<LogEvent>> {
+        let len = record.len() as u64;
         let mut w = self.writer();
         let oldest = w.bases.first().copied().unwrap_or(w.end);
-        if !has_room(oldest, w.end + w.reserved, len, self.options.max_bytes) {
-            return false;
+        if !has_room(oldest, w.end, len, self.options.max_bytes) {
+            return Err(events);
         }
-        w.reserved += len;
-        true
+        w.staged.extend_from_slice(record);
+        w.end += len;
+        let end = w.end;
+        w.staged_events.push((end, events));
+        Ok(end)
     }
 
-    /// Appends reserved records, in order, with one `write` for all of them
-    /// (group commit: the records of requests that arrived together), and
-    /// returns each one's end offset. On a failed write the segment is cut
-    /// back so the spool holds no partial record.
-    pub fn append_group(&self, records: &[&[u8]]) -> Result<Vec<u64>, SpoolError> {
-        let total: u64 = records.iter().map(|r| r.len() as u64).sum();
+    /// Makes sure the record ending at `upto` is written: unless an earlier
+    /// call did, writes every staged record with one `write` and passes each
+    /// one's end and events to `hand`, in spool order, under the writer
+    /// lock, with whether it was written. On a failed write the segment is
+    /// cut back so the spool holds no partial record, and the group's records
+    /// are gone; `Err` for the caller's if it was among them.
+    pub fn write_staged(
+        &self,
+        upto: u64,
+        mut hand: impl FnMut(u64, Vec<LogEvent>, bool),
+    ) -> Result<(), SpoolError> {
         let mut w = self.writer();
-        w.reserved = w.reserved.saturating_sub(total);
-        let base = w.bases.last().copied().unwrap_or(w.end);
-        if w.end > base && w.end - base + total > self.options.segment_bytes {
-            let path = self.dir.join(segment_name(w.end));
+        if w.written < upto {
+            let from = w.written;
+            let result = self.write_group(&mut w);
+            let ok = result.is_ok();
+            for (end, events) in std::mem::take(&mut w.staged_events) {
+                hand(end, events, ok);
+            }
+            if let Err(e) = result {
+                w.failed = Some((from, w.end, e.to_string()));
+                w.staged.clear();
+                w.end = w.written;
+                return Err(e);
+            }
+        }
+        match &w.failed {
+            Some((from, to, why)) if *from < upto && upto <= *to => Err(SpoolError::Io {
+                what: "appending a record",
+                path: self.dir.clone(),
+                source: std::io::Error::other(why.clone()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_group(&self, w: &mut Writer) -> Result<(), SpoolError> {
+        let total = w.end - w.written;
+        let base = w.bases.last().copied().unwrap_or(w.written);
+        if w.written > base && w.written - base + total > self.options.segment_bytes {
+            let path = self.dir.join(segment_name(w.written));
             w.file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .map_err(io("starting a segment", &path))?;
-            let end = w.end;
-            w.bases.push(end);
+            let start = w.written;
+            w.bases.push(start);
         }
-        let base = w.bases.last().copied().unwrap_or(w.end);
-        let written = match records {
-            [one] => w.file.write_all(one),
-            many => w.file.write_all(&many.concat()),
-        };
+        let base = w.bases.last().copied().unwrap_or(w.written);
+        let staged = std::mem::take(&mut w.staged);
+        let written = w.file.write_all(&staged);
+        w.staged = staged;
+        w.staged.clear();
         if let Err(source) = written {
-            let _ = w.file.set_len(w.end - base);
+            let _ = w.file.set_len(w.written - base);
             return Err(SpoolError::Io {
                 what: "appending a record",
                 path: self.dir.join(segment_name(base)),
                 source,
             });
         }
-        let mut end = w.end;
-        let ends = records
-            .iter()
-            .map(|r| {
-                end += r.len() as u64;
-                end
-            })
-            .collect();
-        w.end = end;
-        Ok(ends)
+        w.written = w.end;
+        Ok(())
     }
 
-    /// Reserves and appends one record: `Ok(None)` when the spool is full.
+    /// Stages and writes one record: its end offset, or `Ok(None)` when the
+    /// spool is full.
     pub fn try_append(&self, record: &[u8]) -> Result<Option<u64>, SpoolError> {
-        if !self.try_reserve(record.len() as u64) {
+        let Ok(end) = self.stage(record, Vec::new()) else {
             return Ok(None);
-        }
-        Ok(self.append_group(&[record])?.pop())
+        };
+        self.write_staged(end, |_, _, _| {})?;
+        Ok(Some(end))
     }
 
     /// Woken whenever room may have been freed.

@@ -138,22 +138,31 @@ fn a_full_spool_refuses_until_a_commit_frees_a_segment() {
 }
 
 #[test]
-fn a_group_is_one_write_with_an_end_per_record_and_reservations_count_as_used() {
+fn staged_records_are_one_write_handed_on_in_order_and_count_as_used() {
     let dir = TempDir::new("group");
     let rec = record(0).len() as u64;
-    let (spool, _) = Spool::open(options(&dir, 100 * rec, 4 * rec)).unwrap();
-    assert!(spool.try_reserve(rec));
-    assert!(spool.try_reserve(rec));
-    assert!(spool.try_reserve(rec));
-    assert!(spool.try_reserve(rec));
-    assert!(!spool.try_reserve(rec), "reserved room is taken");
-    let (a, b) = (record(1), record(2));
-    assert_eq!(spool.append_group(&[&a, &b]).unwrap(), vec![rec, 2 * rec]);
-    assert_eq!(spool.append_group(&[&record(3)]).unwrap(), vec![3 * rec]);
-    assert_eq!(spool.append_group(&[&record(4)]).unwrap(), vec![4 * rec]);
+    let (spool, _) = Spool::open(options(&dir, 100 * rec, 3 * rec)).unwrap();
+    let ends: Vec<u64> = (1..=3)
+        .map(|tag| spool.stage(&record(tag), Vec::new()).unwrap())
+        .collect();
+    assert_eq!(ends, vec![rec, 2 * rec, 3 * rec]);
+    assert!(
+        spool.stage(&record(4), Vec::new()).is_err(),
+        "staged room is taken"
+    );
+    // The first to make sure writes all three and hands them on, in order.
+    let mut seen = Vec::new();
+    spool
+        .write_staged(rec, |end, _, written| seen.push((end, written)))
+        .unwrap();
+    assert_eq!(seen, vec![(rec, true), (2 * rec, true), (3 * rec, true)]);
+    // The others find theirs written: nothing more is handed on.
+    spool
+        .write_staged(3 * rec, |_, _, _| panic!("written once"))
+        .unwrap();
     drop(spool);
-    let (_, r) = Spool::open(options(&dir, 100 * rec, 4 * rec)).unwrap();
-    assert_eq!(tags(&r), ["1", "2", "3", "4"]);
+    let (_, r) = Spool::open(options(&dir, 100 * rec, 3 * rec)).unwrap();
+    assert_eq!(tags(&r), ["1", "2", "3"]);
 }
 
 #[test]

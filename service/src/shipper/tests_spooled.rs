@@ -38,13 +38,24 @@ struct Proc {
 }
 
 fn start(dir: &Dir, max_bytes: u64, overflow: Overflow, sink: &MemorySink) -> Proc {
+    start_holding(dir, max_bytes, overflow, sink, 1_000_000)
+}
+
+/// `start`, holding at most `capacity` events in memory.
+fn start_holding(
+    dir: &Dir,
+    max_bytes: u64,
+    overflow: Overflow,
+    sink: &MemorySink,
+    capacity: usize,
+) -> Proc {
     let (spool, recovered) = Spool::open(SpoolOptions {
         dir: dir.0.clone(),
         segment_bytes: max_bytes / 4,
         max_bytes,
     })
     .unwrap();
-    let (queue, rx) = queue_spooled(spool, recovered, overflow);
+    let (queue, rx) = queue_spooled(spool, recovered, overflow, capacity);
     let options = ShipperOptions {
         flush_interval: Duration::from_secs(1),
         flush_timeout: Duration::ZERO,
@@ -64,8 +75,7 @@ impl Proc {
         self.finish.cancel();
         self.task.await.unwrap();
         let c = self.queue.counters();
-        // The writer task ends (releasing the spool's lock) once it sees
-        // every queue handle gone.
+        // The spool (and its lock) goes with the last queue handle.
         drop(self.queue);
         for _ in 0..10 {
             tokio::task::yield_now().await;
@@ -192,4 +202,63 @@ async fn a_resend_after_an_unknown_outcome_is_counted() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     let c = p.stop().await;
     assert_eq!((c.shipped, c.retried, c.retried_unknown), (20, 2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_held_in_memory_are_bounded_by_the_capacity_too() {
+    let dir = Dir::new("capacity");
+    let sink = MemorySink::new();
+    sink.set_down(Some(SinkError::Network("down".into())));
+    // Ten requests the sink never takes: the next process recovers 200
+    // events, over its capacity of 100.
+    let p = start(&dir, 1 << 20, Overflow::Drop, &sink);
+    for r in 0..10 {
+        p.queue.enqueue(request(r)).await.unwrap();
+    }
+    p.stop().await;
+    sink.set_down(None);
+    sink.hold();
+    let p = start_holding(&dir, 1 << 20, Overflow::Drop, &sink, 100);
+    p.queue.enqueue(request(10)).await.unwrap();
+    let c = p.queue.counters();
+    assert_eq!(
+        (c.enqueued, c.dropped),
+        (220, 20),
+        "no room while over capacity"
+    );
+    sink.release();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(p.queue.counters().shipped, 200);
+    // Exactly the capacity is back, however much was recovered: 5 requests
+    // fit while the sink holds them, the 6th is dropped (the spool has room).
+    sink.hold();
+    for r in 11..17 {
+        p.queue.enqueue(request(r)).await.unwrap();
+    }
+    let c = p.queue.counters();
+    assert_eq!((c.enqueued, c.dropped, c.queued), (340, 40, 100), "{c:?}");
+    sink.release();
+    let c = p.stop().await;
+    assert_eq!((c.shipped, c.dropped, c.failed), (300, 40, 0));
+    assert_eq!(distinct(&sink), (300, 300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_abandoned_after_staging_still_has_its_record_written_and_shipped() {
+    let dir = Dir::new("abandoned");
+    let sink = MemorySink::new();
+    let p = start(&dir, 1 << 20, Overflow::Block, &sink);
+    // Polled once (the record is staged, the request yields), then dropped.
+    let gone = tokio::time::timeout(Duration::ZERO, p.queue.enqueue(request(0))).await;
+    assert!(gone.is_err(), "abandoned while it yielded");
+    assert_eq!(
+        p.queue.counters().enqueued,
+        20,
+        "written and handed over on drop"
+    );
+    p.queue.enqueue(request(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let c = p.stop().await;
+    assert_eq!((c.enqueued, c.shipped, c.failed), (40, 40, 0));
+    assert_eq!(distinct(&sink), (40, 40));
 }
