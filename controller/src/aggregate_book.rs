@@ -88,6 +88,15 @@ impl ReportBook {
         self.entries.is_empty()
     }
 
+    /// The longest user active window the instances report (0 with no report).
+    pub fn max_active_window_ms(&self) -> u64 {
+        self.entries
+            .values()
+            .map(|e| e.report.active_window_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn get(&self, instance_id: &str) -> Option<&ReportEntry> {
         self.entries.get(instance_id)
     }

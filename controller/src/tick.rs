@@ -77,6 +77,8 @@ pub struct Reconciler {
     alarms: Alarms,
     settings: ReconcilerSettings,
     tick: u64,
+    /// Scale-in is held until then (Unix ms): see `Reconciler::settling`.
+    settle_until_ms: u64,
 }
 
 impl Reconciler {
@@ -87,6 +89,7 @@ impl Reconciler {
             policies,
             settings,
             tick: 0,
+            settle_until_ms: 0,
         }
     }
 
@@ -162,8 +165,17 @@ impl Reconciler {
         let sample = sample_of(&metrics);
         self.alarms.observe(now_ms, &sample);
         let mut decision = evaluate(&self.policies, &fleet, &self.alarms, now_ms);
+        let settling = self.settling(snapshot, &metrics, reports, now_ms);
         if decision.action == Action::ScaleIn && metrics.has_stale() {
             decision = hold_scale_in(decision, &metrics);
+        } else if decision.action == Action::ScaleIn && !settling.is_empty() {
+            decision = hold_settling(decision, &settling, self.settle_until_ms, now_ms);
+        }
+        if decision.action == Action::ScaleIn {
+            // The instances this removes drain next: their users move to the others.
+            self.settle_until_ms = self
+                .settle_until_ms
+                .max(now_ms + reports.max_active_window_ms());
         }
         let record = decision.to_record(self.tick, now_ms);
         let status = self.status(snapshot, &metrics, &decision, fleet, now_ms);
@@ -190,6 +202,39 @@ impl Reconciler {
             point,
             data,
         }
+    }
+
+    /// The draining instances that keep scale-in on hold (a scale-in this tick or earlier
+    /// holds it until `settle_until_ms` as well). While an instance drains, its users still
+    /// reach it over kept-alive connections, then move to the others; until the users'
+    /// active window has passed since, the fleet's figures miss some of them, and a
+    /// scale-in on them would cascade (each drain lowering the figures for the next).
+    fn settling(
+        &mut self,
+        snapshot: &GroupSnapshot,
+        metrics: &FleetMetrics,
+        reports: &ReportBook,
+        now_ms: u64,
+    ) -> Vec<String> {
+        let draining: Vec<String> = snapshot
+            .instances
+            .iter()
+            .zip(&metrics.instances)
+            .filter(|(i, m)| {
+                i.lifecycle.is_draining()
+                    || (m.draining && i.lifecycle != proto::Lifecycle::Terminated)
+            })
+            .map(|(i, _)| i.id.clone())
+            .collect();
+        if !draining.is_empty() {
+            self.settle_until_ms = self
+                .settle_until_ms
+                .max(now_ms + reports.max_active_window_ms());
+        }
+        if draining.is_empty() && now_ms < self.settle_until_ms {
+            return vec!["drained lately".into()];
+        }
+        draining
     }
 
     fn fleet_state(&self, snapshot: &GroupSnapshot, metrics: &FleetMetrics) -> FleetState {
@@ -293,6 +338,29 @@ pub fn sample_of(m: &FleetMetrics) -> MetricSample {
         requests_per_second: some(m.requests_per_second),
         log_events_per_second: some(m.log_events_per_second),
         stale: m.in_service > 0 && !fresh,
+    }
+}
+
+fn hold_settling(d: Decision, draining: &[String], until_ms: u64, now_ms: u64) -> Decision {
+    let ids = draining
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    Decision {
+        action: Action::None,
+        reason: Reason::Settling,
+        capacity_after: d.capacity_before,
+        explanation: format!(
+            "Scale-in held at {}: users of draining instances ({ids}) are moving to the others, \
+             and the figures miss some of them for the users' active window (about {:.0} s \
+             more); a scale-in on them would remove too much. (Policy said: {})",
+            d.capacity_before,
+            until_ms.saturating_sub(now_ms) as f64 / 1000.0,
+            d.explanation
+        ),
+        ..d
     }
 }
 

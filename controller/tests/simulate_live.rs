@@ -74,6 +74,8 @@ async fn simulator_and_live_loop_decide_the_same() {
         model: ModelParams {
             boot_ms: 150,
             drain_ms: 100,
+            // On the test's compressed clock, as the boot and drain times.
+            active_window_ms: 100,
             ..ModelParams::default()
         },
         ..SimParams::default()

@@ -48,6 +48,9 @@ pub enum Reason {
     NoStep,
     /// This tick's figures are stale.
     StaleData,
+    /// Scale-in held while users of draining instances move to the others (their figures
+    /// are incomplete until the users' active window has passed).
+    Settling,
     /// This tick has no figure for the policies' metric.
     NoData,
 }
@@ -66,6 +69,7 @@ impl Reason {
             Reason::AlreadyAtTarget => "already_at_target",
             Reason::NoStep => "no_step",
             Reason::StaleData => "stale_data",
+            Reason::Settling => "settling",
             Reason::NoData => "no_data",
         }
     }

@@ -34,6 +34,9 @@ pub struct ModelParams {
     pub requests_per_user: f64,
     /// Log events per request (the service's `/repeat` writes 20, `/hello` none).
     pub log_events_per_request: f64,
+    /// The users' active window the instances report (the service's default, 10 s): how
+    /// long after a drain the controller holds further scale-in (`Reason::Settling`).
+    pub active_window_ms: u64,
 }
 
 impl Default for ModelParams {
@@ -43,6 +46,7 @@ impl Default for ModelParams {
             drain_ms: 30_000,
             requests_per_user: 0.5,
             log_events_per_request: 10.0,
+            active_window_ms: 10_000,
         }
     }
 }
@@ -280,7 +284,7 @@ impl SimFleet {
                 seq: i.seq,
                 sent_at_ms: now_ms,
                 started_at_ms: i.launched_at,
-                active_window_ms: 10_000,
+                active_window_ms: p.active_window_ms,
                 concurrent_users: share,
                 users_sketch: if rank == 0 {
                     union.clone()
