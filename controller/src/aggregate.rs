@@ -32,7 +32,7 @@ use crate::provider::GroupSnapshot;
 
 #[path = "aggregate_book.rs"]
 mod book;
-pub use book::{Ingested, ReportBook, ReportEntry};
+pub use book::{Ingested, ReportBook, ReportEntry, SUPERSEDE_AFTER_MS};
 
 /// Parameters of the aggregation (from the config and the policies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,14 +70,27 @@ pub enum Ingested {
 }
 
 /// The latest report of each instance.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReportBook {
     entries: HashMap<String, ReportEntry>,
 }
 
+/// A report of an older process start is refused while the newer process's last report is
+/// younger than this; after that the newer one is taken as gone (or as a forgery that
+/// stopped) and the older process's reports count again.
+pub const SUPERSEDE_AFTER_MS: u64 = 3_000;
+
+impl Default for ReportBook {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ReportBook {
     pub fn new() -> Self {
-        Self::default()
+        ReportBook {
+            entries: HashMap::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -117,7 +130,12 @@ impl ReportBook {
         };
         let old = &prev.report;
         let outcome = match report.started_at_ms.cmp(&old.started_at_ms) {
-            std::cmp::Ordering::Less => return Ingested::OldProcess,
+            std::cmp::Ordering::Less
+                if received_at_ms.saturating_sub(prev.received_at_ms) <= SUPERSEDE_AFTER_MS =>
+            {
+                return Ingested::OldProcess;
+            }
+            std::cmp::Ordering::Less => Ingested::Restart,
             std::cmp::Ordering::Greater => Ingested::Restart,
             std::cmp::Ordering::Equal
                 if report.seq <= old.seq || report.sent_at_ms <= old.sent_at_ms =>

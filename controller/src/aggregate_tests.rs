@@ -233,6 +233,14 @@ fn a_far_ahead_seq_of_an_older_process_does_not_silence_the_live_one() {
     newer.started_at_ms = 11_500;
     assert_eq!(book.ingest(newer, 12_000), Ingested::Restart);
     assert_eq!(book.ingest(live(3, 12_500), 12_500), Ingested::OldProcess);
+    // The newer process falls silent (it died, or it was one forged report): once its last
+    // report is older than SUPERSEDE_AFTER_MS, the live process's reports count again.
+    let later = 12_000 + SUPERSEDE_AFTER_MS + 1;
+    assert_eq!(book.ingest(live(4, later), later), Ingested::Restart);
+    assert_eq!(
+        book.ingest(live(5, later + 1_000), later + 1_000),
+        Ingested::Update
+    );
 }
 
 #[test]

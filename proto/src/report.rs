@@ -91,6 +91,8 @@ pub enum ReportError {
     BadSketch(String),
     #[error("sent_at_ms is before started_at_ms")]
     TimeTravel,
+    #[error("sent_at_ms is {0} ms ahead of the receiver's clock, beyond the allowed skew")]
+    Ahead(u64),
 }
 
 /// Upper bound for any per-instance gauge; anything above is not a real instance.

@@ -181,6 +181,13 @@ async fn parse_report(
     let report: proto::LoadReport =
         serde_json::from_slice(&bytes).map_err(|e| AppError::Malformed(e.to_string()))?;
     report.validate()?;
+    // A report from the future would take over its instance's process start (below) and
+    // make the real reports look old: its times must agree with the controller's clock.
+    if report.sent_at_ms > now_ms.saturating_add(s.max_skew_ms) {
+        return Err(AppError::Invalid(proto::report::ReportError::Ahead(
+            report.sent_at_ms - now_ms,
+        )));
+    }
     if !s.is_known(&report.instance_id) {
         return Err(AppError::UnknownInstance(report.instance_id));
     }
