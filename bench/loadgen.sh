@@ -23,12 +23,9 @@ CLIENT_CORE="${CLIENT_CORE:-1}"
 
 cd "$(dirname "$0")/.."
 
-if ! command -v wrk >/dev/null; then
-  echo "== installing wrk (Debian)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need wrk
 
 # Each loadgen user has its own connection; the service holds one per user too.
 need_fds=$((RAMP_MAX * 2 + 1024))

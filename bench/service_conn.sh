@@ -23,17 +23,11 @@ CLIENT_CORE="${CLIENT_CORE:-1}"
 
 cd "$(dirname "$0")/.."
 
-if ! command -v wrk >/dev/null; then
-  echo "== installing wrk (Debian)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need wrk
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "== cargo build --release -p service"
-  cargo build --release -q -p service
-fi
+build_service
 BIN="${CARGO_TARGET_DIR:-target}/release/service"
 
 TMP="$(mktemp -d)"
