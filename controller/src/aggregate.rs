@@ -108,8 +108,10 @@ pub fn aggregate(
     now_ms: u64,
     params: AggregateParams,
 ) -> FleetMetrics {
-    let mut merged: Option<UserSketch> = None;
+    // Counted instances' sketches in one union, the other fresh ones in another: each sketch
+    // is merged once, and the fleet-wide union is the two together.
     let mut counted: Option<UserSketch> = None;
+    let mut others: Option<UserSketch> = None;
     let mut out = FleetMetrics {
         at_ms: now_ms,
         ..FleetMetrics::default()
@@ -148,20 +150,20 @@ pub fn aggregate(
                 m.log_events_per_second = e.log_events_per_second.unwrap_or(0.0);
                 m.in_flight = r.in_flight;
                 m.draining |= r.draining;
-                match merged.as_mut() {
-                    Some(s) => merge_into(s, &r.users_sketch),
-                    None => merged = Some(r.users_sketch.clone()),
-                }
                 out.requests_per_second += m.requests_per_second;
                 out.log_events_per_second += m.log_events_per_second;
                 out.in_flight += r.in_flight;
                 out.log_events_lost += r.log.dropped + r.log.rejected + r.log.failed;
-                if in_service && !warming && !m.draining && inst.health == Health::Healthy {
-                    out.counted_instances += 1;
-                    match counted.as_mut() {
-                        Some(s) => merge_into(s, &r.users_sketch),
-                        None => counted = Some(r.users_sketch.clone()),
-                    }
+                let union =
+                    if in_service && !warming && !m.draining && inst.health == Health::Healthy {
+                        out.counted_instances += 1;
+                        &mut counted
+                    } else {
+                        &mut others
+                    };
+                match union.as_mut() {
+                    Some(s) => merge_into(s, &r.users_sketch),
+                    None => *union = Some(r.users_sketch.clone()),
                 }
             }
             _ if in_service => out.stale_instances.push(inst.id.clone()),
@@ -169,9 +171,18 @@ pub fn aggregate(
         }
         out.instances.push(m);
     }
-    out.concurrent_users = merged.map_or(0, |s| s.count());
+    let counted_users = counted.as_ref().map(UserSketch::count);
     out.concurrent_users_per_instance =
-        counted.map(|s| s.count() as f64 / f64::from(out.counted_instances.max(1)));
+        counted_users.map(|n| n as f64 / f64::from(out.counted_instances.max(1)));
+    out.concurrent_users = match (counted, others) {
+        (Some(mut all), Some(rest)) => {
+            merge_into(&mut all, &rest);
+            all.count()
+        }
+        (Some(_), None) => counted_users.unwrap_or(0),
+        (None, Some(rest)) => rest.count(),
+        (None, None) => 0,
+    };
     out
 }
 
