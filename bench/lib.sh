@@ -18,3 +18,13 @@ build_service() {
   echo "== cargo build --release -p service"
   cargo build --release -q -p service
 }
+
+# wait_up PORT: waits (10 s at most) until GET /hello on PORT answers, or exits.
+wait_up() {
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/hello" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on :$1 did not come up" >&2
+  exit 1
+}

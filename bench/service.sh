@@ -76,13 +76,6 @@ RUST_LOG=warn taskset -c "$SERVER_CORE" "$BIN" --host 127.0.0.1 --port "$SVC_POR
   --instance-id i-bench --no-imds --log-sink "file:$TMP/events.jsonl" 2>"$TMP/service.log" &
 SVC_PID=$!
 
-wait_up() {
-  for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$1/hello" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server on :$1 did not come up" >&2; exit 1
-}
 wait_up "$NGINX_PORT"
 wait_up "$SVC_PORT"
 

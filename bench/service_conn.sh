@@ -57,13 +57,6 @@ ON_PID=$!
 start off "$OFF_PORT" --max-connection-age 0s --max-connection-requests 0
 OFF_PID=$!
 
-wait_up() {
-  for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$1/hello" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server on :$1 did not come up" >&2; exit 1
-}
 wait_up "$ON_PORT"
 wait_up "$OFF_PORT"
 
