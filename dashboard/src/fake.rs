@@ -242,6 +242,7 @@ fn decision(at_ms: u64, tick: u64, per: Option<f64>, before: u32, after: u32) ->
         reason: reason.into(),
         explanation,
         applied: (after != before).then_some(true),
+        source: proto::SOURCE_CONTROLLER.into(),
     }
 }
 

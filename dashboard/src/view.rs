@@ -105,6 +105,8 @@ pub struct DecisionRow {
     /// `12.3 vs 20`, or empty without data.
     pub metric: String,
     pub step: String,
+    /// Who decided: `controller`, or `aws` (native mode: AWS's alarms and policies).
+    pub source: String,
 }
 
 /// Builds the live section's view from the controller's figures.
@@ -322,7 +324,9 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
         let folds = d.action == "none"
             && rows
                 .last()
-                .is_some_and(|(r, _, _, reason)| r.action == "none" && *reason == d.reason);
+                .is_some_and(|(r, _, _, reason)| {
+                    r.action == "none" && *reason == d.reason && r.source == d.source
+                });
         if folds {
             let (row, first, _, _) = rows.last_mut().expect("checked above");
             row.count += 1;
@@ -375,6 +379,7 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
         },
         metric,
         step: d.step.clone().unwrap_or_default(),
+        source: d.source.clone(),
     }
 }
 

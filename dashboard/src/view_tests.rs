@@ -90,6 +90,7 @@ fn record(at_ms: u64, action: &str, reason: &str) -> DecisionRecord {
         reason: reason.into(),
         explanation: format!("{action} because {reason}"),
         applied: None,
+        source: proto::SOURCE_CONTROLLER.into(),
     }
 }
 
@@ -196,4 +197,19 @@ fn charts_cover_the_window_and_draw_thresholds() {
         "the scale-out shows as a step"
     );
     assert_eq!(count.chart.x_ticks[0].label, "-5m");
+}
+
+#[test]
+fn timeline_shows_the_source_and_never_folds_aws_rows_into_controller_ones() {
+    let mut aws = record(3_000, "none", "within_band");
+    aws.source = proto::SOURCE_AWS.into();
+    let ds = vec![
+        record(1_000, "none", "within_band"),
+        record(2_000, "none", "within_band"),
+        aws,
+    ];
+    let rows = timeline(&ds);
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].source.as_str(), rows[0].count), ("aws", 1));
+    assert_eq!((rows[1].source.as_str(), rows[1].count), ("controller", 2));
 }

@@ -223,6 +223,20 @@ pub struct DecisionRecord {
     /// Whether applying the change to the provider succeeded (None: nothing to apply).
     #[serde(default)]
     pub applied: Option<bool>,
+    /// Who decided: [`SOURCE_CONTROLLER`] (the controller's own policy engine) or
+    /// [`SOURCE_AWS`] (native mode: an alarm state change or a scaling activity read from
+    /// AWS). Absent in older JSON: the controller.
+    #[serde(default = "controller_source")]
+    pub source: String,
+}
+
+/// [`DecisionRecord::source`] of the controller's own decisions.
+pub const SOURCE_CONTROLLER: &str = "controller";
+/// [`DecisionRecord::source`] of what AWS did (native mode).
+pub const SOURCE_AWS: &str = "aws";
+
+fn controller_source() -> String {
+    SOURCE_CONTROLLER.into()
 }
 
 /// One sample of the fleet, for charts.
@@ -277,5 +291,21 @@ mod tests {
             never.problem(1_000).as_deref(),
             Some("no tick has completed yet")
         );
+    }
+
+    #[test]
+    fn a_decision_without_source_is_the_controllers_and_aws_ones_round_trip() {
+        let old = r#"{"at_ms":1,"tick":2,"action":"none","policy":null,"metric":"ConcurrentUsers",
+            "metric_value":null,"threshold":null,"step":null,"capacity_before":1,
+            "capacity_after":1,"reason":"no_data","explanation":"x"}"#;
+        let d: DecisionRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(d.source, SOURCE_CONTROLLER);
+        let aws = DecisionRecord {
+            source: SOURCE_AWS.into(),
+            ..d
+        };
+        let back: DecisionRecord =
+            serde_json::from_str(&serde_json::to_string(&aws).unwrap()).unwrap();
+        assert_eq!(back.source, "aws");
     }
 }

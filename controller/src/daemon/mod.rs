@@ -345,5 +345,6 @@ fn provider_error_record(
         reason: "provider_error".into(),
         explanation: format!("The group could not be read ({e}); nothing was decided."),
         applied: None,
+        source: proto::SOURCE_CONTROLLER.into(),
     }
 }

@@ -121,6 +121,7 @@ impl Decision {
             reason: self.reason.as_str().to_string(),
             explanation: self.explanation.clone(),
             applied: None,
+            source: proto::SOURCE_CONTROLLER.into(),
         }
     }
 }
