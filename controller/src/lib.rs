@@ -15,6 +15,9 @@
 //!   the daemon and `controller simulate` both drive.
 //! - [`metrics`]: encoder + batcher + the [`metrics::MetricsSink`] trait; `metrics::cloudwatch`
 //!   is the only module importing `aws_sdk_cloudwatch`.
+//! - [`native`]: `[policies] mode = "native"`: the policies as AWS step policies and
+//!   alarms (pure plan, validation, history records, CloudFormation render; one adapter,
+//!   `native::aws`, for every call).
 //! - [`errors`]: an error and its causes as one line, each message once.
 //! - `daemon/`: the tick loop, the shared state and the HTTP API (`run`, `app`).
 //! - `simulate/`: `controller simulate`, replaying a users trace through the same core.
@@ -27,6 +30,7 @@ pub mod daemon;
 pub mod errors;
 pub mod local;
 pub mod metrics;
+pub mod native;
 pub mod policy;
 pub mod provider;
 pub mod simulate;

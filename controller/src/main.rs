@@ -21,6 +21,8 @@ enum Command {
     Run(controller::config::RunArgs),
     /// Replay a users trace through the step policies and report what they would do.
     Simulate(controller::simulate::SimulateArgs),
+    /// The scaling policies as infrastructure code (`policies render --config FILE`).
+    Policies(controller::native::render::PoliciesArgs),
     /// One API instance (started by `up`'s local group as a child of this binary).
     #[command(hide = true)]
     ServeInstance(service::Args),
@@ -48,6 +50,10 @@ fn main_inner() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => Ok(controller::simulate::run(args)?),
+        Command::Policies(args) => {
+            print!("{}", controller::native::render::run(&args)?);
+            Ok(())
+        }
         Command::ServeInstance(args) => {
             controller::local::exit_with_parent();
             Ok(service::runtime()
@@ -92,7 +98,24 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
         .with_context(|| format!("cannot listen on {} (api.listen)", config.api.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("controller: dashboard http://{addr}/  status http://{addr}/api/status");
-    controller::daemon::run(config, fleet, sink, listener, shutdown).await?;
+    // Reloads the file when it changes; reconciles the group's native policies and alarms
+    // (none in controller mode: leftovers of a native run are deleted).
+    let store = Arc::new(controller::native::aws::AwsPolicies::new(
+        &sdk,
+        &config.group.name,
+    ));
+    let extras = controller::daemon::Extras {
+        watch: Some(controller::config::ConfigWatch::new(
+            args.config.clone(),
+            args.overrides.clone(),
+        )),
+        native: Some(controller::native::driver::NativeDriver::new(
+            store,
+            &config.group.name,
+            &config.metrics.namespace,
+        )),
+    };
+    controller::daemon::run_with(config, fleet, sink, listener, shutdown, extras).await?;
     Ok(())
 }
 

@@ -117,6 +117,13 @@ impl Reconciler {
         &self.policies
     }
 
+    /// Takes reloaded policies (validated): the alarms start afresh (their periods may
+    /// differ); the tick counter and the settling hold carry on.
+    pub fn set_policies(&mut self, policies: Policies) {
+        self.alarms = Alarms::new(&policies);
+        self.policies = policies;
+    }
+
     pub fn settings(&self) -> &ReconcilerSettings {
         &self.settings
     }

@@ -77,6 +77,7 @@ fn alarm(threshold: f64, comparison: Comparison) -> Alarm {
 /// +1 from 50 users per instance, +2 from 70; −1 at or below 10. No warmup.
 fn policies() -> Policies {
     let p = Policies {
+        mode: controller::policy::PolicyMode::Controller,
         scale_out: StepPolicy {
             name: "out".into(),
             alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold),

@@ -322,11 +322,9 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
     let mut rows: Vec<(DecisionRow, u64, u64, &str)> = Vec::new();
     for d in decisions.iter().rev() {
         let folds = d.action == "none"
-            && rows
-                .last()
-                .is_some_and(|(r, _, _, reason)| {
-                    r.action == "none" && *reason == d.reason && r.source == d.source
-                });
+            && rows.last().is_some_and(|(r, _, _, reason)| {
+                r.action == "none" && *reason == d.reason && r.source == d.source
+            });
         if folds {
             let (row, first, _, _) = rows.last_mut().expect("checked above");
             row.count += 1;

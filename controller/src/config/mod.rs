@@ -9,6 +9,7 @@ mod aws;
 pub mod file;
 mod overrides;
 mod report_key;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,9 +22,10 @@ pub use aws::{
 };
 pub use file::{ConfigFile, ProviderKind};
 pub use overrides::{Overrides, RunArgs};
+pub use watch::ConfigWatch;
 
 use crate::local::LocalSettings;
-use crate::policy::Policies;
+use crate::policy::{Policies, PolicyMode};
 
 /// The validated configuration of the daemon.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +277,9 @@ impl Config {
             namespace: validate_namespace(file.metrics.namespace)?,
             per_instance: file.metrics.per_instance,
         };
+        if policies.mode == PolicyMode::Native {
+            validate_native_mode(&group, &policies, &provider, &metrics)?;
+        }
         let listen = file.api.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let api = ApiConfig {
             listen: listen.parse().map_err(|_| {
@@ -382,6 +387,29 @@ fn validate_group(g: &file::GroupFile) -> Result<GroupConfig, ConfigError> {
         max_size: g.max_size,
         desired_capacity: g.desired_capacity,
     })
+}
+
+/// `[policies] mode = "native"`: an AWS group to carry the policies, published metrics for
+/// the alarms to watch, and nothing AWS would refuse (`crate::native::validate_native`).
+fn validate_native_mode(
+    group: &GroupConfig,
+    policies: &Policies,
+    provider: &ProviderConfig,
+    metrics: &MetricsConfig,
+) -> Result<(), ConfigError> {
+    if provider.kind() != ProviderKind::Aws {
+        return Err(invalid(
+            "policies.mode",
+            "\"native\" needs provider = \"aws\": the policies and alarms live on an EC2 Auto Scaling group",
+        ));
+    }
+    if !metrics.publish {
+        return Err(invalid(
+            "policies.mode",
+            "\"native\" needs metrics.publish = true: the alarms watch the metrics the controller publishes",
+        ));
+    }
+    crate::native::validate_native(&group.name, policies).map_err(|e| invalid(&e.path, &e.message))
 }
 
 fn validate_namespace(ns: Option<String>) -> Result<String, ConfigError> {

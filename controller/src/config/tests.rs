@@ -353,3 +353,37 @@ fn the_key_is_read_from_the_named_file_and_must_be_long_enough() {
     assert!(e.to_string().contains("cannot read"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn native_mode_is_refused_where_aws_would_refuse_it_naming_the_field() {
+    let aws = example("aws.toml");
+    let native = aws.replace("mode = \"controller\"", "mode = \"native\"");
+    assert_ne!(aws, native);
+    let c = parse(&native).unwrap();
+    assert_eq!(c.policies.mode, PolicyMode::Native);
+    assert_eq!(parse(&aws).unwrap().policies.mode, PolicyMode::Controller);
+    check_bad(
+        &native.replace("period_secs = 10", "period_secs = 20"),
+        "policies.scale_out.alarm.period_secs",
+        "10, 30 or a multiple of 60",
+    );
+    check_bad(
+        &native.replace("publish = true", "publish = false"),
+        "policies.mode",
+        "metrics.publish",
+    );
+    let local = example("local.toml").replace("mode = \"controller\"", "mode = \"native\"");
+    check_bad(&local, "policies.mode", "provider = \"aws\"");
+    check_bad(
+        &native.replace("name = \"scale-in\"", "name = \"scale-out\""),
+        "policies.scale_in.name",
+        "scale-out",
+    );
+    check_bad(
+        &native.replace("mode = \"native\"", "mode = \"aws\""),
+        "mode",
+        "controller",
+    );
+    // Controller mode keeps its own rules only: a 20 s period is fine there.
+    assert!(parse(&aws.replace("period_secs = 10", "period_secs = 20")).is_ok());
+}

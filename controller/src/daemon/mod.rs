@@ -22,6 +22,7 @@
 
 mod api;
 mod health;
+mod native;
 mod replay;
 mod serve;
 mod state;
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{API_TIMEOUT, AppError, app};
 pub use health::{bounds_warnings, readiness};
+pub use native::{Extras, native_step};
 pub use replay::ReplayGuard;
 pub use serve::{ConnLimits, REFUSED_CONNECTIONS, serve};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
@@ -112,13 +114,28 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    run_with(config, fleet, sink, listener, shutdown, Extras::default()).await
+}
+
+/// [`run`] with a config watch (reload on change) and native mode's policy store: see
+/// `native_step`, run after every tick and once before the first.
+pub async fn run_with(
+    config: Config,
+    fleet: Arc<dyn Fleet>,
+    sink: Arc<dyn MetricsSink>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    mut extras: Extras,
+) -> Result<(), DaemonError> {
     config.reports.check_key()?;
+    // Native mode sets no capacity: the initial desired capacity is the group's business.
+    let native_mode = config.policies.mode == crate::policy::PolicyMode::Native;
     let start_up = async {
         let mut snapshot = fleet.describe().await?;
         if let Some(d) = config
             .group
             .desired_capacity
-            .filter(|d| *d != snapshot.desired_capacity)
+            .filter(|d| *d != snapshot.desired_capacity && !native_mode)
         {
             tracing::info!(
                 desired = d,
@@ -173,6 +190,9 @@ pub async fn run(
     let mut interval = tokio::time::interval(config.tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     interval.tick().await;
+    let first = Instant::now() + budget;
+    let failed = native_step(&mut reconciler, &mut extras, &state, first).await;
+    note_failures(&state, &reconciler, failed);
     tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
     let server = tokio::spawn({
         let app = app(Arc::clone(&state));
@@ -189,13 +209,22 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             _ = interval.tick() => {}
         }
+        let tick_end = Instant::now() + config.tick;
         tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
+        let failed = native_step(&mut reconciler, &mut extras, &state, tick_end).await;
+        note_failures(&state, &reconciler, failed);
     }
     tracing::info!("controller stopping");
     match tokio::time::timeout(SERVER_DRAIN, server).await {
         Ok(Ok(Ok(()))) | Err(_) => Ok(()),
         Ok(Ok(Err(e))) => Err(DaemonError::Serve(e)),
         Ok(Err(join)) => Err(DaemonError::Serve(std::io::Error::other(join))),
+    }
+}
+
+fn note_failures(state: &Shared, rec: &Reconciler, failed: Vec<(&'static str, String)>) {
+    for (operation, message) in failed {
+        state.call_failed(rec.ticks(), now_ms(), operation, message);
     }
 }
 
@@ -249,6 +278,7 @@ pub async fn tick_once(
         out
     });
     let d = outcome.decision.clone();
+    let native = rec.policies().mode == crate::policy::PolicyMode::Native;
     let publish = async {
         match bounded(deadline, shutdown, sink.publish(&outcome.data)).await {
             Bounded::Done(Ok(_)) => Ok(()),
@@ -261,7 +291,7 @@ pub async fn tick_once(
         }
     };
     let apply = async {
-        if !d.changes_capacity() {
+        if !d.changes_capacity() || native {
             return Ok(None);
         }
         match bounded(
@@ -298,6 +328,10 @@ pub async fn tick_once(
         failed.push((sink.operation(), e));
     }
     let mut record = outcome.record.clone();
+    if native {
+        as_native(&mut record);
+        outcome.status.group.desired_capacity = d.capacity_before;
+    }
     match applied {
         Ok(None) => tracing::debug!(reason = d.reason.as_str(), "{}", d.explanation),
         Ok(Some(())) => {
@@ -322,6 +356,20 @@ pub async fn tick_once(
     }
     state.tick_ended(outcome.tick, now_ms(), &failed);
     state.record(&outcome, record);
+}
+
+/// Native mode: the group's own policies act, so the engine's view is shown as what it is.
+fn as_native(record: &mut proto::DecisionRecord) {
+    if record.action != "none" {
+        record.explanation = format!(
+            "Native mode: AWS's alarms and step policies act, the controller only publishes. Its own engine would have said: {}",
+            record.explanation
+        );
+        record.action = "none".into();
+        record.reason = "native_mode".into();
+        record.capacity_after = record.capacity_before;
+        record.step = None;
+    }
 }
 
 fn provider_error_record(

@@ -326,6 +326,17 @@ impl Shared {
         }
     }
 
+    /// Records a failed call made outside a tick's own list (config reload, native mode):
+    /// it becomes `last_error`; the failing-tick count is the tick's own business.
+    pub fn call_failed(&self, tick: u64, now_ms: u64, operation: &str, message: String) {
+        self.view_mut().health.last_error = Some(CallError {
+            at_ms: now_ms,
+            tick,
+            operation: operation.to_string(),
+            message,
+        });
+    }
+
     /// Replaces the configuration warnings shown in the status and the dashboard.
     pub fn set_warnings(&self, warnings: Vec<String>) {
         self.view_mut().health.warnings = warnings;

@@ -62,7 +62,7 @@ pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
 pub use decide::{Engine, apply_adjustment, evaluate, is_warming, round_percent};
 pub use decision::{Action, Decision, Reason};
 pub use types::{
-    AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, Statistic, StepAdjustment,
-    StepPolicy,
+    AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, PolicyMode, Statistic,
+    StepAdjustment, StepPolicy,
 };
 pub use validate::PolicyError;

@@ -18,6 +18,7 @@ fn aws_example() -> Policies {
         datapoints_to_alarm: None,
     };
     Policies {
+        mode: PolicyMode::Controller,
         scale_out: StepPolicy {
             name: "out".into(),
             alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold),

@@ -223,10 +223,34 @@ impl StepPolicy {
     }
 }
 
+/// Who runs the policies (`[policies] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyMode {
+    /// The controller's own engine decides each tick and calls SetDesiredCapacity.
+    #[default]
+    Controller,
+    /// The group carries the policies as AWS step scaling policies and CloudWatch alarms
+    /// (`crate::native`); the controller only publishes the metrics and explains what AWS did.
+    Native,
+}
+
+impl PolicyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::Controller => "controller",
+            PolicyMode::Native => "native",
+        }
+    }
+}
+
 /// The two policies of a group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policies {
+    /// Absent: `controller`.
+    #[serde(default)]
+    pub mode: PolicyMode,
     pub scale_out: StepPolicy,
     pub scale_in: StepPolicy,
 }
@@ -246,6 +270,7 @@ impl Policies {
     /// no step lands the fleet across the other one (no oscillation under constant load).
     pub fn local_default() -> Policies {
         Policies {
+            mode: PolicyMode::Controller,
             scale_out: StepPolicy {
                 name: "scale-out".into(),
                 alarm: Alarm {
