@@ -192,8 +192,7 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
 
     // Someone else's policy on the group and two alarms, one with the controller's prefix.
-    let foreign = asg
-        .put_scaling_policy()
+    asg.put_scaling_policy()
         .auto_scaling_group_name(GROUP)
         .policy_name("by-hand")
         .policy_type("StepScaling")
@@ -207,6 +206,17 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         .send()
         .await
         .unwrap();
+    // (moto's PutScalingPolicy answer carries no ARN: read it back.)
+    let described = asg
+        .describe_policies()
+        .auto_scaling_group_name(GROUP)
+        .send()
+        .await
+        .unwrap();
+    let foreign_arn = described.scaling_policies()[0]
+        .policy_arn()
+        .unwrap()
+        .to_string();
     for name in ["hellofleet-web-by-hand", "someone-else"] {
         cw.put_metric_alarm()
             .alarm_name(name)
@@ -223,7 +233,7 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
             .comparison_operator(ComparisonOperator::GreaterThanThreshold)
             .period(60)
             .evaluation_periods(1)
-            .alarm_actions(foreign.policy_arn().unwrap())
+            .alarm_actions(&foreign_arn)
             .send()
             .await
             .unwrap();
@@ -231,6 +241,7 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
 
     let file = TempFile::new(&config_text("native", 50, "scale-in"));
     let config = Config::load(&file.0, &Overrides::default()).unwrap();
+    let wanted_policies = config.policies.clone();
     let store = Arc::new(AwsPolicies::new(&sdk, GROUP));
     let extras = Extras {
         watch: Some(ConfigWatch::new(file.0.clone(), Overrides::default())),
@@ -380,6 +391,14 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
             .any(|t| t.key() == Some("hellofleet:group") && t.value() == Some(GROUP)),
         "{tags:?}"
     );
+
+    // Read back through the adapter, what AWS has is what the file wants: converged.
+    let present = controller::native::PolicyStore::present(&AwsPolicies::new(&sdk, GROUP))
+        .await
+        .unwrap();
+    let want = controller::native::wanted(GROUP, "HelloFleetTest", &wanted_policies);
+    let plan = controller::native::diff(GROUP, &want, &present);
+    assert!(plan.is_empty(), "{plan:?}");
 
     // Several ticks in native mode: the group's desired capacity is the group's.
     tokio::time::sleep(Duration::from_millis(1_000)).await;

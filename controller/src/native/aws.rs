@@ -254,7 +254,8 @@ impl PolicyStore for AwsPolicies {
             }
         }
         if !plan.put_alarms.is_empty() {
-            // Policies not put in this plan: their ARNs from a fresh describe.
+            // Policies not put in this plan, or whose put answered no ARN (moto's answers
+            // carry none): their ARNs from a fresh describe.
             let present = self.present().await?;
             for p in present.policies {
                 if !arns.iter().any(|(n, _)| *n == p.spec.name) {
