@@ -706,6 +706,32 @@ dockerfiles() {
 }
 t "Dockerfiles: multi-stage, distroless, non-root, locked release build" dockerfiles
 
+# ------------------------------------------------ native policies as CloudFormation
+# `controller policies render` prints the config's step policies and alarms as a template
+# deployed beside the fleet stack (infra/README.md, "Native step policies").
+policies_render() {
+  local bin="${CARGO_TARGET_DIR:-target}/debug/controller" venv="${INFRA_TOOLS_VENV:-/opt/hellofleet-infra-tools}" tool
+  [ -x "$bin" ] || { echo "$bin is missing: cargo build -p controller (scripts/test.sh builds it before these checks)"; return 1; }
+  for tool in cfn-lint checkov; do
+    [ -x "$venv/bin/$tool" ] || { echo "$venv/bin/$tool is missing: bash .ci/install-infra-tools.sh"; return 1; }
+  done
+  mkdir -p "$tmp/pol"
+  # The stack's config as is has 5 s periods, which CloudWatch alarms refuse: named.
+  if "$bin" policies render --config infra/controller.aws.toml >"$tmp/pol/bad.yaml" 2>"$tmp/pol/err"; then
+    echo "rendered 5 s alarm periods"; return 1
+  fi
+  grep -q 'period_secs' "$tmp/pol/err" || { cat "$tmp/pol/err"; return 1; }
+  rm -f "$tmp/pol/bad.yaml"
+  sed 's/period_secs = 5\b/period_secs = 10/' infra/controller.aws.toml >"$tmp/native.toml"
+  "$bin" policies render --config "$tmp/native.toml" >"$tmp/pol/policies.yaml" || return 1
+  [ "$(grep -c 'Type: AWS::AutoScaling::ScalingPolicy' "$tmp/pol/policies.yaml")" -eq 2 ] &&
+    [ "$(grep -c 'Type: AWS::CloudWatch::Alarm' "$tmp/pol/policies.yaml")" -eq 2 ] || { cat "$tmp/pol/policies.yaml"; return 1; }
+  "$venv/bin/cfn-lint" --non-zero-exit-code warning -- infra/fleet.yaml "$tmp/pol/policies.yaml" || return 1
+  cp infra/fleet.yaml "$tmp/pol/fleet.yaml"
+  "$venv/bin/checkov" --directory "$tmp/pol" --framework cloudformation --skip-download --compact --quiet
+}
+t "policies render: the native policies as CloudFormation pass cfn-lint and checkov beside the stack" policies_render
+
 jenkinsfile() { # every stage runs a script of this repository, and credentials come from bindings
   local s
   grep -oE "sh '[^']+'" Jenkinsfile | sed -E "s/sh '(bash )?([^ ']+).*/\\2/" | sort -u >"$tmp/j"

@@ -277,7 +277,7 @@ impl Config {
             namespace: validate_namespace(file.metrics.namespace)?,
             per_instance: file.metrics.per_instance,
         };
-        if policies.mode == PolicyMode::Native {
+        if policies.mode.aws_decides() {
             validate_native_mode(&group, &policies, &provider, &metrics)?;
         }
         let listen = file.api.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
@@ -389,7 +389,7 @@ fn validate_group(g: &file::GroupFile) -> Result<GroupConfig, ConfigError> {
     })
 }
 
-/// `[policies] mode = "native"`: an AWS group to carry the policies, published metrics for
+/// `[policies] mode = "native"` (or `"stack"`): an AWS group to carry the policies, published metrics for
 /// the alarms to watch, and nothing AWS would refuse (`crate::native::validate_native`).
 fn validate_native_mode(
     group: &GroupConfig,
@@ -400,13 +400,19 @@ fn validate_native_mode(
     if provider.kind() != ProviderKind::Aws {
         return Err(invalid(
             "policies.mode",
-            "\"native\" needs provider = \"aws\": the policies and alarms live on an EC2 Auto Scaling group",
+            format!(
+                "{:?} needs provider = \"aws\": the policies and alarms live on an EC2 Auto Scaling group",
+                policies.mode.as_str()
+            ),
         ));
     }
     if !metrics.publish {
         return Err(invalid(
             "policies.mode",
-            "\"native\" needs metrics.publish = true: the alarms watch the metrics the controller publishes",
+            format!(
+                "{:?} needs metrics.publish = true: the alarms watch the metrics the controller publishes",
+                policies.mode.as_str()
+            ),
         ));
     }
     crate::native::validate_native(&group.name, policies).map_err(|e| invalid(&e.path, &e.message))

@@ -384,6 +384,13 @@ fn native_mode_is_refused_where_aws_would_refuse_it_naming_the_field() {
         "mode",
         "controller",
     );
+    let stack = aws.replace("mode = \"controller\"", "mode = \"stack\"");
+    assert_eq!(parse(&stack).unwrap().policies.mode, PolicyMode::Stack);
+    check_bad(
+        &stack.replace("period_secs = 10", "period_secs = 45"),
+        "policies.scale_out.alarm.period_secs",
+        "multiple of 60",
+    );
     // Controller mode keeps its own rules only: a 20 s period is fine there.
     assert!(parse(&aws.replace("period_secs = 10", "period_secs = 20")).is_ok());
 }

@@ -129,7 +129,7 @@ pub async fn run_with(
 ) -> Result<(), DaemonError> {
     config.reports.check_key()?;
     // Native mode sets no capacity: the initial desired capacity is the group's business.
-    let native_mode = config.policies.mode == crate::policy::PolicyMode::Native;
+    let native_mode = config.policies.mode.aws_decides();
     let start_up = async {
         let mut snapshot = fleet.describe().await?;
         if let Some(d) = config
@@ -278,7 +278,7 @@ pub async fn tick_once(
         out
     });
     let d = outcome.decision.clone();
-    let native = rec.policies().mode == crate::policy::PolicyMode::Native;
+    let native = rec.policies().mode.aws_decides();
     let publish = async {
         match bounded(deadline, shutdown, sink.publish(&outcome.data)).await {
             Bounded::Done(Ok(_)) => Ok(()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use proto::DecisionRecord;
 
-use crate::policy::{Policies, PolicyMode};
+use crate::policy::Policies;
 
 use super::{NativeError, Plan, PolicyStore, Seen, diff, event_record, resource_name, wanted};
 
@@ -62,9 +62,9 @@ impl NativeDriver {
         Ok(plan)
     }
 
-    /// Whether AWS's events are due at `now_ms` (native mode only).
+    /// Whether AWS's events are due at `now_ms` (native and stack modes only).
     pub fn events_due(&self, policies: &Policies, now_ms: u64) -> bool {
-        policies.mode == PolicyMode::Native && now_ms >= self.next_events_ms
+        policies.mode.aws_decides() && now_ms >= self.next_events_ms
     }
 
     /// What AWS did since the last read, as records of `tick` (oldest first, each once).

@@ -186,8 +186,8 @@ fn alarm_spec(group: &str, namespace: &str, p: &StepPolicy) -> AlarmSpec {
     }
 }
 
-/// The policies and alarms `policies` mean for `group` (none in controller mode: switching
-/// back removes them). `policies` must have passed validation.
+/// The policies and alarms `policies` mean for `group` (none in controller and stack modes:
+/// switching removes the ones it made). `policies` must have passed validation.
 pub fn wanted(group: &str, namespace: &str, policies: &Policies) -> Wanted {
     if policies.mode != PolicyMode::Native {
         return Wanted::default();

@@ -97,11 +97,14 @@ fn wanted_maps_every_field_of_the_toml() {
 }
 
 #[test]
-fn controller_mode_wants_nothing() {
+fn controller_and_stack_modes_want_nothing() {
     assert_eq!(
         wanted(GROUP, "HelloFleet", &Policies::local_default()),
         Wanted::default()
     );
+    let mut stack = native();
+    stack.mode = PolicyMode::Stack;
+    assert_eq!(wanted(GROUP, "HelloFleet", &stack), Wanted::default());
 }
 
 #[test]

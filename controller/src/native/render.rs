@@ -8,12 +8,14 @@
 //! property (CloudFormation names the policy); the alarms keep the controller's names
 //! (`hellofleet-<group>-<policy>`) so the controller's history reading finds them, and carry
 //! a description saying CloudFormation manages them (the controller never deletes them).
+//! Run the controller with `[policies] mode = "stack"` beside such a stack: it then puts
+//! nothing (in `native` mode it would overwrite the stack's alarms, which share the names).
 
 use std::fmt::Write;
 
 use crate::policy::{Policies, PolicyMode};
 
-use super::{AlarmSpec, PolicySpec, wanted};
+use super::{AlarmSpec, NAME_PREFIX, PolicySpec, owned_prefix, wanted};
 
 /// `controller policies …`.
 #[derive(Debug, Clone, clap::Args)]
@@ -103,11 +105,21 @@ fn alarm_yaml(out: &mut String, role: &str, a: &AlarmSpec, group: &str) {
     let _ = writeln!(out, "  {role}Alarm:");
     let _ = writeln!(out, "    Type: AWS::CloudWatch::Alarm");
     let _ = writeln!(out, "    Properties:");
-    let _ = writeln!(out, "      AlarmName: {}", q(&a.name));
+    // The group part follows the parameter; `${` in the policy's name stays literal (`${!`).
+    let policy = a
+        .name
+        .strip_prefix(&owned_prefix(group))
+        .unwrap_or(&a.name)
+        .replace("${", "${!");
     let _ = writeln!(
         out,
-        "      AlarmDescription: {}",
-        q(&stack_description(group))
+        "      AlarmName: !Sub {}",
+        q(&format!("{NAME_PREFIX}${{AutoScalingGroupName}}-{policy}"))
+    );
+    let _ = writeln!(
+        out,
+        "      AlarmDescription: !Sub {}",
+        q(&stack_description("${AutoScalingGroupName}"))
     );
     let _ = writeln!(out, "      Namespace: {}", q(&a.namespace));
     let _ = writeln!(out, "      MetricName: {}", a.metric);
@@ -182,7 +194,7 @@ mod tests {
             "        - MetricIntervalLowerBound: 0\n          MetricIntervalUpperBound: 15\n          ScalingAdjustment: 20\n",
             "        - MetricIntervalLowerBound: 40\n          ScalingAdjustment: 100\n",
             "        - MetricIntervalUpperBound: 0\n          ScalingAdjustment: -1\n",
-            "      AlarmName: \"hellofleet-web-scale-in\"\n",
+            "      AlarmName: !Sub \"hellofleet-${AutoScalingGroupName}-scale-in\"\n",
             "      ComparisonOperator: LessThanOrEqualToThreshold\n",
             "      Threshold: 20\n      ComparisonOperator",
             "      Period: 10\n      EvaluationPeriods: 3\n      DatapointsToAlarm: 3\n",

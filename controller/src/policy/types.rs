@@ -233,6 +233,10 @@ pub enum PolicyMode {
     /// The group carries the policies as AWS step scaling policies and CloudWatch alarms
     /// (`crate::native`); the controller only publishes the metrics and explains what AWS did.
     Native,
+    /// Like `Native`, but the policies and alarms come from a CloudFormation stack
+    /// (`controller policies render`): the controller never puts or deletes any (it still
+    /// deletes what it made itself in native mode) and reads what AWS did.
+    Stack,
 }
 
 impl PolicyMode {
@@ -240,7 +244,13 @@ impl PolicyMode {
         match self {
             PolicyMode::Controller => "controller",
             PolicyMode::Native => "native",
+            PolicyMode::Stack => "stack",
         }
+    }
+
+    /// Whether AWS runs the policies (native or stack): no SetDesiredCapacity.
+    pub fn aws_decides(self) -> bool {
+        matches!(self, PolicyMode::Native | PolicyMode::Stack)
     }
 }
 
