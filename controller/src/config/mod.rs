@@ -25,7 +25,7 @@ pub use overrides::{Overrides, RunArgs};
 pub use watch::ConfigWatch;
 
 use crate::local::LocalSettings;
-use crate::policy::{Policies, PolicyMode};
+use crate::policy::Policies;
 
 /// The validated configuration of the daemon.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::policy::PolicyMode;
 
 const MINIMAL: &str = "[group]\nmin_size = 1\nmax_size = 4\n";
 

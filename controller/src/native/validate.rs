@@ -65,7 +65,7 @@ fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
     let period = p.alarm.period_secs;
     let whole = period.fract() == 0.0;
     let p_int = period as u64;
-    if !whole || !(p_int == 10 || p_int == 30 || (p_int >= 60 && p_int % 60 == 0)) {
+    if !whole || !(p_int == 10 || p_int == 30 || (p_int >= 60 && p_int.is_multiple_of(60))) {
         return Err(err(
             format!("{path}.alarm.period_secs"),
             format!(
