@@ -19,6 +19,11 @@
 //! - `health`: `/readyz` and the start-up warnings (pure checks).
 //! - `replay`: [`ReplayGuard`], signatures seen within the skew window (pure).
 //! - `serve`: [`serve`], the accept loop: head/idle timeout, connection cap, graceful stop.
+//! - `native`: [`native_step`], after each tick (and once before the first) when
+//!   [`run_with`] was given [`Extras`]: reload the config file when it changed (the new
+//!   `[policies]` take effect), reconcile native mode's policies and alarms, record what AWS
+//!   did. In `native` and `stack` modes the tick publishes but never applies: the engine's
+//!   would-be change is recorded as `native_mode`, and the initial desired capacity is not set.
 
 mod api;
 mod health;
@@ -190,7 +195,9 @@ pub async fn run_with(
     let mut interval = tokio::time::interval(config.tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     interval.tick().await;
-    let first = Instant::now() + budget;
+    // At most one tick before the first tick: a slow AWS delays nothing much (the
+    // reconcile is retried each tick until it succeeds).
+    let first = Instant::now() + config.tick;
     let failed = native_step(&mut reconciler, &mut extras, &state, first).await;
     note_failures(&state, &reconciler, failed);
     tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
