@@ -405,3 +405,50 @@ async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
+    let (state, fleet) = setup();
+    fleet.promote_pending();
+    state.set_known(&fleet.snapshot());
+    let now = controller::daemon::now_ms();
+    for (k, id) in ["i-mem-1", "i-mem-2", "i-mem-3"].iter().enumerate() {
+        let users = user_ids(k as u64 * 70, (k as u64 + 1) * 70);
+        let r = report(id, 1, now, users.iter().map(String::as_str), 100);
+        assert_eq!(post_report(&state, json(&r)).await, StatusCode::ACCEPTED);
+    }
+    let mut config = Config::local_default();
+    config.policies.mode = controller::policy::PolicyMode::Native;
+    let sink = MemorySink::new();
+    let mut rec = Reconciler::from_config(&config, "memory", None);
+    tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;
+
+    // The same load scales out in controller mode (the test above): here nothing is set.
+    assert_eq!(fleet.desired_calls(), vec![3], "SetDesiredCapacity called");
+    let s: StatusResponse = get_json(&state, "/api/status").await;
+    assert_eq!(s.status.group.desired_capacity, 3);
+    let decisions: Vec<proto::DecisionRecord> = get_json(&state, "/api/decisions").await;
+    assert_eq!(decisions.len(), 1);
+    let d = &decisions[0];
+    assert_eq!(
+        (d.action.as_str(), d.reason.as_str()),
+        ("none", "native_mode")
+    );
+    assert_eq!(
+        (d.capacity_before, d.capacity_after, d.applied),
+        (3, 3, None)
+    );
+    assert_eq!(d.source, "controller");
+    assert!(
+        d.explanation.starts_with("Native mode: AWS's alarms"),
+        "{}",
+        d.explanation
+    );
+    assert!(
+        sink.data()
+            .iter()
+            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
+        "still published: {:?}",
+        sink.data()
+    );
+}

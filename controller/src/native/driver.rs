@@ -92,3 +92,134 @@ impl NativeDriver {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::native::{AwsEvent, Present, PresentAlarm, PresentPolicy};
+    use crate::policy::PolicyMode;
+
+    /// An in-memory store: applies plans to its `present`, serves fixed events.
+    #[derive(Debug, Default)]
+    struct Fake {
+        present: Mutex<Present>,
+        applied: Mutex<Vec<Plan>>,
+        events: Mutex<Vec<AwsEvent>>,
+        fail_present: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl PolicyStore for Fake {
+        async fn present(&self) -> Result<Present, NativeError> {
+            if *self.fail_present.lock().unwrap() {
+                return Err(NativeError {
+                    operation: "DescribePolicies",
+                    message: "DescribePolicies: AccessDenied".into(),
+                });
+            }
+            Ok(self.present.lock().unwrap().clone())
+        }
+
+        async fn apply(&self, plan: &Plan) -> Result<(), NativeError> {
+            let mut p = self.present.lock().unwrap();
+            for put in &plan.put_policies {
+                p.policies.retain(|x| x.spec.name != put.name);
+                p.policies.push(PresentPolicy {
+                    spec: put.clone(),
+                    arn: format!("arn:{}", put.name),
+                });
+            }
+            for put in &plan.put_alarms {
+                p.alarms.retain(|x| x.spec.name != put.name);
+                p.alarms.push(PresentAlarm {
+                    spec: put.clone(),
+                    actions: vec![format!("arn:{}", put.policy)],
+                });
+            }
+            p.alarms
+                .retain(|a| !plan.delete_alarms.contains(&a.spec.name));
+            p.policies
+                .retain(|x| !plan.delete_policies.contains(&x.spec.name));
+            self.applied.lock().unwrap().push(plan.clone());
+            Ok(())
+        }
+
+        async fn events(&self, _: &[String], since_ms: u64) -> Result<Vec<AwsEvent>, NativeError> {
+            Ok(self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.at_ms() >= since_ms)
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn native() -> Policies {
+        let mut p = Policies::local_default();
+        p.mode = PolicyMode::Native;
+        p.scale_out.alarm.period_secs = 10.0;
+        p.scale_in.alarm.period_secs = 10.0;
+        p
+    }
+
+    #[tokio::test]
+    async fn reconciles_once_retries_after_a_failure_and_converges() {
+        let store = Arc::new(Fake::default());
+        let mut d = NativeDriver::new(store.clone(), "web", "HelloFleet");
+        *store.fail_present.lock().unwrap() = true;
+        assert!(d.reconcile(&native()).await.is_err());
+        assert!(d.is_pending(), "a failed reconcile stays owed");
+        *store.fail_present.lock().unwrap() = false;
+        let plan = d.reconcile(&native()).await.unwrap();
+        assert_eq!(plan.put_policies.len(), 2);
+        assert!(!d.is_pending());
+        assert!(
+            d.reconcile(&native()).await.unwrap().is_empty(),
+            "converged"
+        );
+        d.policies_changed();
+        let plan = d.reconcile(&Policies::local_default()).await.unwrap();
+        assert_eq!(
+            (plan.delete_alarms.len(), plan.delete_policies.len()),
+            (2, 2)
+        );
+        assert_eq!(*store.present.lock().unwrap(), Present::default());
+    }
+
+    #[tokio::test]
+    async fn events_every_ten_seconds_in_aws_modes_each_recorded_once() {
+        let store = Arc::new(Fake::default());
+        store.events.lock().unwrap().push(AwsEvent::Activity {
+            id: "a-1".into(),
+            at_ms: 995_000,
+            cause: "… changing the desired capacity from 2 to 3.".into(),
+            description: "Launching a new EC2 instance".into(),
+            status: "Successful".into(),
+        });
+        let mut d = NativeDriver::new(store.clone(), "web", "HelloFleet");
+        assert!(
+            !d.events_due(&Policies::local_default(), 1_000_000),
+            "not in controller mode"
+        );
+        let p = native();
+        assert!(d.events_due(&p, 1_000_000));
+        let r = d.events(&p, 7, 2, 1_000_000).await.unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].source.as_str(), r[0].action.as_str(), r[0].tick),
+            ("aws", "scale_out", 7)
+        );
+        assert!(!d.events_due(&p, 1_009_999));
+        assert!(d.events_due(&p, 1_010_000));
+        assert!(
+            d.events(&p, 8, 3, 1_010_000).await.unwrap().is_empty(),
+            "once"
+        );
+    }
+}
