@@ -58,6 +58,8 @@ async fn page_shows_summary_instances_charts_and_decisions() {
         "local-b",
         "InService",
         "Users per instance (ConcurrentUsersPerInstance)",
+        // Who decided, on every timeline row (`aws` in native mode).
+        r#"<span class="src src-controller">controller</span> <b class="act">"#,
         r#"<line class="th th-out""#,
         r#"<line class="th th-in""#,
         r#"<path class="s-inservice" d="M"#,
