@@ -523,3 +523,47 @@ async fn a_file_that_stops_loading_keeps_the_running_policies() {
         .unwrap()
         .unwrap();
 }
+
+#[test]
+fn policies_render_prints_the_template_or_names_the_refused_field() {
+    let bin = env!("CARGO_BIN_EXE_controller");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/aws.toml");
+    let out = std::process::Command::new(bin)
+        .args(["policies", "render", "--config", example])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        yaml.starts_with("AWSTemplateFormatVersion: \"2010-09-09\"\n"),
+        "{yaml}"
+    );
+    assert_eq!(
+        yaml.matches("Type: AWS::AutoScaling::ScalingPolicy")
+            .count(),
+        2
+    );
+    assert_eq!(yaml.matches("Type: AWS::CloudWatch::Alarm").count(), 2);
+
+    let bad = TempFile::new(
+        &config_text("controller", 50, "scale-in").replace("period_secs = 10", "period_secs = 15"),
+    );
+    let out = std::process::Command::new(bin)
+        .args(["policies", "render", "--config"])
+        .arg(&bad.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(
+            "error: policies.scale_out.alarm.period_secs: 15 is not a CloudWatch alarm period"
+        ),
+        "{err}"
+    );
+}
