@@ -92,7 +92,14 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
         .with_context(|| format!("cannot listen on {} (api.listen)", config.api.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("controller: dashboard http://{addr}/  status http://{addr}/api/status");
-    controller::daemon::run(config, fleet, sink, listener, shutdown).await?;
+    // `[lease]`: two controllers (a replacement overlapping its predecessor) never both
+    // change the group; the one holding the DynamoDB lease does.
+    let lease: Option<Arc<dyn controller::lease::LeaseStore>> = config.lease.as_ref().map(|l| {
+        Arc::new(controller::aws_lease::DynamoLease::new(
+            &sdk, &l.table, &l.key,
+        )) as _
+    });
+    controller::daemon::run_with_lease(config, fleet, sink, listener, shutdown, lease).await?;
     Ok(())
 }
 

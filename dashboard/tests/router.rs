@@ -252,6 +252,7 @@ fn failing_health(failing_ticks: u64, age_ms: u64) -> proto::ControllerHealth {
             message: "request has timed out: operation timeout (all attempts including retries) occurred after 800ms <b>".into(),
         }),
         warnings: vec!["group.max_size is 20 but the group's own MaxSize is 5".into()],
+        lease: None,
     }
 }
 

@@ -19,9 +19,15 @@
 //! - `health`: `/readyz` and the start-up warnings (pure checks).
 //! - `replay`: [`ReplayGuard`], signatures seen within the skew window (pure).
 //! - `serve`: [`serve`], the accept loop: head/idle timeout, connection cap, graceful stop.
+//! - `leader`: [`Leader`], the controller lease's bounded calls. With a lease
+//!   ([`run_with_lease`]), each tick claims or renews it beside the describe, and only a
+//!   tick that holds it publishes and applies ([`Shared::holds_lease`]); a standby
+//!   controller observes, decides and serves its status, changing nothing. The lease is
+//!   released at shutdown.
 
 mod api;
 mod health;
+mod leader;
 mod replay;
 mod serve;
 mod state;
@@ -36,11 +42,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{API_TIMEOUT, AppError, app};
 pub use health::{bounds_warnings, readiness};
+pub use leader::Leader;
 pub use replay::ReplayGuard;
 pub use serve::{ConnLimits, REFUSED_CONNECTIONS, serve};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
 
 use crate::config::Config;
+use crate::lease::LeaseStore;
 use crate::metrics::MetricsSink;
 use crate::provider::{Fleet, ProviderError};
 use crate::tick::Reconciler;
@@ -112,13 +120,41 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    run_with_lease(config, fleet, sink, listener, shutdown, None).await
+}
+
+/// [`run`], under the lease in `store` when `config.lease` is set (`controller run` passes
+/// the DynamoDB store; without a store or without `[lease]` the controller always leads).
+pub async fn run_with_lease(
+    config: Config,
+    fleet: Arc<dyn Fleet>,
+    sink: Arc<dyn MetricsSink>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    store: Option<Arc<dyn LeaseStore>>,
+) -> Result<(), DaemonError> {
     config.reports.check_key()?;
+    let leader = match (&config.lease, store) {
+        (Some(settings), Some(store)) => Some(Leader::new(store, settings, config.tick)),
+        _ => None,
+    };
     let start_up = async {
         let mut snapshot = fleet.describe().await?;
+        // The configured initial capacity is a change too: only under the lease.
+        let leads = match &leader {
+            Some(l) => {
+                let deadline = Instant::now() + config.provider.aws().operation_timeout;
+                if let Err(e) = l.claim(deadline, &shutdown).await {
+                    tracing::warn!(error = %e, "claiming the lease at start-up failed");
+                }
+                l.holds(now_ms())
+            }
+            None => true,
+        };
         if let Some(d) = config
             .group
             .desired_capacity
-            .filter(|d| *d != snapshot.desired_capacity)
+            .filter(|d| leads && *d != snapshot.desired_capacity)
         {
             tracing::info!(
                 desired = d,
@@ -151,6 +187,9 @@ pub async fn run(
         shutdown.clone(),
     ));
     state.set_known(&snapshot);
+    if let Some(l) = leader {
+        state.set_lease(l);
+    }
     let warnings = bounds_warnings(&config.group, &snapshot);
     for w in &warnings {
         tracing::warn!("{w}");
@@ -192,6 +231,9 @@ pub async fn run(
         tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
     }
     tracing::info!("controller stopping");
+    if let Some(l) = state.lease() {
+        l.release().await;
+    }
     match tokio::time::timeout(SERVER_DRAIN, server).await {
         Ok(Ok(Ok(()))) | Err(_) => Ok(()),
         Ok(Ok(Err(e))) => Err(DaemonError::Serve(e)),
@@ -212,7 +254,19 @@ pub async fn tick_once(
     let budget = state.tick;
     let deadline = Instant::now() + budget;
     let shutdown = &state.shutdown;
-    let described = match bounded(deadline, shutdown, fleet.describe()).await {
+    // The lease is claimed (or renewed) beside the describe, within the same budget.
+    let claim = async {
+        match state.lease() {
+            Some(l) => l.claim(deadline, shutdown).await.err(),
+            None => None,
+        }
+    };
+    let (described, claim_failed) =
+        tokio::join!(bounded(deadline, shutdown, fleet.describe()), claim);
+    if let Some(e) = &claim_failed {
+        tracing::warn!(error = %e, "claiming the lease failed; the previous claim still bounds it");
+    }
+    let described = match described {
         Bounded::Cancelled => return,
         Bounded::TimedOut => Err(ProviderError::Timeout {
             operation: fleet.describe_operation(),
@@ -249,7 +303,12 @@ pub async fn tick_once(
         out
     });
     let d = outcome.decision.clone();
+    // Checked once, now: a change started while holding lands within the lease's margin.
+    let leads = state.holds_lease(now_ms());
     let publish = async {
+        if !leads {
+            return Ok(());
+        }
         match bounded(deadline, shutdown, sink.publish(&outcome.data)).await {
             Bounded::Done(Ok(_)) => Ok(()),
             Bounded::Done(Err(e)) => Err(Some(e.to_string())),
@@ -264,6 +323,9 @@ pub async fn tick_once(
         if !d.changes_capacity() {
             return Ok(None);
         }
+        if !leads {
+            return Ok(Some(false));
+        }
         match bounded(
             deadline,
             shutdown,
@@ -277,7 +339,7 @@ pub async fn tick_once(
                 if let Bounded::Done(Ok(s)) = bounded(deadline, shutdown, fleet.describe()).await {
                     state.set_known(&s);
                 }
-                Ok(Some(()))
+                Ok(Some(true))
             }
             Bounded::Done(Err(e)) => Err(Some(e)),
             Bounded::TimedOut => Err(Some(ProviderError::Timeout {
@@ -292,6 +354,9 @@ pub async fn tick_once(
         return;
     }
     let mut failed: Vec<(&str, String)> = vec![];
+    if let Some(e) = claim_failed {
+        failed.push((e.operation, e.message));
+    }
     if let Err(Some(e)) = published {
         tracing::warn!(tick = outcome.tick, error = %e, "publishing the metrics failed");
         state.count_error(|c| c.publish += 1);
@@ -300,7 +365,19 @@ pub async fn tick_once(
     let mut record = outcome.record.clone();
     match applied {
         Ok(None) => tracing::debug!(reason = d.reason.as_str(), "{}", d.explanation),
-        Ok(Some(())) => {
+        Ok(Some(false)) => {
+            record.explanation = format!(
+                "{} Not applied: this controller is standing by (another holds the lease).",
+                record.explanation
+            );
+            outcome.status.group.desired_capacity = d.capacity_before;
+            tracing::debug!(
+                tick = outcome.tick,
+                to = d.capacity_after,
+                "standby: not applied"
+            );
+        }
+        Ok(Some(true)) => {
             record.applied = Some(true);
             tracing::info!(
                 action = d.action.as_str(),
