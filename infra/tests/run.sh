@@ -351,6 +351,7 @@ rules_with() {
     {\"match\": \"^sts get-caller-identity\", \"out\": \"111122223333\\n\"},
     {\"match\": \"^cloudformation deploy .*hellofleet-registry\", \"out\": \"ok\\n\"},
     {\"match\": \"^ecr describe-images .*imageTag=new1\", \"out\": \"new1\\n\"},
+    {\"match\": \"^ssm get-parameter .*al2023-ami-kernel-default-x86_64\", \"out\": \"ami-0fedcba9876543210\\n\"},
     {\"match\": \"^cloudformation describe-stacks .*ImageTag\", \"out\": \"old1\\n\"},
     {\"match\": \"^cloudformation create-change-set\", \"out\": \"{}\\n\"},
     {\"match\": \"^cloudformation wait change-set-create-complete\"},
