@@ -142,7 +142,7 @@ agree() { # the rendered stack parameters and the controller config the host get
   deploy_dry >/dev/null || return 1
   python3 - "$P" infra/controller.aws.toml <<'EOF'
 import json, sys, tomllib
-params = {p["ParameterKey"]: p["ParameterValue"] for p in json.load(open(sys.argv[1]))}
+params = {p["ParameterKey"]: p.get("ParameterValue") for p in json.load(open(sys.argv[1]))}
 host = tomllib.loads(params["ControllerConfig"])      # what the controller host reads
 source = tomllib.load(open(sys.argv[2], "rb"))        # the one source
 assert host == source, "the stored config differs from infra/controller.aws.toml"
@@ -228,6 +228,53 @@ EOF
 }
 t "template: the instance refresh settings launch before terminate and watch the alarm" refresh_settings
 
+# ------------------------------------------------------ cfn-guard rules
+# infra/guard/*.guard: pass on the real template, fail on copies with one edge or action gone.
+GUARD="$(command -v cfn-guard || echo "$HOME/.cargo/bin/cfn-guard")"
+guard() { # guard TEMPLATE: exit 0 when every rule passes
+  [ -x "$GUARD" ] || { echo "cfn-guard is missing: cargo install --locked cfn-guard (.ci/install.sh)"; return 2; }
+  "$GUARD" validate --rules infra/guard --data "$1" --show-summary fail
+}
+# mutated NAME PYTHON_EXPR: a copy of the template, s -> EXPR(s), which must differ from it.
+mutated() {
+  python3 - "$2" infra/fleet.yaml "$tmp/$1.yaml" <<'EOF'
+import sys
+expr, src, dst = sys.argv[1:]
+s = open(src).read()
+out = eval(expr, {"s": s})
+assert out != s, "the mutation changed nothing"
+open(dst, "w").write(out)
+EOF
+}
+guard_fails() { # guard_fails NAME EXPR RULE: the copy fails, naming RULE
+  mutated "$1" "$2" || return 1
+  if guard "$tmp/$1.yaml" >"$tmp/g" 2>&1; then cat "$tmp/g"; echo "the rules passed a template with $1"; return 1; fi
+  cat "$tmp/g"
+  grep -q "$3 *FAIL" "$tmp/g"
+}
+t "cfn-guard: the real template passes every rule" guard infra/fleet.yaml
+t "cfn-guard: the NLB without DependsOn GatewayAttachment fails" guard_fails nlb \
+  "s.replace('DependsOn: [GatewayAttachment, DefaultRoute, SubnetARoutes, SubnetBRoutes]\n    Metadata:', 'DependsOn: [DefaultRoute, SubnetARoutes, SubnetBRoutes]\n    Metadata:', 1)" \
+  internet_facing_lbs_wait_for_the_gateway_and_routes
+t "cfn-guard: a group without DependsOn its routes fails" guard_fails group \
+  "s.replace('    DependsOn: [GatewayAttachment, DefaultRoute, SubnetARoutes, SubnetBRoutes]\n    Properties:\n      AutoScalingGroupName', '    DependsOn: [GatewayAttachment]\n    Properties:\n      AutoScalingGroupName', 1)" \
+  groups_with_public_ips_wait_for_the_gateway_and_routes
+t "cfn-guard: the controller role without a lease action fails" guard_fails lease \
+  "s.replace('Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:DeleteItem]', 'Action: [dynamodb:GetItem, dynamodb:UpdateItem]', 1)" \
+  controller_role_allows_what_the_controller_calls
+t "cfn-guard: the controller role without SetDesiredCapacity fails" guard_fails setdesired \
+  "s.replace('Action: autoscaling:SetDesiredCapacity', 'Action: autoscaling:DescribeAutoScalingGroups', 1)" \
+  controller_role_allows_what_the_controller_calls
+t "cfn-guard: the service role without CompleteLifecycleAction fails" guard_fails drain \
+  "s.replace('Action: autoscaling:CompleteLifecycleAction', 'Action: logs:PutLogEvents', 1)" \
+  service_role_allows_what_the_service_calls
+t "cfn-guard: an action nothing calls fails" guard_fails extra \
+  "s.replace('Action: [logs:CreateLogStream, logs:PutLogEvents, logs:DescribeLogStreams]', 'Action: [logs:CreateLogStream, logs:PutLogEvents, logs:DescribeLogStreams, s3:GetObject]', 1)" \
+  service_role_allows_what_the_service_calls
+t "cfn-guard: a role without its own rule fails" guard_fails role \
+  "s.replace('  ServiceProfile:\n', '  ExtraRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n  ServiceProfile:\n', 1)" \
+  every_role_has_a_rule
+
 t "checkov: every skip in the templates and Dockerfiles carries its reason" \
   python3 infra/tests/skip_reasons.py infra/fleet.yaml infra/registry.yaml infra/docker/service.Dockerfile infra/docker/controller.Dockerfile
 
@@ -287,8 +334,8 @@ t "deploy --dry-run writes nothing and says what it would have done" no_state_in
 
 images_calls() {
   infra/images.sh build --tag abc --dry-run >"$tmp/b" 2>/dev/null &&
-    in_order "$tmp/b" '^docker build .*-f .*infra/docker/service.Dockerfile -t hellofleet/service:abc' \
-      '^docker build .*-f .*infra/docker/controller.Dockerfile -t hellofleet/controller:abc' &&
+    in_order "$tmp/b" '^docker build --platform linux/amd64 .*-f .*infra/docker/service.Dockerfile -t hellofleet/service:abc' \
+      '^docker build --platform linux/amd64 .*-f .*infra/docker/controller.Dockerfile -t hellofleet/controller:abc' &&
     infra/images.sh scan --tag abc --dry-run >"$tmp/s" 2>/dev/null &&
     in_order "$tmp/s" '^trivy image --exit-code 1 .*hellofleet/service:abc' '^trivy image .*hellofleet/controller:abc' &&
     infra/images.sh push --tag abc --dry-run >"$tmp/p" 2>/dev/null &&
@@ -296,10 +343,12 @@ images_calls() {
       '^aws cloudformation deploy .*hellofleet-registry' \
       '^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com$' \
       '^docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hellofleet-registry/service:abc$' \
-      '^aws ecr wait image-scan-complete .*hellofleet-registry/service' \
-      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service' \
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service .*imageScanStatus.status' \
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service .*CRITICAL' \
       '^docker push .*/hellofleet-registry/controller:abc$' \
-      '^aws ecr wait image-scan-complete .*hellofleet-registry/controller'
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/controller .*imageScanStatus.status' &&
+    ! grep -q 'wait image-scan-complete' "$tmp/p" &&
+    [ "$(grep -c '^docker build --platform linux/amd64 ' "$tmp/b")" -eq "$(grep -c '^docker build' "$tmp/b")" ]
 }
 t "images --dry-run: build, scan, login, push and the ECR scan gate" images_calls
 
@@ -428,6 +477,56 @@ fake_bad_state() {
 }
 t "deploy (stand-in aws): a stack whose creation failed is named, with the way out" fake_bad_state
 
+kept_params() { # an update keeps the optional settings not given; the AMI is pinned
+  fake_deploy "$(rules_with "$STATUS_OK" '{"match": "describe-instance-refreshes", "out": "Successful\t100\n"}')" \
+    --alert-email ops@example.com --params-out "$tmp/kept.json" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  python3 - "$tmp/kept.json" <<'EOF2'
+import json, sys
+ps = {p["ParameterKey"]: p for p in json.load(open(sys.argv[1]))}
+for k in ("CertificateArn", "HostedZoneId", "DomainName"):
+    assert ps[k] == {"ParameterKey": k, "UsePreviousValue": True}, ps.get(k)
+assert ps["AlertEmail"] == {"ParameterKey": "AlertEmail", "ParameterValue": "ops@example.com"}, ps["AlertEmail"]
+assert ps["ImageId"]["ParameterValue"] == "ami-0fedcba9876543210", ps["ImageId"]
+print("kept:", sorted(k for k, p in ps.items() if p.get("UsePreviousValue")))
+EOF2
+  grep -q '^ssm get-parameter .*--name /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' "$tmp/fake/calls" &&
+    [ "$(grep -c '^ssm get-parameter' "$tmp/fake/calls")" -eq 1 ]
+}
+t "deploy (stand-in aws): an update keeps TLS, DNS, e-mail unless given; the AMI resolved once and pinned" kept_params
+
+created_params() { # a create has no previous values: nothing kept; an explicit AMI is not resolved
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "rc": 255, "err": "does not exist\n"}')" \
+    --image-id ami-0aaaabbbbccccdddd --params-out "$tmp/created.json" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  ! grep -q UsePreviousValue "$tmp/created.json" && [ "$(param "$tmp/created.json" ImageId)" = ami-0aaaabbbbccccdddd ] &&
+    ! grep -q '^ssm get-parameter' "$tmp/fake/calls"
+}
+t "deploy (stand-in aws): a create keeps nothing; --image-id pins the given AMI" created_params
+
+review_in_progress() { # the leftover of a failed first change set is deleted, then created afresh
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "out": "REVIEW_IN_PROGRESS\n"}' \
+    '{"match": "^cloudformation delete-stack"}' '{"match": "^cloudformation wait stack-delete-complete"}')" >"$tmp/o" 2>&1 ||
+    { cat "$tmp/o"; return 1; }
+  cat "$tmp/o" "$tmp/fake/calls"
+  in_order "$tmp/fake/calls" '^cloudformation delete-stack .*--stack-name hellofleet$' '^cloudformation wait stack-delete-complete' \
+    '^cloudformation create-change-set .*--change-set-type CREATE' '^cloudformation execute-change-set'
+}
+t "deploy (stand-in aws): a stack left REVIEW_IN_PROGRESS is deleted and created afresh" review_in_progress
+
+first_change_set_fails() { # a failed CREATE change set does not leave the stack REVIEW_IN_PROGRESS
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "rc": 255, "err": "does not exist\n"}' \
+    '{"match": "wait change-set-create-complete", "rc": 255}' \
+    '{"match": "describe-change-set", "out": "Template error: bad\n"}' '{"match": "^cloudformation delete-stack"}')" >"$tmp/o" 2>&1
+  local rc=$?
+  cat "$tmp/o" "$tmp/fake/calls"
+  [ "$rc" -ne 0 ] && grep -q 'failed: Template error: bad' "$tmp/o" &&
+    in_order "$tmp/fake/calls" '^cloudformation describe-change-set' '^cloudformation delete-stack .*--stack-name hellofleet$' &&
+    ! grep -q execute-change-set "$tmp/fake/calls"
+}
+t "deploy (stand-in aws): a failed first change set deletes the stack it left" first_change_set_fails
+
+t "deploy: a tag of null (an empty GIT_COMMIT) is refused" expect_fail "is not a commit id" deploy_dry --tag null
+t "images: a tag of None is refused" expect_fail "is not a commit id" infra/images.sh build --tag None --dry-run
+
 # fake_push RULES_JSON: images.sh push with the stand-in aws CLI and a docker that logs.
 fake_push() {
   rm -rf "$tmp/fake" && mkdir -p "$tmp/fake/bin"
@@ -435,17 +534,21 @@ fake_push() {
   printf '#!/bin/bash\nexec python3 %s "$@"\n' "$PWD/infra/tests/fake_aws.py" >"$tmp/fake/bin/aws"
   # shellcheck disable=SC2016 # the stand-in's own $1 and $*
   printf '#!/bin/bash\n[ "$1" = login ] && cat >/dev/null\necho "docker $*" >>"%s/calls"\n' "$tmp/fake" >"$tmp/fake/bin/docker"
-  chmod +x "$tmp/fake/bin/aws" "$tmp/fake/bin/docker"
+  printf '#!/bin/bash\nexit 0\n' >"$tmp/fake/bin/sleep"
+  chmod +x "$tmp/fake/bin/aws" "$tmp/fake/bin/docker" "$tmp/fake/bin/sleep"
   FAKE_AWS_DIR="$tmp/fake" PATH="$tmp/fake/bin:$PATH" infra/images.sh push --tag new1
 }
 PUSH_COMMON='{"match": "^sts get-caller-identity", "out": "111122223333\n"},
   {"match": "^cloudformation deploy", "out": "ok\n"},
-  {"match": "^ecr get-login-password", "out": "token\n"},
-  {"match": "^ecr wait image-scan-complete"}'
+  {"match": "^ecr get-login-password", "out": "token\n"}'
+# Basic scanning ends COMPLETE; enhanced scanning (continuous) shows ACTIVE and never COMPLETE.
+SCAN_BASIC='{"match": "^ecr describe-image-scan-findings .*imageScanStatus", "out": "IN_PROGRESS\n", "times": 1},
+  {"match": "^ecr describe-image-scan-findings .*imageScanStatus", "out": "COMPLETE\n"}'
+SCAN_ENHANCED='{"match": "^ecr describe-image-scan-findings .*imageScanStatus", "out": "ACTIVE\n"}'
 
 push_new() {
   fake_push "[{\"match\": \"^ecr describe-images .*controller\", \"out\": \"{}\"},
-    {\"match\": \"^ecr describe-images\", \"rc\": 255, \"err\": \"ImageNotFoundException\\n\"},
+    {\"match\": \"^ecr describe-images\", \"rc\": 255, \"err\": \"ImageNotFoundException\\n\"}, $SCAN_BASIC,
     {\"match\": \"^ecr describe-image-scan-findings\", \"out\": \"None\\n\"}, $PUSH_COMMON]" >"$tmp/o" 2>&1 ||
     { cat "$tmp/o"; return 1; }
   cat "$tmp/o" "$tmp/fake/calls"
@@ -457,7 +560,7 @@ push_new() {
 t "images push (stand-ins): pushes what is missing, leaves an immutable tag alone" push_new
 
 push_critical() {
-  fake_push "[{\"match\": \"^ecr describe-images\", \"rc\": 255},
+  fake_push "[{\"match\": \"^ecr describe-images\", \"rc\": 255}, $SCAN_ENHANCED,
     {\"match\": \"^ecr describe-image-scan-findings\", \"out\": \"3\\n\"}, $PUSH_COMMON]" >"$tmp/o" 2>&1
   local rc=$?
   cat "$tmp/o"
@@ -570,7 +673,7 @@ service_start() {
   grep -qx 'aws ecr get-login-password --region eu-west-1' "$tmp/calls" &&
   in_order "$tmp/calls" '^docker login -u AWS --password-stdin stand-in-Registry$' '^docker pull stand-in-Image$' \
     '^docker run --rm --name service --network host .*awslogs-stream=service/i-0123456789 .*-e INSTANCE_ID=i-0123456789 .* stand-in-Image$' \
-    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://stand-in-ControllerHost-PrivateIp:stand-in-ControllerPort REPORT_KEY_FILE=[^ ]*/etc/hellofleet/report.key$' &&
+    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://controller.stand-in-AWS--StackName.hellofleet.internal:stand-in-ControllerPort REPORT_KEY_FILE=[^ ]*/etc/hellofleet/report.key$' &&
   # The report key comes from the stack's secret before the container starts, into a 0600 file.
   in_order "$tmp/calls" '^aws secretsmanager get-secret-value --region eu-west-1 --secret-id stand-in-ReportKeySecret --query SecretString --output text$' \
     '^docker run --rm --name service .*-v [^ ]*/etc/hellofleet/report.key:[^ ]*/etc/hellofleet/report.key:ro .*-e REPORT_KEY_FILE .*stand-in-Image$' &&
