@@ -824,5 +824,36 @@ jenkinsfile() { # every stage runs a script of this repository, and credentials 
 }
 t "Jenkinsfile: every stage runs an existing script; credentials by binding only" jenkinsfile
 
+jenkins_no_silent_skip() { # the pipeline fails fast instead of skipping, and keeps optional settings
+  local stages
+  ! grep -q "when { branch" Jenkinsfile || { echo "a 'when { branch }' only works in a multibranch job"; return 1; }
+  ! grep -q 'GIT_COMMIT}"' Jenkinsfile || { echo "HF_TAG straight from GIT_COMMIT (null when empty)"; return 1; }
+  # Preflight is the first stage, and it errors on a missing branch and on a bad commit id.
+  stages="$(grep -oE "stage\('[^']+'\)" Jenkinsfile | head -n1)"
+  [ "$stages" = "stage('Preflight')" ] || { echo "first stage: $stages"; return 1; }
+  grep -q "env.BRANCH_NAME ?: params.DEPLOY_BRANCH" Jenkinsfile &&
+    grep -q "error('No branch" Jenkinsfile && grep -q 'commit ==~ /\[0-9a-f\]{40}/' Jenkinsfile &&
+    grep -q 'env.HF_TAG = commit' Jenkinsfile || { echo "preflight checks missing"; return 1; }
+  # Every stage that changes AWS is gated on the branch preflight found.
+  for s in 'Push to ECR' 'Deploy (instance refresh)' 'Smoke test through the NLB'; do
+    grep -A1 -F "stage('$s')" Jenkinsfile | grep -q 'when { expression { deploys() } }' || { echo "$s is not gated"; return 1; }
+  done
+  for v in CERTIFICATE_ARN HOSTED_ZONE_ID DOMAIN_NAME ALERT_EMAIL; do
+    grep -q "HF_$v = \"\${params.$v}\"" Jenkinsfile || { echo "$v is not passed to deploy.sh"; return 1; }
+  done
+}
+t "Jenkinsfile: fails fast without a branch or a commit id; AWS stages gated on it; optional settings passed" jenkins_no_silent_skip
+
+jenkins_empty_optionals_are_kept() { # what Jenkins passes for an empty parameter keeps the stack's value
+  HF_CERTIFICATE_ARN="" HF_HOSTED_ZONE_ID="" HF_DOMAIN_NAME="" HF_ALERT_EMAIL="" deploy_dry >/dev/null 2>&1 || return 1
+  python3 - "$P" <<'EOF'
+import json, sys
+ps = {p["ParameterKey"]: p for p in json.load(open(sys.argv[1]))}
+for k in ("CertificateArn", "HostedZoneId", "DomainName", "AlertEmail"):
+    assert ps[k].get("UsePreviousValue") is True, ps.get(k)
+EOF
+}
+t "deploy: empty optional settings from Jenkins keep the stack's values" jenkins_empty_optionals_are_kept
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
