@@ -7,6 +7,8 @@
 # Ends with a line "N passed, M failed"; exit status 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
+# moto_server comes from .ci/install.sh's virtualenv when it is there.
+export PATH="${HF_VENV:-/opt/hellofleet-venv}/bin:$PATH"
 
 passed=0
 failed=0
@@ -693,7 +695,7 @@ stop_emulator() {
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_emulator() {
-  command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: pip install 'moto[server]' (.ci/install.sh)"; return 1; }
+  command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: bash .ci/install.sh (into ${HF_VENV:-/opt/hellofleet-venv})"; return 1; }
   local port
   port="$(free_port)"
   spawn moto "$tmp/moto.log" moto_server -H 127.0.0.1 -p "$port"
@@ -831,9 +833,11 @@ jenkins_no_silent_skip() { # the pipeline fails fast instead of skipping, and ke
   # Preflight is the first stage, and it errors on a missing branch and on a bad commit id.
   stages="$(grep -oE "stage\('[^']+'\)" Jenkinsfile | head -n1)"
   [ "$stages" = "stage('Preflight')" ] || { echo "first stage: $stages"; return 1; }
-  grep -q "env.BRANCH_NAME ?: params.DEPLOY_BRANCH" Jenkinsfile &&
-    grep -q "error('No branch" Jenkinsfile && grep -q 'commit ==~ /\[0-9a-f\]{40}/' Jenkinsfile &&
-    grep -q 'env.HF_TAG = commit' Jenkinsfile || { echo "preflight checks missing"; return 1; }
+  if ! grep -q "env.BRANCH_NAME ?: params.DEPLOY_BRANCH" Jenkinsfile || ! grep -q "error('No branch" Jenkinsfile ||
+    ! grep -q 'commit ==~ /\[0-9a-f\]{40}/' Jenkinsfile || ! grep -q 'env.HF_TAG = commit' Jenkinsfile; then
+    echo "preflight checks missing"
+    return 1
+  fi
   # Every stage that changes AWS is gated on the branch preflight found.
   for s in 'Push to ECR' 'Deploy (instance refresh)' 'Smoke test through the NLB'; do
     grep -A1 -F "stage('$s')" Jenkinsfile | grep -q 'when { expression { deploys() } }' || { echo "$s is not gated"; return 1; }
