@@ -357,6 +357,9 @@ t "images --dry-run: build, scan, login, push and the ECR scan gate" images_call
 teardown_calls() {
   infra/teardown.sh --dry-run >"$tmp/t" 2>/dev/null || return 1
   in_order "$tmp/t" '^aws sts get-caller-identity' \
+    "^aws cloudformation describe-stacks .*--stack-name hellofleet .*OutputKey=='\\\\''ControllerZoneId" \
+    '^aws route53 list-resource-record-sets --hosted-zone-id Z0000000DRYRUN' \
+    '^aws route53 change-resource-record-sets --hosted-zone-id Z0000000DRYRUN' \
     '^aws cloudformation delete-stack .*--stack-name hellofleet$' \
     '^aws cloudformation wait stack-delete-complete .*--stack-name hellofleet$' \
     '^aws ecr list-images .*hellofleet-registry/service' \
@@ -369,7 +372,7 @@ teardown_calls() {
   infra/teardown.sh --dry-run --keep-registry >"$tmp/k" 2>/dev/null &&
     grep -q 'delete-stack .*--stack-name hellofleet$' "$tmp/k" && ! grep -q 'hellofleet-registry' "$tmp/k"
 }
-t "teardown --dry-run: fleet stack, then every image, then the registry" teardown_calls
+t "teardown --dry-run: the controller's DNS record, the fleet stack, then every image, then the registry" teardown_calls
 
 rollback_calls() {
   mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag"
@@ -755,6 +758,38 @@ teardown_real() {
     --query 'Stacks[0].StackStatus' --output text 2>/dev/null | grep -qv DELETE_COMPLETE
 }
 t "emulator: teardown deletes every image (two tags on one digest too), the repositories and the stack" teardown_real
+
+teardown_zone() { # the controller's record (written by its host, not the stack) goes before the stack
+  # (moto's CloudFormation gives no id for a hosted zone it makes: the zone is made here
+  # and the stand-in stack only reports it, as the fleet stack's ControllerZoneId does.)
+  local zone left
+  zone="$(emu aws route53 create-hosted-zone --name hellofleet.hellofleet.internal --caller-reference "t$RANDOM" \
+    --vpc VPCRegion=eu-west-1,VPCId=vpc-12345678 --query HostedZone.Id --output text)" || return 1
+  zone="${zone#/hostedzone/}"
+  cat >"$tmp/zone.yaml" <<'EOF'
+Parameters:
+  ZoneId: { Type: String }
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+Outputs:
+  ControllerZoneId:
+    Value: !Ref ZoneId
+EOF
+  # (create-stack: moto's change sets leave a stack's outputs empty)
+  emu aws cloudformation create-stack --region eu-west-1 --stack-name hellofleet --template-body "file://$tmp/zone.yaml" \
+    --parameters "ParameterKey=ZoneId,ParameterValue=$zone" >/dev/null || return 1
+  # What the controller host's unit does at start.
+  emu aws route53 change-resource-record-sets --hosted-zone-id "$zone" --change-batch \
+    '{"Changes":[{"Action":"UPSERT","ResourceRecordSet":{"Name":"controller.hellofleet.hellofleet.internal","Type":"A","TTL":10,"ResourceRecords":[{"Value":"10.9.0.7"}]}}]}' >/dev/null || return 1
+  emu infra/teardown.sh --yes --keep-registry >"$tmp/tz" 2>&1 || { cat "$tmp/tz"; return 1; }
+  cat "$tmp/tz"
+  grep -q "deleted the controller's records in zone $zone" "$tmp/tz" && grep -q "deleted stack hellofleet" "$tmp/tz" || return 1
+  left="$(emu aws route53 list-resource-record-sets --hosted-zone-id "$zone" --query 'ResourceRecordSets[].Type' --output text)"
+  echo "left in the zone: $left"
+  ! grep -qw A <<<"$left" && emu aws route53 delete-hosted-zone --id "$zone" >/dev/null
+}
+t "emulator: teardown deletes the controller's DNS record, then the fleet stack" teardown_zone
 
 controller_takes_config() { # the config the stack stores drives the real controller
   local bin="${CARGO_TARGET_DIR:-target}/debug/controller" port i
