@@ -353,3 +353,47 @@ fn the_key_is_read_from_the_named_file_and_must_be_long_enough() {
     assert!(e.to_string().contains("cannot read"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_lease_section() {
+    let aws = parse(&example("aws.toml")).unwrap();
+    assert_eq!(
+        aws.lease,
+        Some(LeaseSettings {
+            table: "hellofleet-lease".into(),
+            key: "hellofleet".into(),
+            ttl: Duration::from_secs(30),
+            holder: None,
+        })
+    );
+    // Defaults: the group's name as the key, six ticks.
+    let base =
+        "provider = \"aws\"\ntick = \"5s\"\n[group]\nname = \"web\"\nmin_size = 1\nmax_size = 4\n";
+    let c = parse(&format!("{base}[lease]\ntable = \"web-lease\"\n")).unwrap();
+    let l = c.lease.unwrap();
+    assert_eq!((l.key.as_str(), l.ttl), ("web", Duration::from_secs(30)));
+    assert_eq!(parse(base).unwrap().lease, None, "no section, no lease");
+    for (lease, field, needle) in [
+        ("", "lease.table", "missing"),
+        (
+            "table = \"a b\"",
+            "lease.table",
+            "not a DynamoDB table name",
+        ),
+        ("table = \"ab\"", "lease.table", "not a DynamoDB table name"),
+        ("table = \"t-1\"\nttl = \"10s\"", "lease.ttl", "outside"),
+        ("table = \"t-1\"\nttl = \"11m\"", "lease.ttl", "outside"),
+        ("table = \"t-1\"\nttl = \"soon\"", "lease.ttl", ""),
+        ("table = \"t-1\"\nkey = \"\"", "lease.key", "1 to 1024"),
+        ("table = \"t-1\"\nholder = \"\"", "lease.holder", "1 to 256"),
+    ] {
+        check_bad(&format!("{base}[lease]\n{lease}\n"), field, needle);
+    }
+    check_bad(
+        &format!("{MINIMAL}[lease]\ntable = \"t-1\"\n"),
+        "lease",
+        "provider is \"local\"",
+    );
+    let e = parse(&format!("{base}[lease]\ntable = \"t-1\"\nttable = \"x\"\n")).unwrap_err();
+    assert!(e.to_string().contains("ttable"), "{e}");
+}
