@@ -271,11 +271,24 @@ t "cfn-guard: the service role without CompleteLifecycleAction fails" guard_fail
   "s.replace('Action: autoscaling:CompleteLifecycleAction', 'Action: logs:PutLogEvents', 1)" \
   service_role_allows_what_the_service_calls
 t "cfn-guard: an action nothing calls fails" guard_fails extra \
-  "s.replace('Action: [logs:CreateLogStream, logs:PutLogEvents, logs:DescribeLogStreams]', 'Action: [logs:CreateLogStream, logs:PutLogEvents, logs:DescribeLogStreams, s3:GetObject]', 1)" \
+  "s.replace('Action: autoscaling:CompleteLifecycleAction', 'Action: [autoscaling:CompleteLifecycleAction, s3:GetObject]', 1)" \
   service_role_allows_what_the_service_calls
 t "cfn-guard: a role without its own rule fails" guard_fails role \
   "s.replace('  ServiceProfile:\n', '  ExtraRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n  ServiceProfile:\n', 1)" \
   every_role_has_a_rule
+
+t "roles: every AWS call in the code and the user data is an action its role's rule requires" python3 infra/tests/role_calls.py .
+role_calls_fails() { # role_calls_fails SED_EXPR MESSAGE: a copy with the rule changed is refused
+  rm -rf "$tmp/rc" && mkdir -p "$tmp/rc/infra" "$tmp/rc/controller" "$tmp/rc/service" &&
+    cp -r infra/guard infra/fleet.yaml "$tmp/rc/infra/" && cp -r controller/src "$tmp/rc/controller/" &&
+    cp -r service/src "$tmp/rc/service/" && sed -i "$1" "$tmp/rc/infra/guard/roles.guard" || return 1
+  expect_fail "$2" python3 infra/tests/role_calls.py "$tmp/rc"
+}
+t "roles: a call whose action the rule lacks is named" role_calls_fails \
+  "/some %controller_actions == 'dynamodb:DeleteItem'/d" "controller/src/aws_lease.rs calls dynamodb:DeleteItem"
+t "roles: a required action nothing calls is named" role_calls_fails \
+  "s/some %service_actions == 'logs:PutLogEvents'/&\n    some %service_actions == 'logs:DescribeLogStreams'/" \
+  "requires logs:DescribeLogStreams, which nothing calls"
 
 t "checkov: every skip in the templates and Dockerfiles carries its reason" \
   python3 infra/tests/skip_reasons.py infra/fleet.yaml infra/registry.yaml infra/docker/service.Dockerfile infra/docker/controller.Dockerfile
