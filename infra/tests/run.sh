@@ -702,6 +702,109 @@ service_start() {
 }
 t "user data: the service starts from ECR with its region, port, log sink, group, controller and report key" service_start
 
+# The controller host's scripts, with stand-ins: aws answers the two SSM parameters from
+# files under the root (the image, the config), the metadata service gives an IP.
+controller_root() {
+  local root="$tmp/croot" f
+  rm -rf "$root" "$tmp/ud3" && mkdir -p "$root/etc/hellofleet"
+  python3 infra/tests/userdata.py infra/fleet.yaml "$tmp/ud3" "$root" >/dev/null || return 1
+  cp "$tmp/ud3/userdata0-controller.env" "$root/etc/hellofleet/controller.env"
+  stand_ins "$root"
+  cat >"$root/bin/aws" <<EOF
+#!/bin/bash
+echo "aws \$*" >>"$root/calls"
+case "\$*" in
+  *"ssm get-parameter "*"--name stand-in-ControllerImageParameter "*) cat "$root/image" ;;
+  *"ssm get-parameter "*"--name stand-in-ControllerConfigParameter "*) cat "$root/config" ;;
+esac
+exit 0
+EOF
+  # shellcheck disable=SC2016 # the stand-in's own $1
+  printf '#!/bin/bash\n[ "$1" = local-ipv4 ] && echo 10.40.1.23\n' >"$root/bin/hellofleet-imds"
+  for f in hellofleet-desired hellofleet-controller hellofleet-controller-watch; do
+    cp "$tmp/ud3/userdata0-$f.sh" "$root/bin/$f"
+  done
+  chmod +x "$root/bin"/*
+  echo "repo/controller:v1" >"$root/image"
+  printf 'provider = "aws"\ntick = "5s"\n' >"$root/config"
+}
+controller_start() {
+  controller_root || return 1
+  local root="$tmp/croot"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller || { cat "$root/calls"; return 1; }
+  cat "$root/calls"
+  in_order "$root/calls" '^aws ssm get-parameter --region eu-west-1 --name stand-in-ControllerImageParameter ' \
+    '^aws route53 change-resource-record-sets --hosted-zone-id stand-in-ControllerZone --change-batch .*"Action":"UPSERT".*"Name":"controller.stand-in-AWS--StackName.hellofleet.internal","Type":"A","TTL":10,"ResourceRecords":\[\{"Value":"10.40.1.23"\}\]' \
+    '^docker pull repo/controller:v1$' \
+    '^docker run --rm --name controller --network host .* repo/controller:v1 run --config [^ ]*/etc/hellofleet/controller.toml$' &&
+    grep -qx 'tick = "5s"' "$root/etc/hellofleet/controller.toml" && [ -s "$root/etc/hellofleet/desired" ]
+}
+t "user data: the controller starts on the image and config from SSM, after pointing its name at its own IP" controller_start
+
+controller_watch() {
+  controller_start >/dev/null || { echo "start failed"; return 1; }
+  local root="$tmp/croot"
+  : >"$root/calls"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller-watch || return 1
+  ! grep -qE '^(docker pull|systemctl restart)' "$root/calls" || { echo "restarted without a change:"; cat "$root/calls"; return 1; }
+  echo "repo/controller:v2" >"$root/image"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller-watch || return 1
+  cat "$root/calls"
+  in_order "$root/calls" '^docker pull repo/controller:v2$' '^systemctl restart hellofleet-controller.service$' || return 1
+  # A config change restarts it too.
+  : >"$root/calls"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller >/dev/null || return 1
+  printf 'provider = "aws"\ntick = "10s"\n' >"$root/config"
+  : >"$root/calls"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller-watch || return 1
+  grep -qx 'systemctl restart hellofleet-controller.service' "$root/calls"
+}
+t "user data: the controller restarts in place, new image pulled first, only when the image or config changed" controller_watch
+
+controller_heals() { # the template: a group of one in both zones, found by name, a tolerant silent alarm
+  python3 - infra/fleet.yaml <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read()
+def block(name):
+    m = re.search(rf"^  {name}:\n(.*?)(?=^  \S)", t, re.M | re.S)
+    assert m, name
+    return m.group(1)
+g = block("ControllerGroup")
+assert 'MinSize: "1"' in g and 'MaxSize: "1"' in g, g
+assert "VPCZoneIdentifier: [!Ref SubnetA, !Ref SubnetB]" in g and "HealthCheckType: ELB" in g, g
+assert "UpdatePolicy" not in g, "a stack update must not replace the controller"
+assert "AWS::EC2::Instance" not in t, "no single controller instance"
+fleet_lt = block("LaunchTemplate")
+assert "PrivateIp" not in fleet_lt and "controller.${AWS::StackName}.hellofleet.internal" in fleet_lt, "the fleet names the controller"
+ctl_lt = block("ControllerLaunchTemplate")
+for changing in ("ImageTag", "ConfigDigest", "ControllerConfig}"):
+    assert changing not in ctl_lt, f"{changing} in the controller's launch template: a deploy would replace the host"
+a = block("ControllerSilentAlarm")
+assert "Period: 60" in a and "EvaluationPeriods: 4" in a and "DatapointsToAlarm: 4" in a, a
+assert "Type: AWS::EC2::Image::Id" in block("ImageId"), "the AMI is a pinned id"
+assert "DesiredCapacityType" not in t
+print("controller: group of one across both zones, by name, restarts in place; silent alarm 4 of 4 minutes")
+EOF
+}
+t "template: the controller heals (group of one, both zones), has a stable name, is not replaced by deploys" controller_heals
+
+stack_params_checks() { # the renderer refuses what would deploy the wrong thing
+  expect_fail "is not an AMI id" python3 infra/stack_params.py infra/controller.aws.toml eu-west-1 ImageId=latest &&
+    expect_fail "--keep needs" python3 infra/stack_params.py infra/controller.aws.toml eu-west-1 --keep &&
+    sed 's/^table = "hellofleet-fleet-lease"/table = "other"/' infra/controller.aws.toml >"$tmp/lt.toml" &&
+    expect_fail "lease.table" python3 infra/stack_params.py "$tmp/lt.toml" eu-west-1 &&
+    python3 infra/stack_params.py infra/controller.aws.toml eu-west-1 --keep AlertEmail,CertificateArn \
+      CertificateArn=arn:x ImageId=ami-0123456789abcdef0 >"$tmp/sp.json" &&
+    python3 - "$tmp/sp.json" <<'EOF'
+import json, sys
+ps = {p["ParameterKey"]: p for p in json.load(open(sys.argv[1]))}
+assert ps["AlertEmail"] == {"ParameterKey": "AlertEmail", "UsePreviousValue": True}, ps["AlertEmail"]
+assert ps["CertificateArn"]["ParameterValue"] == "arn:x", "a given value wins over --keep"
+assert ps["ImageId"]["ParameterValue"] == "ami-0123456789abcdef0"
+EOF
+}
+t "stack_params: an AMI that is not an id, a bad --keep and a foreign lease table are refused; given values win" stack_params_checks
+
 # ------------------------------------------- against an AWS emulator (moto)
 # What moto can play: CloudFormation for the registry stack, ECR, Auto Scaling. (It cannot
 # create the fleet stack, so deploy's later calls are covered by the dry runs above.)
