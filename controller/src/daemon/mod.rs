@@ -165,7 +165,13 @@ pub async fn run_with_lease(
         }
         Ok::<_, ProviderError>(snapshot)
     };
-    let budget = start_up_budget(&config);
+    // One more operation for the lease's first claim, when there is one.
+    let budget = start_up_budget(&config)
+        + if leader.is_some() {
+            config.provider.aws().operation_timeout
+        } else {
+            Duration::ZERO
+        };
     let snapshot = match bounded(Instant::now() + budget, &shutdown, start_up).await {
         Bounded::Done(r) => r?,
         Bounded::Cancelled => {
@@ -281,11 +287,11 @@ pub async fn tick_once(
             let line = e.to_string();
             tracing::warn!(tick, error = %line, "cannot describe the group; nothing decided this tick");
             state.count_error(|c| c.describe += 1);
-            state.tick_ended(
-                tick,
-                now_ms(),
-                &[(e.operation().unwrap_or(fleet.describe_operation()), line)],
-            );
+            let mut failed = vec![(e.operation().unwrap_or(fleet.describe_operation()), line)];
+            if let Some(c) = &claim_failed {
+                failed.push((c.operation, c.message.clone()));
+            }
+            state.tick_ended(tick, now_ms(), &failed);
             state.record_decision(provider_error_record(
                 rec,
                 tick,
