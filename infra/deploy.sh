@@ -40,7 +40,8 @@ Options (environment variable in brackets):
                          "dry run: would deploy ...", never "deployed"
   -h, --help             this text
 
-Writes STATE_DIR/STACK.previous-tag (the tag before this deploy, for infra/rollback.sh)
+Writes STATE_DIR/STACK.previous-tag and STACK.previous-image-id (the tag and AMI before
+this deploy, for infra/rollback.sh)
 and STATE_DIR/STACK.params.json (the rendered stack parameters); a dry run says it would.
 EOF
 }
@@ -180,6 +181,15 @@ if [ -n "$status" ] && [ "$status" != None ]; then
   else
     printf '%s\n' "$previous" >"$state_dir/$stack.previous-tag"
     note "previous tag: $previous (saved to $state_dir/$stack.previous-tag)"
+    # The AMI it ran on too, so a rollback returns to both (a stack from before the AMI was
+    # pinned holds an SSM parameter name here: nothing to save).
+    previous_ami="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+      --query "Stacks[0].Parameters[?ParameterKey=='ImageId'].ParameterValue" --output text 2>/dev/null || true)"
+    if [[ "$previous_ami" =~ ^ami-[0-9a-f]{8,17}$ ]]; then
+      printf '%s\n' "$previous_ami" >"$state_dir/$stack.previous-image-id"
+    else
+      rm -f "$state_dir/$stack.previous-image-id"
+    fi
   fi
 else
   change_type=CREATE

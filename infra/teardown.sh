@@ -107,5 +107,5 @@ if [ "$keep_registry" = 0 ]; then
   fi
 fi
 
-run rm -f "$state_dir/$stack.previous-tag" "$state_dir/$stack.params.json"
+run rm -f "$state_dir/$stack.previous-tag" "$state_dir/$stack.previous-image-id" "$state_dir/$stack.params.json"
 echo "teardown of $stack done"

@@ -388,14 +388,16 @@ teardown_calls() {
 t "teardown --dry-run: the controller's DNS record, the fleet stack, then every image, then the registry" teardown_calls
 
 rollback_calls() {
-  mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag"
+  mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag" &&
+    echo ami-0000000000000abcd >"$HF_STATE_DIR/hellofleet.previous-image-id"
   infra/rollback.sh --dry-run --admin-cidr 1.2.3.4/32 --params-out "$P" >"$tmp/r" 2>/dev/null || return 1
   in_order "$tmp/r" '^aws autoscaling cancel-instance-refresh .*hellofleet-fleet' \
     '^aws cloudformation create-change-set' '^aws autoscaling start-instance-refresh' '^dry run: would deploy good42:' &&
-    [ "$(param "$P" ImageTag)" = good42 ] &&
+    [ "$(param "$P" ImageTag)" = good42 ] && [ "$(param "$P" ImageId)" = ami-0000000000000abcd ] &&
+    ! grep -q '^aws ssm get-parameter' "$tmp/r" &&
     [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = good42 ]
 }
-t "rollback --dry-run: cancel the refresh, deploy the saved previous tag" rollback_calls
+t "rollback --dry-run: cancel the refresh, deploy the saved previous tag on its AMI" rollback_calls
 
 # ------------------------------------- deploy for real, with a stand-in aws CLI
 # The paths a dry run cannot take (stack states, an empty change set, a failed refresh),
@@ -420,6 +422,7 @@ rules_with() {
     {\"match\": \"^ecr describe-images .*imageTag=new1\", \"out\": \"new1\\n\"},
     {\"match\": \"^ssm get-parameter .*al2023-ami-kernel-default-x86_64\", \"out\": \"ami-0fedcba9876543210\\n\"},
     {\"match\": \"^cloudformation describe-stacks .*ImageTag\", \"out\": \"old1\\n\"},
+    {\"match\": \"^cloudformation describe-stacks .*ImageId\", \"out\": \"ami-00000000000000001\\n\"},
     {\"match\": \"^cloudformation create-change-set\", \"out\": \"{}\\n\"},
     {\"match\": \"^cloudformation wait change-set-create-complete\"},
     {\"match\": \"^cloudformation execute-change-set\"},
@@ -442,6 +445,7 @@ fake_update() {
     '^autoscaling describe-instance-refreshes .*rid-1' &&
     [ "$(grep -c describe-instance-refreshes "$tmp/fake/calls")" -eq 3 ] &&
     [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = old1 ] &&
+    [ "$(cat "$HF_STATE_DIR/hellofleet.previous-image-id")" = ami-00000000000000001 ] &&
     grep -q '^deployed new1: service http://nlb.example, dashboard http://nlb.example:9090/' "$tmp/o"
 }
 t "deploy (stand-in aws): update, refresh polled until Successful, previous tag saved" fake_update
