@@ -21,6 +21,7 @@ use controller::lease::{Claim, LeaseStore};
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
 use controller::synthetic::{report, user_ids};
+use testkit::fault_proxy::{Fault, FaultProxy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +59,7 @@ steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 "#;
 
 struct Env {
-    _moto: testkit::Moto,
+    moto: testkit::Moto,
     sdk: aws_config::SdkConfig,
     fleet: Arc<AwsFleet>,
 }
@@ -112,11 +113,7 @@ async fn env() -> Env {
         .await
         .unwrap();
     let fleet = Arc::new(AwsFleet::new(&sdk, "web"));
-    Env {
-        _moto: moto,
-        sdk,
-        fleet,
-    }
+    Env { moto, sdk, fleet }
 }
 
 struct Daemon {
@@ -127,6 +124,11 @@ struct Daemon {
 
 impl Daemon {
     async fn start(env: &Env, holder: &str) -> Daemon {
+        let store: Arc<dyn LeaseStore> = Arc::new(DynamoLease::new(&env.sdk, TABLE, "web"));
+        Daemon::start_with(env, holder, store).await
+    }
+
+    async fn start_with(env: &Env, holder: &str, store: Arc<dyn LeaseStore>) -> Daemon {
         let key_file = test_key_file(&format!("aws-lease-{holder}"));
         let toml = format!(
             "{CONFIG}[reports]\nkey_file = {:?}\n[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n",
@@ -135,7 +137,6 @@ impl Daemon {
         let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
         config.reports.load_key().unwrap();
         let sink: Arc<dyn MetricsSink> = Arc::new(MemorySink::new());
-        let store: Arc<dyn LeaseStore> = Arc::new(DynamoLease::new(&env.sdk, TABLE, "web"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
@@ -295,4 +296,45 @@ async fn a_dead_leaders_lease_is_respected_until_it_expires() {
         other => panic!("{other:?}"),
     }
     b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_lease_stops_acting_before_it_expires_and_keeps_its_cadence() {
+    let env = env().await;
+    // The lease's calls go through a fault proxy; the group's go to moto directly.
+    let proxy = FaultProxy::start(format!("127.0.0.1:{}", env.moto.port()).parse().unwrap());
+    let via_proxy = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(proxy.endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let store: Arc<dyn LeaseStore> = Arc::new(DynamoLease::new(&via_proxy, TABLE, "web"));
+    let a = Daemon::start_with(&env, "a", store).await;
+    wait_until_leads(a.addr, Duration::from_secs(10)).await;
+
+    proxy.set(Fault::Blackhole);
+    let cut = Instant::now();
+    let tick_at_cut = status(a.addr).await.status.tick;
+    // Its last claim was sent before the cut and lasts 1 s: past that it must not lead.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let s = status(a.addr).await;
+    let lease = s.status.health.lease.clone().unwrap();
+    assert!(
+        !lease.leads,
+        "still leads {:?} after the cut: {lease:?}",
+        cut.elapsed()
+    );
+    assert!(lease.last_error.is_some(), "{lease:?}");
+    // Every claim is bounded by the tick: the ticks kept coming (200 ms each).
+    assert!(
+        s.status.tick >= tick_at_cut + 4,
+        "{} -> {}",
+        tick_at_cut,
+        s.status.tick
+    );
+
+    proxy.set(Fault::None);
+    wait_until_leads(a.addr, Duration::from_secs(5)).await;
+    a.stop().await;
 }
