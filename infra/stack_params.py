@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render the fleet stack's parameters from the controller config (the one source).
 
-    stack_params.py CONFIG.toml REGION [Key=Value ...]  > params.json
+    stack_params.py CONFIG.toml REGION [--keep Key,...] [Key=Value ...]  > params.json
 
 Reads the controller's TOML config, checks what the stack relies on, and prints the
 CloudFormation parameters file (a JSON list of ParameterKey/ParameterValue) with:
@@ -14,8 +14,16 @@ CloudFormation parameters file (a JSON list of ParameterKey/ParameterValue) with
 - ControllerConfig                                    <- the file itself, full-line comments dropped
 - ConfigDigest                                        <- its sha256 (a change restarts the controller host)
 
-plus every extra Key=Value given (image tag, admin CIDR, ...). Exit status 2 with a message
-naming the field when the config cannot back a deployment. Needs Python >= 3.11 (tomllib).
+plus every extra Key=Value given (image tag, admin CIDR, the pinned AMI id ImageId, ...).
+Each key named by --keep that no Key=Value gives is rendered as {"ParameterKey": K,
+"UsePreviousValue": true}: on a stack update the optional settings (CertificateArn,
+HostedZoneId, DomainName, AlertEmail) keep what the stack has unless given, so a run
+that does not name them never deletes a TLS listener or a DNS record. (Not for a create:
+there is no previous value.) ImageId must be an AMI id (ami-...), resolved once per deploy.
+
+The config's [lease] table must be "<group.name>-lease", the table the stack creates.
+Exit status 2 with a message naming the field when the config cannot back a deployment.
+Needs Python >= 3.11 (tomllib).
 """
 
 import hashlib
@@ -107,6 +115,13 @@ def derive(text, region):
     if not m:
         raise ConfigError(f"api.listen: {listen!r} must be \"0.0.0.0:PORT\" so the NLB and instances reach it")
 
+    table = field(doc, "lease.table")
+    if table != f"{name}-lease":
+        raise ConfigError(f"lease.table: {table!r}, the stack's lease table is {name + '-lease'!r}")
+    lease_key = field(doc, "lease.key", name, required=False)
+    if lease_key != name:
+        raise ConfigError(f"lease.key: {lease_key!r}, leave it out (the group's name) so a replaced controller uses the same lease")
+
     config = stripped(text)
     if len(config.encode()) > SSM_STANDARD_LIMIT:
         raise ConfigError(f"the config is {len(config.encode())} bytes without comments; the limit is {SSM_STANDARD_LIMIT}")
@@ -131,6 +146,13 @@ def main(argv):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     path, region, extras = argv[1], argv[2], argv[3:]
+    keep = []
+    if extras[:1] == ["--keep"]:
+        if len(extras) < 2 or not extras[1]:
+            print("error: --keep needs a comma-separated list of parameter keys", file=sys.stderr)
+            return 2
+        keep = [k for k in extras[1].split(",") if k]
+        extras = extras[2:]
     try:
         with open(path, encoding="utf-8") as f:
             params = derive(f.read(), region)
@@ -146,11 +168,13 @@ def main(argv):
             print(f"error: extra parameter {extra!r} is not Key=Value", file=sys.stderr)
             return 2
         params[key] = value
-    json.dump(
-        [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
-        sys.stdout,
-        indent=2,
-    )
+    image_id = params.get("ImageId")
+    if image_id is not None and not re.fullmatch(r"ami-[0-9a-f]{8,17}", image_id):
+        print(f"error: ImageId {image_id!r} is not an AMI id (ami-...): resolve the SSM parameter first", file=sys.stderr)
+        return 2
+    rendered = [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
+    rendered += [{"ParameterKey": k, "UsePreviousValue": True} for k in keep if k not in params]
+    json.dump(sorted(rendered, key=lambda p: p["ParameterKey"]), sys.stdout, indent=2)
     print()
     return 0
 

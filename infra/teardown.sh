@@ -8,7 +8,9 @@ usage() {
   cat <<EOF
 Usage: infra/teardown.sh --yes [options]
 
-Deletes, in order: the fleet stack (instances, NLB, VPC, controller host, log groups and
+Deletes, in order: the controller's DNS record (its host writes it, so the stack cannot
+delete the private zone while it is there), the fleet stack (instances, NLB, VPC,
+controller group, lease table, log groups and
 their events, alarms, topic, SSM config; its KMS key is scheduled for deletion), every
 image in both ECR repositories, the registry stack (the repositories), and the local
 state in STATE_DIR. Nothing is left that costs money.
@@ -49,6 +51,20 @@ region="$(resolve_region "$region_flag")"
 preflight "$region" >/dev/null
 
 if stack_exists "$stack" "$region"; then
+  # The controller host UPSERTs its record in the stack's private zone at every start: a
+  # zone holding records the stack did not make cannot be deleted, so they go first.
+  zone_id="$(stack_output "$stack" "$region" ControllerZoneId Z0000000DRYRUN)"
+  if [ -n "$zone_id" ] && [ "$zone_id" != None ]; then
+    records="$(query "[]" aws route53 list-resource-record-sets --hosted-zone-id "$zone_id" \
+      --query "ResourceRecordSets[?Type!='NS' && Type!='SOA']" --output json)"
+    if [ "$HF_DRY_RUN" = 1 ]; then
+      print_cmd aws route53 change-resource-record-sets --hosted-zone-id "$zone_id" --change-batch "<DELETE each record listed>"
+    elif [ "$(tr -d '[:space:]' <<<"$records")" != "[]" ]; then
+      batch="$(python3 -c 'import json, sys; print(json.dumps({"Changes": [{"Action": "DELETE", "ResourceRecordSet": r} for r in json.load(sys.stdin)]}))' <<<"$records")"
+      run aws route53 change-resource-record-sets --hosted-zone-id "$zone_id" --change-batch "$batch" >/dev/null
+      note "deleted the controller's records in zone $zone_id"
+    fi
+  fi
   run aws cloudformation delete-stack --region "$region" --stack-name "$stack"
   run aws cloudformation wait stack-delete-complete --region "$region" --stack-name "$stack" ||
     die "stack $stack did not delete; see: aws cloudformation describe-stack-events --stack-name $stack"
@@ -91,5 +107,5 @@ if [ "$keep_registry" = 0 ]; then
   fi
 fi
 
-run rm -f "$state_dir/$stack.previous-tag" "$state_dir/$stack.params.json"
+run rm -f "$state_dir/$stack.previous-tag" "$state_dir/$stack.previous-image-id" "$state_dir/$stack.params.json"
 echo "teardown of $stack done"

@@ -3,6 +3,8 @@
 # Needs moto_server, chromium and the infra linters: `bash .ci/install.sh` installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Python test tools (moto_server, locust) live in .ci/install.sh's virtualenv.
+export PATH="${HF_VENV:-/opt/hellofleet-venv}/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

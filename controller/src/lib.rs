@@ -8,6 +8,9 @@
 //! - [`provider`]: the [`provider::Fleet`] trait every backend implements, and
 //!   [`provider::memory::MemoryFleet`], an in-memory fake for tests.
 //! - [`aws`]: the EC2 Auto Scaling provider (the only module importing `aws_sdk_autoscaling`).
+//! - [`lease`]: the controller lease, pure (state machine, time an argument) and the
+//!   [`lease::LeaseStore`] trait; [`aws_lease`] its DynamoDB adapter (the only module
+//!   importing `aws_sdk_dynamodb`).
 //! - `local/`: the local provider: service processes on loopback + an L4 balancer; `controller up`.
 //! - [`aggregate`]: load reports + snapshot → fleet metrics (pure; merged user sketches).
 //! - `policy/`: the pure step-scaling engine (no I/O, no async, no AWS types).
@@ -25,9 +28,11 @@
 
 pub mod aggregate;
 pub mod aws;
+pub mod aws_lease;
 pub mod config;
 pub mod daemon;
 pub mod errors;
+pub mod lease;
 pub mod local;
 pub mod metrics;
 pub mod native;

@@ -98,6 +98,13 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
         .with_context(|| format!("cannot listen on {} (api.listen)", config.api.listen))?;
     let addr = listener.local_addr()?;
     eprintln!("controller: dashboard http://{addr}/  status http://{addr}/api/status");
+    // `[lease]`: two controllers (a replacement overlapping its predecessor) never both
+    // change the group; the one holding the DynamoDB lease does.
+    let lease: Option<Arc<dyn controller::lease::LeaseStore>> = config.lease.as_ref().map(|l| {
+        Arc::new(controller::aws_lease::DynamoLease::new(
+            &sdk, &l.table, &l.key,
+        )) as _
+    });
     // Reloads the file when it changes; reconciles the group's native policies and alarms
     // (none in controller mode: leftovers of a native run are deleted).
     let store = Arc::new(controller::native::aws::AwsPolicies::new(
@@ -114,6 +121,7 @@ async fn run(args: controller::config::RunArgs, shutdown: CancellationToken) -> 
             &config.group.name,
             &config.metrics.namespace,
         )),
+        lease,
     };
     controller::daemon::run_with(config, fleet, sink, listener, shutdown, extras).await?;
     Ok(())

@@ -246,6 +246,7 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
     let extras = Extras {
         watch: Some(ConfigWatch::new(file.0.clone(), Overrides::default())),
         native: Some(NativeDriver::new(store, GROUP, "HelloFleetTest")),
+        lease: None,
     };
     let fleet = Arc::new(controller::aws::AwsFleet::new(&sdk, GROUP));
     let sink = Arc::new(controller::metrics::cloudwatch::CloudWatchSink::new(
@@ -474,6 +475,7 @@ async fn a_file_that_stops_loading_keeps_the_running_policies() {
     let extras = Extras {
         watch: Some(ConfigWatch::new(file.0.clone(), Overrides::default())),
         native: Some(NativeDriver::new(store, GROUP, "HelloFleetTest")),
+        lease: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -221,7 +221,9 @@ async fn ramp_with_per_user_keep_alive_connections_settles_balanced() {
     let file = stack.dir.join("locustfile.py");
     std::fs::write(&file, LOCUSTFILE).unwrap();
     let csv = stack.dir.join("locust");
-    let mut locust = tokio::process::Command::new("locust")
+    let locust_bin = testkit::python_tool("locust")
+        .expect("locust is needed: bash .ci/install.sh (locust==2.47.0 into its virtualenv)");
+    let mut locust = tokio::process::Command::new(locust_bin)
         .arg("-f")
         .arg(&file)
         .args(["--headless", "--users", &USERS.to_string()])

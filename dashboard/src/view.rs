@@ -21,6 +21,8 @@ pub struct LiveView {
     pub banner: Option<String>,
     /// Configuration warnings (e.g. a max above the group's own MaxSize).
     pub warnings: Vec<String>,
+    /// With a controller lease: whether this controller leads (see [`lease_line`]).
+    pub lease: Option<LeaseLine>,
     pub summary: Summary,
     pub instances: Vec<InstanceRow>,
     pub charts: Vec<ChartView>,
@@ -119,11 +121,52 @@ pub fn live(
     LiveView {
         banner: status.health.failing(),
         warnings: status.health.warnings.clone(),
+        lease: status.health.lease.as_ref().map(lease_line),
         summary: summary(status),
         instances: instances(&status.instances, status.updated_at_ms),
         charts: charts(status, metrics, window),
         decisions: timeline(decisions),
         window: window.label(),
+    }
+}
+
+/// The lease, as one line on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseLine {
+    /// This controller holds the lease (it applies and publishes).
+    pub leads: bool,
+    pub text: String,
+}
+
+pub fn lease_line(l: &proto::LeaseStatus) -> LeaseLine {
+    let text = if l.leads {
+        format!(
+            "this controller ({}) leads: it holds the lease ({}){}",
+            l.holder,
+            l.location,
+            l.until_ms
+                .map(|u| format!(" until {} UTC", fmt_clock(u)))
+                .unwrap_or_default()
+        )
+    } else {
+        let who = l
+            .leader
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .unwrap_or("no controller (not claimed yet)");
+        format!(
+            "this controller ({}) stands by: {who} holds the lease ({}); this one observes and decides but changes nothing{}",
+            l.holder,
+            l.location,
+            l.last_error
+                .as_deref()
+                .map(|e| format!(". Last claim failed: {e}"))
+                .unwrap_or_default()
+        )
+    };
+    LeaseLine {
+        leads: l.leads,
+        text,
     }
 }
 

@@ -254,6 +254,7 @@ fn failing_health(failing_ticks: u64, age_ms: u64) -> proto::ControllerHealth {
             message: "request has timed out: operation timeout (all attempts including retries) occurred after 800ms <b>".into(),
         }),
         warnings: vec!["group.max_size is 20 but the group's own MaxSize is 5".into()],
+        lease: None,
     }
 }
 
@@ -326,5 +327,42 @@ async fn the_banner_reaches_open_dashboards_over_sse() {
     assert!(
         next.contains("DescribeAutoScalingGroups failing for 1 tick:"),
         "{next}"
+    );
+}
+
+#[tokio::test]
+async fn the_lease_says_whether_this_controller_leads() {
+    let src = fleet();
+    let router = app(Arc::clone(&src));
+    let (_, _, html) = get(router.clone(), "/").await;
+    assert!(!html.contains("lease-banner"), "no lease, no line");
+
+    let lease = |leads: bool, leader: &str| proto::LeaseStatus {
+        location: "dynamodb:web-lease/web".into(),
+        holder: "ctl-b".into(),
+        leads,
+        leader: Some(leader.into()),
+        until_ms: Some(T0),
+        last_error: None,
+    };
+    src.set_health(proto::ControllerHealth {
+        lease: Some(lease(false, "ctl-a <x>")),
+        ..failing_health(0, 200)
+    });
+    let (_, _, html) = get(router.clone(), "/fragments/live").await;
+    assert!(
+        html.contains(r#"<div class="banner warn" id="lease-banner" role="status"><b>Standby:</b> this controller (ctl-b) stands by: ctl-a &#60;x&#62; holds the lease (dynamodb:web-lease/web)"#),
+        "{html}"
+    );
+    assert!(html.contains("changes nothing"));
+
+    src.set_health(proto::ControllerHealth {
+        lease: Some(lease(true, "ctl-b")),
+        ..failing_health(0, 200)
+    });
+    let (_, _, html) = get(router, "/").await;
+    assert!(
+        html.contains(r#"<div class="banner ok" id="lease-banner" role="status"><b>Leader:</b> this controller (ctl-b) leads"#),
+        "{html}"
     );
 }

@@ -7,6 +7,8 @@
 # Ends with a line "N passed, M failed"; exit status 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
+# moto_server comes from .ci/install.sh's virtualenv when it is there.
+export PATH="${HF_VENV:-/opt/hellofleet-venv}/bin:$PATH"
 
 passed=0
 failed=0
@@ -142,7 +144,7 @@ agree() { # the rendered stack parameters and the controller config the host get
   deploy_dry >/dev/null || return 1
   python3 - "$P" infra/controller.aws.toml <<'EOF'
 import json, sys, tomllib
-params = {p["ParameterKey"]: p["ParameterValue"] for p in json.load(open(sys.argv[1]))}
+params = {p["ParameterKey"]: p.get("ParameterValue") for p in json.load(open(sys.argv[1]))}
 host = tomllib.loads(params["ControllerConfig"])      # what the controller host reads
 source = tomllib.load(open(sys.argv[2], "rb"))        # the one source
 assert host == source, "the stored config differs from infra/controller.aws.toml"
@@ -228,6 +230,66 @@ EOF
 }
 t "template: the instance refresh settings launch before terminate and watch the alarm" refresh_settings
 
+# ------------------------------------------------------ cfn-guard rules
+# infra/guard/*.guard: pass on the real template, fail on copies with one edge or action gone.
+GUARD="$(command -v cfn-guard || echo "$HOME/.cargo/bin/cfn-guard")"
+guard() { # guard TEMPLATE: exit 0 when every rule passes
+  [ -x "$GUARD" ] || { echo "cfn-guard is missing: cargo install --locked cfn-guard (.ci/install.sh)"; return 2; }
+  "$GUARD" validate --rules infra/guard --data "$1" --show-summary fail
+}
+# mutated NAME PYTHON_EXPR: a copy of the template, s -> EXPR(s), which must differ from it.
+mutated() {
+  python3 - "$2" infra/fleet.yaml "$tmp/$1.yaml" <<'EOF'
+import sys
+expr, src, dst = sys.argv[1:]
+s = open(src).read()
+out = eval(expr, {"s": s})
+assert out != s, "the mutation changed nothing"
+open(dst, "w").write(out)
+EOF
+}
+guard_fails() { # guard_fails NAME EXPR RULE: the copy fails, naming RULE
+  mutated "$1" "$2" || return 1
+  if guard "$tmp/$1.yaml" >"$tmp/g" 2>&1; then cat "$tmp/g"; echo "the rules passed a template with $1"; return 1; fi
+  cat "$tmp/g"
+  grep -q "$3 *FAIL" "$tmp/g"
+}
+t "cfn-guard: the real template passes every rule" guard infra/fleet.yaml
+t "cfn-guard: the NLB without DependsOn GatewayAttachment fails" guard_fails nlb \
+  "s.replace('DependsOn: [GatewayAttachment, DefaultRoute, SubnetARoutes, SubnetBRoutes]\n    Metadata:', 'DependsOn: [DefaultRoute, SubnetARoutes, SubnetBRoutes]\n    Metadata:', 1)" \
+  internet_facing_lbs_wait_for_the_gateway_and_routes
+t "cfn-guard: a group without DependsOn its routes fails" guard_fails group \
+  "s.replace('    DependsOn: [GatewayAttachment, DefaultRoute, SubnetARoutes, SubnetBRoutes]\n    Properties:\n      AutoScalingGroupName', '    DependsOn: [GatewayAttachment]\n    Properties:\n      AutoScalingGroupName', 1)" \
+  groups_with_public_ips_wait_for_the_gateway_and_routes
+t "cfn-guard: the controller role without a lease action fails" guard_fails lease \
+  "s.replace('Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:DeleteItem]', 'Action: [dynamodb:GetItem, dynamodb:UpdateItem]', 1)" \
+  controller_role_allows_what_the_controller_calls
+t "cfn-guard: the controller role without SetDesiredCapacity fails" guard_fails setdesired \
+  "s.replace('Action: autoscaling:SetDesiredCapacity', 'Action: autoscaling:DescribeAutoScalingGroups', 1)" \
+  controller_role_allows_what_the_controller_calls
+t "cfn-guard: the service role without CompleteLifecycleAction fails" guard_fails drain \
+  "s.replace('Action: autoscaling:CompleteLifecycleAction', 'Action: logs:PutLogEvents', 1)" \
+  service_role_allows_what_the_service_calls
+t "cfn-guard: an action nothing calls fails" guard_fails extra \
+  "s.replace('Action: autoscaling:CompleteLifecycleAction', 'Action: [autoscaling:CompleteLifecycleAction, s3:GetObject]', 1)" \
+  service_role_allows_what_the_service_calls
+t "cfn-guard: a role without its own rule fails" guard_fails role \
+  "s.replace('  ServiceProfile:\n', '  ExtraRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n  ServiceProfile:\n', 1)" \
+  every_role_has_a_rule
+
+t "roles: every AWS call in the code and the user data is an action its role's rule requires" python3 infra/tests/role_calls.py .
+role_calls_fails() { # role_calls_fails SED_EXPR MESSAGE: a copy with the rule changed is refused
+  rm -rf "$tmp/rc" && mkdir -p "$tmp/rc/infra" "$tmp/rc/controller" "$tmp/rc/service" &&
+    cp -r infra/guard infra/fleet.yaml "$tmp/rc/infra/" && cp -r controller/src "$tmp/rc/controller/" &&
+    cp -r service/src "$tmp/rc/service/" && sed -i "$1" "$tmp/rc/infra/guard/roles.guard" || return 1
+  expect_fail "$2" python3 infra/tests/role_calls.py "$tmp/rc"
+}
+t "roles: a call whose action the rule lacks is named" role_calls_fails \
+  "/some %controller_actions == 'dynamodb:DeleteItem'/d" "controller/src/aws_lease.rs calls dynamodb:DeleteItem"
+t "roles: a required action nothing calls is named" role_calls_fails \
+  "s/some %service_actions == 'logs:PutLogEvents'/&\n    some %service_actions == 'logs:DescribeLogStreams'/" \
+  "requires logs:DescribeLogStreams, which nothing calls"
+
 t "checkov: every skip in the templates and Dockerfiles carries its reason" \
   python3 infra/tests/skip_reasons.py infra/fleet.yaml infra/registry.yaml infra/docker/service.Dockerfile infra/docker/controller.Dockerfile
 
@@ -287,8 +349,8 @@ t "deploy --dry-run writes nothing and says what it would have done" no_state_in
 
 images_calls() {
   infra/images.sh build --tag abc --dry-run >"$tmp/b" 2>/dev/null &&
-    in_order "$tmp/b" '^docker build .*-f .*infra/docker/service.Dockerfile -t hellofleet/service:abc' \
-      '^docker build .*-f .*infra/docker/controller.Dockerfile -t hellofleet/controller:abc' &&
+    in_order "$tmp/b" '^docker build --platform linux/amd64 .*-f .*infra/docker/service.Dockerfile -t hellofleet/service:abc' \
+      '^docker build --platform linux/amd64 .*-f .*infra/docker/controller.Dockerfile -t hellofleet/controller:abc' &&
     infra/images.sh scan --tag abc --dry-run >"$tmp/s" 2>/dev/null &&
     in_order "$tmp/s" '^trivy image --exit-code 1 .*hellofleet/service:abc' '^trivy image .*hellofleet/controller:abc' &&
     infra/images.sh push --tag abc --dry-run >"$tmp/p" 2>/dev/null &&
@@ -296,16 +358,21 @@ images_calls() {
       '^aws cloudformation deploy .*hellofleet-registry' \
       '^aws ecr get-login-password --region eu-west-1 \| docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com$' \
       '^docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hellofleet-registry/service:abc$' \
-      '^aws ecr wait image-scan-complete .*hellofleet-registry/service' \
-      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service' \
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service .*imageScanStatus.status' \
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/service .*CRITICAL' \
       '^docker push .*/hellofleet-registry/controller:abc$' \
-      '^aws ecr wait image-scan-complete .*hellofleet-registry/controller'
+      '^aws ecr describe-image-scan-findings .*hellofleet-registry/controller .*imageScanStatus.status' &&
+    ! grep -q 'wait image-scan-complete' "$tmp/p" &&
+    [ "$(grep -c '^docker build --platform linux/amd64 ' "$tmp/b")" -eq "$(grep -c '^docker build' "$tmp/b")" ]
 }
 t "images --dry-run: build, scan, login, push and the ECR scan gate" images_calls
 
 teardown_calls() {
   infra/teardown.sh --dry-run >"$tmp/t" 2>/dev/null || return 1
   in_order "$tmp/t" '^aws sts get-caller-identity' \
+    "^aws cloudformation describe-stacks .*--stack-name hellofleet .*OutputKey=='\\\\''ControllerZoneId" \
+    '^aws route53 list-resource-record-sets --hosted-zone-id Z0000000DRYRUN' \
+    '^aws route53 change-resource-record-sets --hosted-zone-id Z0000000DRYRUN' \
     '^aws cloudformation delete-stack .*--stack-name hellofleet$' \
     '^aws cloudformation wait stack-delete-complete .*--stack-name hellofleet$' \
     '^aws ecr list-images .*hellofleet-registry/service' \
@@ -318,17 +385,19 @@ teardown_calls() {
   infra/teardown.sh --dry-run --keep-registry >"$tmp/k" 2>/dev/null &&
     grep -q 'delete-stack .*--stack-name hellofleet$' "$tmp/k" && ! grep -q 'hellofleet-registry' "$tmp/k"
 }
-t "teardown --dry-run: fleet stack, then every image, then the registry" teardown_calls
+t "teardown --dry-run: the controller's DNS record, the fleet stack, then every image, then the registry" teardown_calls
 
 rollback_calls() {
-  mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag"
+  mkdir -p "$HF_STATE_DIR" && echo good42 >"$HF_STATE_DIR/hellofleet.previous-tag" &&
+    echo ami-0000000000000abcd >"$HF_STATE_DIR/hellofleet.previous-image-id"
   infra/rollback.sh --dry-run --admin-cidr 1.2.3.4/32 --params-out "$P" >"$tmp/r" 2>/dev/null || return 1
   in_order "$tmp/r" '^aws autoscaling cancel-instance-refresh .*hellofleet-fleet' \
     '^aws cloudformation create-change-set' '^aws autoscaling start-instance-refresh' '^dry run: would deploy good42:' &&
-    [ "$(param "$P" ImageTag)" = good42 ] &&
+    [ "$(param "$P" ImageTag)" = good42 ] && [ "$(param "$P" ImageId)" = ami-0000000000000abcd ] &&
+    ! grep -q '^aws ssm get-parameter' "$tmp/r" &&
     [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = good42 ]
 }
-t "rollback --dry-run: cancel the refresh, deploy the saved previous tag" rollback_calls
+t "rollback --dry-run: cancel the refresh, deploy the saved previous tag on its AMI" rollback_calls
 
 # ------------------------------------- deploy for real, with a stand-in aws CLI
 # The paths a dry run cannot take (stack states, an empty change set, a failed refresh),
@@ -351,7 +420,9 @@ rules_with() {
     {\"match\": \"^sts get-caller-identity\", \"out\": \"111122223333\\n\"},
     {\"match\": \"^cloudformation deploy .*hellofleet-registry\", \"out\": \"ok\\n\"},
     {\"match\": \"^ecr describe-images .*imageTag=new1\", \"out\": \"new1\\n\"},
+    {\"match\": \"^ssm get-parameter .*al2023-ami-kernel-default-x86_64\", \"out\": \"ami-0fedcba9876543210\\n\"},
     {\"match\": \"^cloudformation describe-stacks .*ImageTag\", \"out\": \"old1\\n\"},
+    {\"match\": \"^cloudformation describe-stacks .*ImageId\", \"out\": \"ami-00000000000000001\\n\"},
     {\"match\": \"^cloudformation create-change-set\", \"out\": \"{}\\n\"},
     {\"match\": \"^cloudformation wait change-set-create-complete\"},
     {\"match\": \"^cloudformation execute-change-set\"},
@@ -374,6 +445,7 @@ fake_update() {
     '^autoscaling describe-instance-refreshes .*rid-1' &&
     [ "$(grep -c describe-instance-refreshes "$tmp/fake/calls")" -eq 3 ] &&
     [ "$(cat "$HF_STATE_DIR/hellofleet.previous-tag")" = old1 ] &&
+    [ "$(cat "$HF_STATE_DIR/hellofleet.previous-image-id")" = ami-00000000000000001 ] &&
     grep -q '^deployed new1: service http://nlb.example, dashboard http://nlb.example:9090/' "$tmp/o"
 }
 t "deploy (stand-in aws): update, refresh polled until Successful, previous tag saved" fake_update
@@ -427,6 +499,56 @@ fake_bad_state() {
 }
 t "deploy (stand-in aws): a stack whose creation failed is named, with the way out" fake_bad_state
 
+kept_params() { # an update keeps the optional settings not given; the AMI is pinned
+  fake_deploy "$(rules_with "$STATUS_OK" '{"match": "describe-instance-refreshes", "out": "Successful\t100\n"}')" \
+    --alert-email ops@example.com --params-out "$tmp/kept.json" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  python3 - "$tmp/kept.json" <<'EOF2'
+import json, sys
+ps = {p["ParameterKey"]: p for p in json.load(open(sys.argv[1]))}
+for k in ("CertificateArn", "HostedZoneId", "DomainName"):
+    assert ps[k] == {"ParameterKey": k, "UsePreviousValue": True}, ps.get(k)
+assert ps["AlertEmail"] == {"ParameterKey": "AlertEmail", "ParameterValue": "ops@example.com"}, ps["AlertEmail"]
+assert ps["ImageId"]["ParameterValue"] == "ami-0fedcba9876543210", ps["ImageId"]
+print("kept:", sorted(k for k, p in ps.items() if p.get("UsePreviousValue")))
+EOF2
+  grep -q '^ssm get-parameter .*--name /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64' "$tmp/fake/calls" &&
+    [ "$(grep -c '^ssm get-parameter' "$tmp/fake/calls")" -eq 1 ]
+}
+t "deploy (stand-in aws): an update keeps TLS, DNS, e-mail unless given; the AMI resolved once and pinned" kept_params
+
+created_params() { # a create has no previous values: nothing kept; an explicit AMI is not resolved
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "rc": 255, "err": "does not exist\n"}')" \
+    --image-id ami-0aaaabbbbccccdddd --params-out "$tmp/created.json" >"$tmp/o" 2>&1 || { cat "$tmp/o"; return 1; }
+  ! grep -q UsePreviousValue "$tmp/created.json" && [ "$(param "$tmp/created.json" ImageId)" = ami-0aaaabbbbccccdddd ] &&
+    ! grep -q '^ssm get-parameter' "$tmp/fake/calls"
+}
+t "deploy (stand-in aws): a create keeps nothing; --image-id pins the given AMI" created_params
+
+review_in_progress() { # the leftover of a failed first change set is deleted, then created afresh
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "out": "REVIEW_IN_PROGRESS\n"}' \
+    '{"match": "^cloudformation delete-stack"}' '{"match": "^cloudformation wait stack-delete-complete"}')" >"$tmp/o" 2>&1 ||
+    { cat "$tmp/o"; return 1; }
+  cat "$tmp/o" "$tmp/fake/calls"
+  in_order "$tmp/fake/calls" '^cloudformation delete-stack .*--stack-name hellofleet$' '^cloudformation wait stack-delete-complete' \
+    '^cloudformation create-change-set .*--change-set-type CREATE' '^cloudformation execute-change-set'
+}
+t "deploy (stand-in aws): a stack left REVIEW_IN_PROGRESS is deleted and created afresh" review_in_progress
+
+first_change_set_fails() { # a failed CREATE change set does not leave the stack REVIEW_IN_PROGRESS
+  fake_deploy "$(rules_with '{"match": "describe-stacks .*StackStatus", "rc": 255, "err": "does not exist\n"}' \
+    '{"match": "wait change-set-create-complete", "rc": 255}' \
+    '{"match": "describe-change-set", "out": "Template error: bad\n"}' '{"match": "^cloudformation delete-stack"}')" >"$tmp/o" 2>&1
+  local rc=$?
+  cat "$tmp/o" "$tmp/fake/calls"
+  [ "$rc" -ne 0 ] && grep -q 'failed: Template error: bad' "$tmp/o" &&
+    in_order "$tmp/fake/calls" '^cloudformation describe-change-set' '^cloudformation delete-stack .*--stack-name hellofleet$' &&
+    ! grep -q execute-change-set "$tmp/fake/calls"
+}
+t "deploy (stand-in aws): a failed first change set deletes the stack it left" first_change_set_fails
+
+t "deploy: a tag of null (an empty GIT_COMMIT) is refused" expect_fail "is not a commit id" deploy_dry --tag null
+t "images: a tag of None is refused" expect_fail "is not a commit id" infra/images.sh build --tag None --dry-run
+
 # fake_push RULES_JSON: images.sh push with the stand-in aws CLI and a docker that logs.
 fake_push() {
   rm -rf "$tmp/fake" && mkdir -p "$tmp/fake/bin"
@@ -434,17 +556,21 @@ fake_push() {
   printf '#!/bin/bash\nexec python3 %s "$@"\n' "$PWD/infra/tests/fake_aws.py" >"$tmp/fake/bin/aws"
   # shellcheck disable=SC2016 # the stand-in's own $1 and $*
   printf '#!/bin/bash\n[ "$1" = login ] && cat >/dev/null\necho "docker $*" >>"%s/calls"\n' "$tmp/fake" >"$tmp/fake/bin/docker"
-  chmod +x "$tmp/fake/bin/aws" "$tmp/fake/bin/docker"
+  printf '#!/bin/bash\nexit 0\n' >"$tmp/fake/bin/sleep"
+  chmod +x "$tmp/fake/bin/aws" "$tmp/fake/bin/docker" "$tmp/fake/bin/sleep"
   FAKE_AWS_DIR="$tmp/fake" PATH="$tmp/fake/bin:$PATH" infra/images.sh push --tag new1
 }
 PUSH_COMMON='{"match": "^sts get-caller-identity", "out": "111122223333\n"},
   {"match": "^cloudformation deploy", "out": "ok\n"},
-  {"match": "^ecr get-login-password", "out": "token\n"},
-  {"match": "^ecr wait image-scan-complete"}'
+  {"match": "^ecr get-login-password", "out": "token\n"}'
+# Basic scanning ends COMPLETE; enhanced scanning (continuous) shows ACTIVE and never COMPLETE.
+SCAN_BASIC='{"match": "^ecr describe-image-scan-findings .*imageScanStatus", "out": "IN_PROGRESS\n", "times": 1},
+  {"match": "^ecr describe-image-scan-findings .*imageScanStatus", "out": "COMPLETE\n"}'
+SCAN_ENHANCED='{"match": "^ecr describe-image-scan-findings .*imageScanStatus", "out": "ACTIVE\n"}'
 
 push_new() {
   fake_push "[{\"match\": \"^ecr describe-images .*controller\", \"out\": \"{}\"},
-    {\"match\": \"^ecr describe-images\", \"rc\": 255, \"err\": \"ImageNotFoundException\\n\"},
+    {\"match\": \"^ecr describe-images\", \"rc\": 255, \"err\": \"ImageNotFoundException\\n\"}, $SCAN_BASIC,
     {\"match\": \"^ecr describe-image-scan-findings\", \"out\": \"None\\n\"}, $PUSH_COMMON]" >"$tmp/o" 2>&1 ||
     { cat "$tmp/o"; return 1; }
   cat "$tmp/o" "$tmp/fake/calls"
@@ -456,7 +582,7 @@ push_new() {
 t "images push (stand-ins): pushes what is missing, leaves an immutable tag alone" push_new
 
 push_critical() {
-  fake_push "[{\"match\": \"^ecr describe-images\", \"rc\": 255},
+  fake_push "[{\"match\": \"^ecr describe-images\", \"rc\": 255}, $SCAN_ENHANCED,
     {\"match\": \"^ecr describe-image-scan-findings\", \"out\": \"3\\n\"}, $PUSH_COMMON]" >"$tmp/o" 2>&1
   local rc=$?
   cat "$tmp/o"
@@ -569,7 +695,7 @@ service_start() {
   grep -qx 'aws ecr get-login-password --region eu-west-1' "$tmp/calls" &&
   in_order "$tmp/calls" '^docker login -u AWS --password-stdin stand-in-Registry$' '^docker pull stand-in-Image$' \
     '^docker run --rm --name service --network host .*awslogs-stream=service/i-0123456789 .*-e INSTANCE_ID=i-0123456789 .* stand-in-Image$' \
-    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://stand-in-ControllerHost-PrivateIp:stand-in-ControllerPort REPORT_KEY_FILE=[^ ]*/etc/hellofleet/report.key$' &&
+    '^env AWS_REGION=eu-west-1 PORT=8080 LOG_SINK=cloudwatch LOG_GROUP=stand-in-ServiceLogGroup REPORT_TO=http://controller.stand-in-AWS--StackName.hellofleet.internal:stand-in-ControllerPort REPORT_KEY_FILE=[^ ]*/etc/hellofleet/report.key$' &&
   # The report key comes from the stack's secret before the container starts, into a 0600 file.
   in_order "$tmp/calls" '^aws secretsmanager get-secret-value --region eu-west-1 --secret-id stand-in-ReportKeySecret --query SecretString --output text$' \
     '^docker run --rm --name service .*-v [^ ]*/etc/hellofleet/report.key:[^ ]*/etc/hellofleet/report.key:ro .*-e REPORT_KEY_FILE .*stand-in-Image$' &&
@@ -580,6 +706,109 @@ service_start() {
 }
 t "user data: the service starts from ECR with its region, port, log sink, group, controller and report key" service_start
 
+# The controller host's scripts, with stand-ins: aws answers the two SSM parameters from
+# files under the root (the image, the config), the metadata service gives an IP.
+controller_root() {
+  local root="$tmp/croot" f
+  rm -rf "$root" "$tmp/ud3" && mkdir -p "$root/etc/hellofleet"
+  python3 infra/tests/userdata.py infra/fleet.yaml "$tmp/ud3" "$root" >/dev/null || return 1
+  cp "$tmp/ud3/userdata0-controller.env" "$root/etc/hellofleet/controller.env"
+  stand_ins "$root"
+  cat >"$root/bin/aws" <<EOF
+#!/bin/bash
+echo "aws \$*" >>"$root/calls"
+case "\$*" in
+  *"ssm get-parameter "*"--name stand-in-ControllerImageParameter "*) cat "$root/image" ;;
+  *"ssm get-parameter "*"--name stand-in-ControllerConfigParameter "*) cat "$root/config" ;;
+esac
+exit 0
+EOF
+  # shellcheck disable=SC2016 # the stand-in's own $1
+  printf '#!/bin/bash\n[ "$1" = local-ipv4 ] && echo 10.40.1.23\n' >"$root/bin/hellofleet-imds"
+  for f in hellofleet-desired hellofleet-controller hellofleet-controller-watch; do
+    cp "$tmp/ud3/userdata0-$f.sh" "$root/bin/$f"
+  done
+  chmod +x "$root/bin"/*
+  echo "repo/controller:v1" >"$root/image"
+  printf 'provider = "aws"\ntick = "5s"\n' >"$root/config"
+}
+controller_start() {
+  controller_root || return 1
+  local root="$tmp/croot"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller || { cat "$root/calls"; return 1; }
+  cat "$root/calls"
+  in_order "$root/calls" '^aws ssm get-parameter --region eu-west-1 --name stand-in-ControllerImageParameter ' \
+    '^aws route53 change-resource-record-sets --hosted-zone-id stand-in-ControllerZone --change-batch .*"Action":"UPSERT".*"Name":"controller.stand-in-AWS--StackName.hellofleet.internal","Type":"A","TTL":10,"ResourceRecords":\[\{"Value":"10.40.1.23"\}\]' \
+    '^docker pull repo/controller:v1$' \
+    '^docker run --rm --name controller --network host .* repo/controller:v1 run --config [^ ]*/etc/hellofleet/controller.toml$' &&
+    grep -qx 'tick = "5s"' "$root/etc/hellofleet/controller.toml" && [ -s "$root/etc/hellofleet/desired" ]
+}
+t "user data: the controller starts on the image and config from SSM, after pointing its name at its own IP" controller_start
+
+controller_watch() {
+  controller_start >/dev/null || { echo "start failed"; return 1; }
+  local root="$tmp/croot"
+  : >"$root/calls"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller-watch || return 1
+  ! grep -qE '^(docker pull|systemctl restart)' "$root/calls" || { echo "restarted without a change:"; cat "$root/calls"; return 1; }
+  echo "repo/controller:v2" >"$root/image"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller-watch || return 1
+  cat "$root/calls"
+  in_order "$root/calls" '^docker pull repo/controller:v2$' '^systemctl restart hellofleet-controller.service$' || return 1
+  # A config change restarts it too.
+  : >"$root/calls"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller >/dev/null || return 1
+  printf 'provider = "aws"\ntick = "10s"\n' >"$root/config"
+  : >"$root/calls"
+  PATH="$root/bin:$PATH" timeout 20 hellofleet-controller-watch || return 1
+  grep -qx 'systemctl restart hellofleet-controller.service' "$root/calls"
+}
+t "user data: the controller restarts in place, new image pulled first, only when the image or config changed" controller_watch
+
+controller_heals() { # the template: a group of one in both zones, found by name, a tolerant silent alarm
+  python3 - infra/fleet.yaml <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read()
+def block(name):
+    m = re.search(rf"^  {name}:\n(.*?)(?=^  \S)", t, re.M | re.S)
+    assert m, name
+    return m.group(1)
+g = block("ControllerGroup")
+assert 'MinSize: "1"' in g and 'MaxSize: "1"' in g, g
+assert "VPCZoneIdentifier: [!Ref SubnetA, !Ref SubnetB]" in g and "HealthCheckType: ELB" in g, g
+assert "UpdatePolicy" not in g, "a stack update must not replace the controller"
+assert "AWS::EC2::Instance" not in t, "no single controller instance"
+fleet_lt = block("LaunchTemplate")
+assert "PrivateIp" not in fleet_lt and "controller.${AWS::StackName}.hellofleet.internal" in fleet_lt, "the fleet names the controller"
+ctl_lt = block("ControllerLaunchTemplate")
+for changing in ("ImageTag", "ConfigDigest", "ControllerConfig}"):
+    assert changing not in ctl_lt, f"{changing} in the controller's launch template: a deploy would replace the host"
+a = block("ControllerSilentAlarm")
+assert "Period: 60" in a and "EvaluationPeriods: 4" in a and "DatapointsToAlarm: 4" in a, a
+assert "Type: AWS::EC2::Image::Id" in block("ImageId"), "the AMI is a pinned id"
+assert "DesiredCapacityType" not in t
+print("controller: group of one across both zones, by name, restarts in place; silent alarm 4 of 4 minutes")
+EOF
+}
+t "template: the controller heals (group of one, both zones), has a stable name, is not replaced by deploys" controller_heals
+
+stack_params_checks() { # the renderer refuses what would deploy the wrong thing
+  expect_fail "is not an AMI id" python3 infra/stack_params.py infra/controller.aws.toml eu-west-1 ImageId=latest &&
+    expect_fail "--keep needs" python3 infra/stack_params.py infra/controller.aws.toml eu-west-1 --keep &&
+    sed 's/^table = "hellofleet-fleet-lease"/table = "other"/' infra/controller.aws.toml >"$tmp/lt.toml" &&
+    expect_fail "lease.table" python3 infra/stack_params.py "$tmp/lt.toml" eu-west-1 &&
+    python3 infra/stack_params.py infra/controller.aws.toml eu-west-1 --keep AlertEmail,CertificateArn \
+      CertificateArn=arn:x ImageId=ami-0123456789abcdef0 >"$tmp/sp.json" &&
+    python3 - "$tmp/sp.json" <<'EOF'
+import json, sys
+ps = {p["ParameterKey"]: p for p in json.load(open(sys.argv[1]))}
+assert ps["AlertEmail"] == {"ParameterKey": "AlertEmail", "UsePreviousValue": True}, ps["AlertEmail"]
+assert ps["CertificateArn"]["ParameterValue"] == "arn:x", "a given value wins over --keep"
+assert ps["ImageId"]["ParameterValue"] == "ami-0123456789abcdef0"
+EOF
+}
+t "stack_params: an AMI that is not an id, a bad --keep and a foreign lease table are refused; given values win" stack_params_checks
+
 # ------------------------------------------- against an AWS emulator (moto)
 # What moto can play: CloudFormation for the registry stack, ECR, Auto Scaling. (It cannot
 # create the fleet stack, so deploy's later calls are covered by the dry runs above.)
@@ -589,7 +818,7 @@ stop_emulator() {
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_emulator() {
-  command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: pip install 'moto[server]' (.ci/install.sh)"; return 1; }
+  command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: bash .ci/install.sh (into ${HF_VENV:-/opt/hellofleet-venv})"; return 1; }
   local port
   port="$(free_port)"
   spawn moto "$tmp/moto.log" moto_server -H 127.0.0.1 -p "$port"
@@ -649,6 +878,38 @@ teardown_real() {
     --query 'Stacks[0].StackStatus' --output text 2>/dev/null | grep -qv DELETE_COMPLETE
 }
 t "emulator: teardown deletes every image (two tags on one digest too), the repositories and the stack" teardown_real
+
+teardown_zone() { # the controller's record (written by its host, not the stack) goes before the stack
+  # (moto's CloudFormation gives no id for a hosted zone it makes: the zone is made here
+  # and the stand-in stack only reports it, as the fleet stack's ControllerZoneId does.)
+  local zone left
+  zone="$(emu aws route53 create-hosted-zone --name hellofleet.hellofleet.internal --caller-reference "t$RANDOM" \
+    --vpc VPCRegion=eu-west-1,VPCId=vpc-12345678 --query HostedZone.Id --output text)" || return 1
+  zone="${zone#/hostedzone/}"
+  cat >"$tmp/zone.yaml" <<'EOF'
+Parameters:
+  ZoneId: { Type: String }
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+Outputs:
+  ControllerZoneId:
+    Value: !Ref ZoneId
+EOF
+  # (create-stack: moto's change sets leave a stack's outputs empty)
+  emu aws cloudformation create-stack --region eu-west-1 --stack-name hellofleet --template-body "file://$tmp/zone.yaml" \
+    --parameters "ParameterKey=ZoneId,ParameterValue=$zone" >/dev/null || return 1
+  # What the controller host's unit does at start.
+  emu aws route53 change-resource-record-sets --hosted-zone-id "$zone" --change-batch \
+    '{"Changes":[{"Action":"UPSERT","ResourceRecordSet":{"Name":"controller.hellofleet.hellofleet.internal","Type":"A","TTL":10,"ResourceRecords":[{"Value":"10.9.0.7"}]}}]}' >/dev/null || return 1
+  emu infra/teardown.sh --yes --keep-registry >"$tmp/tz" 2>&1 || { cat "$tmp/tz"; return 1; }
+  cat "$tmp/tz"
+  grep -q "deleted the controller's records in zone $zone" "$tmp/tz" && grep -q "deleted stack hellofleet" "$tmp/tz" || return 1
+  left="$(emu aws route53 list-resource-record-sets --hosted-zone-id "$zone" --query 'ResourceRecordSets[].Type' --output text)"
+  echo "left in the zone: $left"
+  ! grep -qw A <<<"$left" && emu aws route53 delete-hosted-zone --id "$zone" >/dev/null
+}
+t "emulator: teardown deletes the controller's DNS record, then the fleet stack" teardown_zone
 
 controller_takes_config() { # the config the stack stores drives the real controller
   local bin="${CARGO_TARGET_DIR:-target}/debug/controller" port i
@@ -745,6 +1006,39 @@ jenkinsfile() { # every stage runs a script of this repository, and credentials 
     ! grep -qiE 'AKIA|aws_secret_access_key *=' Jenkinsfile
 }
 t "Jenkinsfile: every stage runs an existing script; credentials by binding only" jenkinsfile
+
+jenkins_no_silent_skip() { # the pipeline fails fast instead of skipping, and keeps optional settings
+  local stages
+  ! grep -q "when { branch" Jenkinsfile || { echo "a 'when { branch }' only works in a multibranch job"; return 1; }
+  ! grep -q 'GIT_COMMIT}"' Jenkinsfile || { echo "HF_TAG straight from GIT_COMMIT (null when empty)"; return 1; }
+  # Preflight is the first stage, and it errors on a missing branch and on a bad commit id.
+  stages="$(grep -oE "stage\('[^']+'\)" Jenkinsfile | head -n1)"
+  [ "$stages" = "stage('Preflight')" ] || { echo "first stage: $stages"; return 1; }
+  if ! grep -q "env.BRANCH_NAME ?: params.DEPLOY_BRANCH" Jenkinsfile || ! grep -q "error('No branch" Jenkinsfile ||
+    ! grep -q 'commit ==~ /\[0-9a-f\]{40}/' Jenkinsfile || ! grep -q 'env.HF_TAG = commit' Jenkinsfile; then
+    echo "preflight checks missing"
+    return 1
+  fi
+  # Every stage that changes AWS is gated on the branch preflight found.
+  for s in 'Push to ECR' 'Deploy (instance refresh)' 'Smoke test through the NLB'; do
+    grep -A1 -F "stage('$s')" Jenkinsfile | grep -q 'when { expression { deploys() } }' || { echo "$s is not gated"; return 1; }
+  done
+  for v in CERTIFICATE_ARN HOSTED_ZONE_ID DOMAIN_NAME ALERT_EMAIL; do
+    grep -q "HF_$v = \"\${params.$v}\"" Jenkinsfile || { echo "$v is not passed to deploy.sh"; return 1; }
+  done
+}
+t "Jenkinsfile: fails fast without a branch or a commit id; AWS stages gated on it; optional settings passed" jenkins_no_silent_skip
+
+jenkins_empty_optionals_are_kept() { # what Jenkins passes for an empty parameter keeps the stack's value
+  HF_CERTIFICATE_ARN="" HF_HOSTED_ZONE_ID="" HF_DOMAIN_NAME="" HF_ALERT_EMAIL="" deploy_dry >/dev/null 2>&1 || return 1
+  python3 - "$P" <<'EOF'
+import json, sys
+ps = {p["ParameterKey"]: p for p in json.load(open(sys.argv[1]))}
+for k in ("CertificateArn", "HostedZoneId", "DomainName", "AlertEmail"):
+    assert ps[k].get("UsePreviousValue") is True, ps.get(k)
+EOF
+}
+t "deploy: empty optional settings from Jenkins keep the stack's values" jenkins_empty_optionals_are_kept
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

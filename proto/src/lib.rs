@@ -16,7 +16,7 @@ pub use report::{LoadReport, LogCounters};
 pub use sketch::UserSketch;
 pub use status::{
     CallError, ControllerHealth, DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus,
-    Lifecycle, MetricPoint, PolicySummary, SOURCE_AWS, SOURCE_CONTROLLER, Status,
+    LeaseStatus, Lifecycle, MetricPoint, PolicySummary, SOURCE_AWS, SOURCE_CONTROLLER, Status,
 };
 
 /// Header carried by every service response.

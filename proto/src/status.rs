@@ -41,6 +41,28 @@ pub struct ControllerHealth {
     /// Configuration that does not match the group (e.g. a max above the group's MaxSize).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The controller lease, when one is configured: does this controller lead?
+    #[serde(default)]
+    pub lease: Option<LeaseStatus>,
+}
+
+/// The controller lease as this controller sees it (two controllers may overlap while one
+/// replaces the other; only the leader changes the group).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LeaseStatus {
+    /// Where the lease lives, e.g. `dynamodb:hellofleet-lease/hellofleet-fleet`.
+    pub location: String,
+    /// This controller's holder id.
+    pub holder: String,
+    /// This controller holds the lease now: it applies changes and publishes metrics.
+    pub leads: bool,
+    /// Who leads, as of this controller's last claim (itself when `leads`).
+    pub leader: Option<String>,
+    /// Until when the leader holds it, Unix ms, as far as this controller knows.
+    pub until_ms: Option<u64>,
+    /// The last claim's error, if the last claim failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// One failed call of the controller.
@@ -267,6 +289,7 @@ mod tests {
                 message: "timed out".into(),
             }),
             warnings: vec![],
+            lease: None,
         }
     }
 

@@ -111,9 +111,31 @@ fn moto_command() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(p);
     }
-    which("moto_server").unwrap_or_else(|| {
-        panic!("moto_server is not on PATH. Install it with: pip install 'moto[server]'")
+    python_tool("moto_server").unwrap_or_else(|| {
+        panic!(
+            "moto_server is not in {} nor on PATH. Install it with: bash .ci/install.sh",
+            venv_dir().join("bin").display()
+        )
     })
+}
+
+/// Where `.ci/install.sh` installs the Python tools the tests run (moto, locust): its own
+/// virtualenv (Debian 12 and Ubuntu 24.04 refuse `pip install` into the system Python).
+/// `HF_VENV` overrides the default `/opt/hellofleet-venv`.
+pub fn venv_dir() -> PathBuf {
+    std::env::var_os("HF_VENV").map_or_else(|| PathBuf::from(DEFAULT_VENV), PathBuf::from)
+}
+
+pub const DEFAULT_VENV: &str = "/opt/hellofleet-venv";
+
+/// A Python tool (`moto_server`, `locust`): from [`venv_dir`] if installed there, else
+/// from `PATH`.
+pub fn python_tool(name: &str) -> Option<PathBuf> {
+    let in_venv = venv_dir().join("bin").join(name);
+    if in_venv.is_file() {
+        return Some(in_venv);
+    }
+    which(name)
 }
 
 /// Debian's Chromium (`CHROMIUM` overrides), or a panic with the install command.

@@ -1,9 +1,10 @@
 //! `[aws]`: the region and the bounds of every AWS call ([`AwsSettings`]), validated from
-//! the file's [`AwsFile`] (every error names its field).
+//! the file's [`AwsFile`] (every error names its field); `[lease]`: the controller lease
+//! ([`LeaseSettings`], from [`LeaseFile`]).
 
 use std::time::Duration;
 
-use super::file::AwsFile;
+use super::file::{AwsFile, LeaseFile};
 use super::{ConfigError, duration, invalid};
 
 /// `[aws]`: the region and the bounds of every AWS call the controller makes.
@@ -105,5 +106,76 @@ pub(super) fn validate_aws(aws: AwsFile) -> Result<AwsSettings, ConfigError> {
         attempt_timeout,
         operation_timeout,
         max_attempts,
+    })
+}
+
+/// `[lease]`: the DynamoDB lease only whose holder changes the group (see `crate::lease`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseSettings {
+    pub table: String,
+    pub key: String,
+    pub ttl: Duration,
+    /// `None`: [`crate::lease::default_holder`] at start.
+    pub holder: Option<String>,
+}
+
+impl LeaseSettings {
+    /// How long before its end a lease stops counting as held: one tick (an apply started
+    /// while holding may be in flight that long) plus the clock skew allowance.
+    pub fn margin(tick: Duration) -> Duration {
+        tick + crate::lease::CLOCK_SKEW
+    }
+}
+
+/// Ticks a lease lasts by default.
+pub const DEFAULT_LEASE_TICKS: u32 = 6;
+
+pub(super) fn validate_lease(
+    lease: LeaseFile,
+    group: &str,
+    tick: Duration,
+) -> Result<LeaseSettings, ConfigError> {
+    // DynamoDB table names: 3-255 of [A-Za-z0-9_.-].
+    let table = lease
+        .table
+        .ok_or_else(|| invalid("lease.table", "missing (the DynamoDB table of the lease)"))?;
+    let ok = (3..=255).contains(&table.len())
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        return Err(invalid(
+            "lease.table",
+            format!("{table:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)"),
+        ));
+    }
+    let key = lease.key.unwrap_or_else(|| group.to_string());
+    if key.is_empty() || key.len() > 1024 {
+        return Err(invalid("lease.key", "must be 1 to 1024 bytes"));
+    }
+    let ttl = match &lease.ttl {
+        Some(t) => duration("lease.ttl", t)?,
+        None => tick * DEFAULT_LEASE_TICKS,
+    };
+    let least = (tick * 3).max(LeaseSettings::margin(tick) * 2);
+    if ttl < least || ttl > Duration::from_secs(600) {
+        return Err(invalid(
+            "lease.ttl",
+            format!(
+                "{ttl:?} is outside [{least:?}, 10m]: at least three ticks and twice a tick plus {:?}, so a leader renews it in time",
+                crate::lease::CLOCK_SKEW
+            ),
+        ));
+    }
+    if let Some(h) = &lease.holder
+        && (h.is_empty() || h.len() > 256)
+    {
+        return Err(invalid("lease.holder", "must be 1 to 256 bytes"));
+    }
+    Ok(LeaseSettings {
+        table,
+        key,
+        ttl,
+        holder: lease.holder,
     })
 }

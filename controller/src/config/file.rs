@@ -50,6 +50,8 @@ pub struct ConfigFile {
     pub local: Option<LocalSettings>,
     #[serde(default)]
     pub aws: Option<AwsFile>,
+    #[serde(default)]
+    pub lease: Option<LeaseFile>,
 }
 
 pub fn default_tick() -> String {
@@ -149,4 +151,22 @@ pub struct AwsFile {
     /// Attempts per operation with the SDK's standard retry. Default 3.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+}
+
+/// `[lease]` (aws provider only): the DynamoDB lease two controllers share.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseFile {
+    /// The DynamoDB table (partition key `lease`, a string). Required.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// The item's key. Default: the group's name.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// How long a claim lasts (humantime). Default: six ticks; at least three.
+    #[serde(default)]
+    pub ttl: Option<String>,
+    /// This controller's holder id. Default: host name, pid and a random suffix.
+    #[serde(default)]
+    pub holder: Option<String>,
 }

@@ -15,11 +15,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use aws::validate_aws;
 pub use aws::{
     AwsSettings, DEFAULT_AWS_ATTEMPT_TIMEOUT, DEFAULT_AWS_CONNECT_TIMEOUT,
-    DEFAULT_AWS_MAX_ATTEMPTS, DEFAULT_AWS_OPERATION_TIMEOUT,
+    DEFAULT_AWS_MAX_ATTEMPTS, DEFAULT_AWS_OPERATION_TIMEOUT, DEFAULT_LEASE_TICKS, LeaseSettings,
 };
+use aws::{validate_aws, validate_lease};
 pub use file::{ConfigFile, ProviderKind};
 pub use overrides::{Overrides, RunArgs};
 pub use watch::ConfigWatch;
@@ -38,6 +38,8 @@ pub struct Config {
     pub reports: ReportsConfig,
     pub history: HistoryConfig,
     pub provider: ProviderConfig,
+    /// `[lease]` (aws provider only): absent, this controller always leads.
+    pub lease: Option<LeaseSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +198,7 @@ impl Config {
                 metrics: DEFAULT_METRIC_POINTS,
             },
             provider: ProviderConfig::Local(LocalSettings::default()),
+            lease: None,
         }
     }
 
@@ -269,6 +272,16 @@ impl Config {
                 ));
             }
         };
+        let lease = match (file.lease, file.provider) {
+            (None, _) => None,
+            (Some(l), ProviderKind::Aws) => Some(validate_lease(l, &group.name, tick)?),
+            (Some(_), ProviderKind::Local) => {
+                return Err(invalid(
+                    "lease",
+                    "a [lease] section is given but provider is \"local\" (one local controller needs none)",
+                ));
+            }
+        };
         let metrics = MetricsConfig {
             publish: file
                 .metrics
@@ -339,6 +352,7 @@ impl Config {
             reports,
             history,
             provider,
+            lease,
         })
     }
 }

@@ -395,3 +395,47 @@ fn native_mode_is_refused_where_aws_would_refuse_it_naming_the_field() {
     // Controller mode keeps its own rules only: a 20 s period is fine there.
     assert!(parse(&aws.replace("period_secs = 10", "period_secs = 20")).is_ok());
 }
+
+#[test]
+fn the_lease_section() {
+    let aws = parse(&example("aws.toml")).unwrap();
+    assert_eq!(
+        aws.lease,
+        Some(LeaseSettings {
+            table: "hellofleet-lease".into(),
+            key: "hellofleet".into(),
+            ttl: Duration::from_secs(30),
+            holder: None,
+        })
+    );
+    // Defaults: the group's name as the key, six ticks.
+    let base =
+        "provider = \"aws\"\ntick = \"5s\"\n[group]\nname = \"web\"\nmin_size = 1\nmax_size = 4\n";
+    let c = parse(&format!("{base}[lease]\ntable = \"web-lease\"\n")).unwrap();
+    let l = c.lease.unwrap();
+    assert_eq!((l.key.as_str(), l.ttl), ("web", Duration::from_secs(30)));
+    assert_eq!(parse(base).unwrap().lease, None, "no section, no lease");
+    for (lease, field, needle) in [
+        ("", "lease.table", "missing"),
+        (
+            "table = \"a b\"",
+            "lease.table",
+            "not a DynamoDB table name",
+        ),
+        ("table = \"ab\"", "lease.table", "not a DynamoDB table name"),
+        ("table = \"t-1\"\nttl = \"10s\"", "lease.ttl", "outside"),
+        ("table = \"t-1\"\nttl = \"11m\"", "lease.ttl", "outside"),
+        ("table = \"t-1\"\nttl = \"soon\"", "lease.ttl", ""),
+        ("table = \"t-1\"\nkey = \"\"", "lease.key", "1 to 1024"),
+        ("table = \"t-1\"\nholder = \"\"", "lease.holder", "1 to 256"),
+    ] {
+        check_bad(&format!("{base}[lease]\n{lease}\n"), field, needle);
+    }
+    check_bad(
+        &format!("{MINIMAL}[lease]\ntable = \"t-1\"\n"),
+        "lease",
+        "provider is \"local\"",
+    );
+    let e = parse(&format!("{base}[lease]\ntable = \"t-1\"\nttable = \"x\"\n")).unwrap_err();
+    assert!(e.to_string().contains("ttable"), "{e}");
+}

@@ -24,9 +24,15 @@
 //!   `[policies]` take effect), reconcile native mode's policies and alarms, record what AWS
 //!   did. In `native` and `stack` modes the tick publishes but never applies: the engine's
 //!   would-be change is recorded as `native_mode`, and the initial desired capacity is not set.
+//! - `leader`: [`Leader`], the controller lease's bounded calls. With a lease
+//!   ([`run_with_lease`]), each tick claims or renews it beside the describe, and only a
+//!   tick that holds it publishes and applies ([`Shared::holds_lease`]); a standby
+//!   controller observes, decides and serves its status, changing nothing. The lease is
+//!   released at shutdown.
 
 mod api;
 mod health;
+mod leader;
 mod native;
 mod replay;
 mod serve;
@@ -42,12 +48,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{API_TIMEOUT, AppError, app};
 pub use health::{bounds_warnings, readiness};
+pub use leader::Leader;
 pub use native::{Extras, native_step};
 pub use replay::ReplayGuard;
 pub use serve::{ConnLimits, REFUSED_CONNECTIONS, serve};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
 
 use crate::config::Config;
+use crate::lease::LeaseStore;
 use crate::metrics::MetricsSink;
 use crate::provider::{Fleet, ProviderError};
 use crate::tick::Reconciler;
@@ -122,8 +130,25 @@ pub async fn run(
     run_with(config, fleet, sink, listener, shutdown, Extras::default()).await
 }
 
-/// [`run`] with a config watch (reload on change) and native mode's policy store: see
-/// `native_step`, run after every tick and once before the first.
+/// [`run`], under the lease in `store` when `config.lease` is set (without a store or
+/// without `[lease]` the controller always leads).
+pub async fn run_with_lease(
+    config: Config,
+    fleet: Arc<dyn Fleet>,
+    sink: Arc<dyn MetricsSink>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    store: Option<Arc<dyn LeaseStore>>,
+) -> Result<(), DaemonError> {
+    let extras = Extras {
+        lease: store,
+        ..Extras::default()
+    };
+    run_with(config, fleet, sink, listener, shutdown, extras).await
+}
+
+/// [`run`] with a config watch (reload on change), native mode's policy store and the
+/// lease's store: see `native_step`, run after every tick and once before the first.
 pub async fn run_with(
     config: Config,
     fleet: Arc<dyn Fleet>,
@@ -135,12 +160,27 @@ pub async fn run_with(
     config.reports.check_key()?;
     // Native mode sets no capacity: the initial desired capacity is the group's business.
     let native_mode = config.policies.mode.aws_decides();
+    let leader = match (&config.lease, extras.lease.take()) {
+        (Some(settings), Some(store)) => Some(Leader::new(store, settings, config.tick)),
+        _ => None,
+    };
     let start_up = async {
         let mut snapshot = fleet.describe().await?;
+        // The configured initial capacity is a change too: only under the lease.
+        let leads = match &leader {
+            Some(l) => {
+                let deadline = Instant::now() + config.provider.aws().operation_timeout;
+                if let Err(e) = l.claim(deadline, &shutdown).await {
+                    tracing::warn!(error = %e, "claiming the lease at start-up failed");
+                }
+                l.holds(now_ms())
+            }
+            None => true,
+        };
         if let Some(d) = config
             .group
             .desired_capacity
-            .filter(|d| *d != snapshot.desired_capacity && !native_mode)
+            .filter(|d| leads && !native_mode && *d != snapshot.desired_capacity)
         {
             tracing::info!(
                 desired = d,
@@ -151,7 +191,13 @@ pub async fn run_with(
         }
         Ok::<_, ProviderError>(snapshot)
     };
-    let budget = start_up_budget(&config);
+    // One more operation for the lease's first claim, when there is one.
+    let budget = start_up_budget(&config)
+        + if leader.is_some() {
+            config.provider.aws().operation_timeout
+        } else {
+            Duration::ZERO
+        };
     let snapshot = match bounded(Instant::now() + budget, &shutdown, start_up).await {
         Bounded::Done(r) => r?,
         Bounded::Cancelled => {
@@ -173,6 +219,9 @@ pub async fn run_with(
         shutdown.clone(),
     ));
     state.set_known(&snapshot);
+    if let Some(l) = leader {
+        state.set_lease(l);
+    }
     let warnings = bounds_warnings(&config.group, &snapshot);
     for w in &warnings {
         tracing::warn!("{w}");
@@ -222,6 +271,9 @@ pub async fn run_with(
         note_failures(&state, &reconciler, failed);
     }
     tracing::info!("controller stopping");
+    if let Some(l) = state.lease() {
+        l.release().await;
+    }
     match tokio::time::timeout(SERVER_DRAIN, server).await {
         Ok(Ok(Ok(()))) | Err(_) => Ok(()),
         Ok(Ok(Err(e))) => Err(DaemonError::Serve(e)),
@@ -248,7 +300,19 @@ pub async fn tick_once(
     let budget = state.tick;
     let deadline = Instant::now() + budget;
     let shutdown = &state.shutdown;
-    let described = match bounded(deadline, shutdown, fleet.describe()).await {
+    // The lease is claimed (or renewed) beside the describe, within the same budget.
+    let claim = async {
+        match state.lease() {
+            Some(l) => l.claim(deadline, shutdown).await.err(),
+            None => None,
+        }
+    };
+    let (described, claim_failed) =
+        tokio::join!(bounded(deadline, shutdown, fleet.describe()), claim);
+    if let Some(e) = &claim_failed {
+        tracing::warn!(error = %e, "claiming the lease failed; the previous claim still bounds it");
+    }
+    let described = match described {
         Bounded::Cancelled => return,
         Bounded::TimedOut => Err(ProviderError::Timeout {
             operation: fleet.describe_operation(),
@@ -263,11 +327,11 @@ pub async fn tick_once(
             let line = e.to_string();
             tracing::warn!(tick, error = %line, "cannot describe the group; nothing decided this tick");
             state.count_error(|c| c.describe += 1);
-            state.tick_ended(
-                tick,
-                now_ms(),
-                &[(e.operation().unwrap_or(fleet.describe_operation()), line)],
-            );
+            let mut failed = vec![(e.operation().unwrap_or(fleet.describe_operation()), line)];
+            if let Some(c) = &claim_failed {
+                failed.push((c.operation, c.message.clone()));
+            }
+            state.tick_ended(tick, now_ms(), &failed);
             state.record_decision(provider_error_record(
                 rec,
                 tick,
@@ -286,7 +350,12 @@ pub async fn tick_once(
     });
     let d = outcome.decision.clone();
     let native = rec.policies().mode.aws_decides();
+    // Checked once, now: a change started while holding lands within the lease's margin.
+    let leads = state.holds_lease(now_ms());
     let publish = async {
+        if !leads {
+            return Ok(());
+        }
         match bounded(deadline, shutdown, sink.publish(&outcome.data)).await {
             Bounded::Done(Ok(_)) => Ok(()),
             Bounded::Done(Err(e)) => Err(Some(e.to_string())),
@@ -301,6 +370,9 @@ pub async fn tick_once(
         if !d.changes_capacity() || native {
             return Ok(None);
         }
+        if !leads {
+            return Ok(Some(false));
+        }
         match bounded(
             deadline,
             shutdown,
@@ -314,7 +386,7 @@ pub async fn tick_once(
                 if let Bounded::Done(Ok(s)) = bounded(deadline, shutdown, fleet.describe()).await {
                     state.set_known(&s);
                 }
-                Ok(Some(()))
+                Ok(Some(true))
             }
             Bounded::Done(Err(e)) => Err(Some(e)),
             Bounded::TimedOut => Err(Some(ProviderError::Timeout {
@@ -329,6 +401,9 @@ pub async fn tick_once(
         return;
     }
     let mut failed: Vec<(&str, String)> = vec![];
+    if let Some(e) = claim_failed {
+        failed.push((e.operation, e.message));
+    }
     if let Err(Some(e)) = published {
         tracing::warn!(tick = outcome.tick, error = %e, "publishing the metrics failed");
         state.count_error(|c| c.publish += 1);
@@ -341,7 +416,19 @@ pub async fn tick_once(
     }
     match applied {
         Ok(None) => tracing::debug!(reason = d.reason.as_str(), "{}", d.explanation),
-        Ok(Some(())) => {
+        Ok(Some(false)) => {
+            record.explanation = format!(
+                "{} Not applied: this controller is standing by (another holds the lease).",
+                record.explanation
+            );
+            outcome.status.group.desired_capacity = d.capacity_before;
+            tracing::debug!(
+                tick = outcome.tick,
+                to = d.capacity_after,
+                "standby: not applied"
+            );
+        }
+        Ok(Some(true)) => {
             record.applied = Some(true);
             tracing::info!(
                 action = d.action.as_str(),

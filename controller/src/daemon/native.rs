@@ -4,21 +4,36 @@
 //! Every call is bounded by the deadline given and by shutdown; failures are logged,
 //! kept as the status' last error, and retried at the next tick.
 
+use std::sync::Arc;
+
 use tokio::time::Instant;
 
 use crate::config::ConfigWatch;
+use crate::lease::LeaseStore;
 use crate::native::driver::NativeDriver;
 use crate::tick::Reconciler;
 
 use super::{Bounded, Shared, bounded, now_ms};
 
 /// What `run` needs besides the config for reloads and native mode (`Default`: neither).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Extras {
     /// Re-reads the config file when it changes.
     pub watch: Option<ConfigWatch>,
     /// The group's policies and alarms (the `aws` provider).
     pub native: Option<NativeDriver>,
+    /// The lease's store (with `[lease]`): only its holder changes the group.
+    pub lease: Option<Arc<dyn LeaseStore>>,
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("watch", &self.watch)
+            .field("native", &self.native)
+            .field("lease", &self.lease.as_ref().map(|l| l.location()))
+            .finish()
+    }
 }
 
 /// Reload, reconcile, read AWS's events: see the module docs. Returns the failed calls.
@@ -58,7 +73,9 @@ pub async fn native_step(
         return failed;
     };
     let shutdown = &state.shutdown;
-    if driver.is_pending() {
+    // Policies and alarms are changes to the group: only the lease's holder makes them (a
+    // standby leaves them pending and reconciles once it leads).
+    if driver.is_pending() && state.holds_lease(now_ms()) {
         let policies = rec.policies().clone();
         match bounded(deadline, shutdown, driver.reconcile(&policies)).await {
             Bounded::Done(Ok(plan)) if !plan.is_empty() => {

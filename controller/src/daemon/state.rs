@@ -138,6 +138,8 @@ pub struct Shared {
     known: RwLock<HashSet<String>>,
     /// The provider, asked about an id not in the snapshot (launched since the last tick).
     members: OnceLock<Members>,
+    /// The controller lease, when `[lease]` is configured (see [`Shared::holds_lease`]).
+    lease: OnceLock<super::leader::Leader>,
     /// The shared report key; `None`: unsigned reports are accepted (`require_signature` off).
     pub report_key: Option<ReportKey>,
     pub require_signature: bool,
@@ -201,6 +203,7 @@ impl Shared {
             book: Mutex::new(ReportBook::new()),
             known: RwLock::new(HashSet::new()),
             members: OnceLock::new(),
+            lease: OnceLock::new(),
             report_key: config.reports.key.clone(),
             require_signature: config.reports.require_signature,
             max_skew_ms: config.reports.max_clock_skew.as_millis() as u64,
@@ -342,9 +345,27 @@ impl Shared {
         self.view_mut().health.warnings = warnings;
     }
 
+    /// Puts the controller under `leader`'s lease (once, before the first tick).
+    pub fn set_lease(&self, leader: super::leader::Leader) {
+        let _ = self.lease.set(leader);
+    }
+
+    /// The lease, if one is configured.
+    pub fn lease(&self) -> Option<&super::leader::Leader> {
+        self.lease.get()
+    }
+
+    /// May this controller change the group (capacity, scaling policies, alarms) or
+    /// publish metrics at `now_ms`? Always, without a lease; with one, only while holding
+    /// it. Every change to the group checks this right before it is made.
+    pub fn holds_lease(&self, now_ms: u64) -> bool {
+        self.lease.get().is_none_or(|l| l.holds(now_ms))
+    }
+
     /// The controller's health as of `now_ms`.
     pub fn health(&self, now_ms: u64) -> ControllerHealth {
         let mut h = self.view().health.clone();
+        h.lease = self.lease.get().map(|l| l.status(now_ms));
         h.last_tick_age_ms = if h.last_tick_at_ms == 0 {
             0
         } else {
