@@ -96,7 +96,9 @@ pub struct SpikeArgs {
 
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// Base URL of the fleet (the NLB or the local balancer), e.g. http://127.0.0.1:8000
+    /// Base URL of the fleet (the NLB or the local balancer), e.g. http://127.0.0.1:8000.
+    /// http://: each user has its own keep-alive connection (a new one, through the balancer,
+    /// after the server closes it); https://: users share one TLS client (reqwest, rustls)
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: String,
     /// Pause after each request: a duration (1s) or a range (500ms..1500ms); 0 for none
