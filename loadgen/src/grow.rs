@@ -27,6 +27,8 @@ const PROMPT: &[u8] = b"goose> ";
 pub enum GrowError {
     #[error("goose's telnet controller on 127.0.0.1:{port}: {reason}")]
     Telnet { port: u16, reason: String },
+    #[error("goose refused `users {users}`: {reply}")]
+    Refused { users: u64, reply: String },
 }
 
 /// A free loopback port for goose's telnet Controller (bound and released: another
@@ -101,10 +103,7 @@ impl Telnet {
         if reply.contains("users configured") {
             Ok(())
         } else {
-            Err(GrowError::Telnet {
-                port: self.port,
-                reason: format!("`users {n}` refused: {reply}"),
-            })
+            Err(GrowError::Refused { users: n, reply })
         }
     }
 }
@@ -172,7 +171,10 @@ pub async fn drive(
                 warned = false;
             }
             Err(e) => {
-                telnet = None;
+                // A refusal keeps the session; a broken one is opened again next step.
+                if !matches!(e, GrowError::Refused { .. }) {
+                    telnet = None;
+                }
                 if !warned {
                     tracing::warn!("ramp cannot add users: {e}; trying again next step");
                 }
@@ -181,5 +183,91 @@ pub async fn drive(
             }
         }
         k += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncBufReadExt;
+
+    /// A stand-in for goose's telnet Controller: prompts, records each line, answers
+    /// `users configured` (or refuses `users 5`).
+    async fn fake_goose() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            w.write_all(PROMPT).await.unwrap();
+            let mut lines = tokio::io::BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let reply = if line == "users 5" {
+                    "load test is stopping, failed to reconfigure users"
+                } else {
+                    "users configured"
+                };
+                log.lock().unwrap().push(line);
+                w.write_all(format!("{reply}\ngoose> ").as_bytes())
+                    .await
+                    .unwrap();
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn adds_each_step_from_the_first_user_and_stops_at_the_duration() {
+        let (port, seen) = fake_goose().await;
+        let recorder = Recorder::new(Duration::from_millis(100));
+        let ramp = Ramp {
+            start: 1,
+            step: 2,
+            every: Duration::from_millis(100),
+            max: 7,
+            duration: Some(Duration::from_millis(550)),
+        };
+        let (stop, done) = (CancellationToken::new(), CancellationToken::new());
+        let task = tokio::spawn(drive(recorder.clone(), ramp, port, stop.clone(), done));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "nothing before the first user"
+        );
+        let started = std::time::Instant::now();
+        let _user = recorder.user_started(started);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("ends at the duration")
+            .unwrap();
+        assert!(stop.is_cancelled(), "the duration stops the run");
+        assert!(started.elapsed() >= Duration::from_millis(550));
+        // `users 5` was refused (a warning); the next step asks for 7 again, then holds.
+        assert_eq!(*seen.lock().unwrap(), ["users 3", "users 5", "users 7"]);
+    }
+
+    #[tokio::test]
+    async fn ends_on_done_and_a_missing_controller_is_only_a_warning() {
+        let port = free_port().unwrap();
+        let recorder = Recorder::new(Duration::from_millis(100));
+        let _user = recorder.user_started(std::time::Instant::now());
+        let ramp = Ramp {
+            start: 1,
+            step: 1,
+            every: Duration::from_millis(50),
+            max: 1000,
+            duration: None,
+        };
+        let (stop, done) = (CancellationToken::new(), CancellationToken::new());
+        let task = tokio::spawn(drive(recorder, ramp, port, stop.clone(), done.clone()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        done.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("ends when done")
+            .unwrap();
+        assert!(!stop.is_cancelled());
     }
 }
