@@ -5,7 +5,8 @@
 //! - [`plan`]: load shapes as goose test plans (pure).
 //! - [`attack`]: the goose scenario (sessions with the `uid` cookie, the route [`mix`],
 //!   think time, each request recorded into goose) — the only module that imports goose's
-//!   user API; [`books`]: a books user's create/read/update sequence (pure).
+//!   user API; [`user`]: one user's requests and their checks, without goose; [`books`]: a
+//!   books user's create/read/update sequence (pure).
 //! - [`client`]: each user's keep-alive HTTP/1.1 connection (reqwest for https);
 //!   [`http1`]: the wire format (pure).
 //! - [`grow`]: a ramp's users added step by step through goose's telnet Controller.
@@ -35,6 +36,7 @@ pub mod run;
 pub mod slo;
 pub mod status;
 pub mod timeline;
+pub mod user;
 
 pub use config::{Config, ConfigError};
 pub use run::{Outcome, RunError, run};
