@@ -146,6 +146,7 @@ echo "== ramp to $RAMP_MAX users, 1 s think time (steps of $((RAMP_MAX / 10)) ev
 HOLD=$((RAMP_STEP * 3))
 RAMP_DURATION=$((RAMP_STEP * 10 + HOLD))
 start=$(date +%s.%N)
+: >"$TMP/ramp.out"  # before the background job opens it: the loop below reads it at once
 RUST_LOG=warn taskset -c "$CLIENT_CORE" "$TARGET/loadgen" ramp -H "$SURL" \
   --start-users $((RAMP_MAX / 10)) --step-users $((RAMP_MAX / 10)) --step-every "${RAMP_STEP}s" \
   --max-users "$RAMP_MAX" --duration "${RAMP_DURATION}s" --think-time 1s --timeout 30s \
@@ -154,7 +155,7 @@ LG_PID=$!
 # Sample RSS while the full count is held.
 PEAK_RSS_KB=0; PEAK_USERS=0
 while kill -0 "$LG_PID" 2>/dev/null; do
-  users="$(awk '/^t=/ {for (i=1;i<=NF;i++) if ($i ~ /^users=/) {sub("users=","",$i); u=$i}} END {print u+0}' "$TMP/ramp.out")"
+  users="$(awk '/^t=/ {for (i=1;i<=NF;i++) if ($i ~ /^users=/) {sub("users=","",$i); u=$i}} END {print u+0}' "$TMP/ramp.out" 2>/dev/null || echo 0)"
   rss="$(rss_kb "$LG_PID")"
   if [ "${users:-0}" -ge "$RAMP_MAX" ] && [ "${rss:-0}" -gt "$PEAK_RSS_KB" ]; then
     PEAK_RSS_KB="$rss"; PEAK_USERS="$users"
