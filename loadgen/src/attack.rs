@@ -1,20 +1,19 @@
-//! The goose side: one scenario whose users each keep their own session, a weighted mix of
-//! `GET /hello` and `GET /repeat`, think time between requests, and the plan as goose's
-//! `--test-plan`. Every response is also recorded in the [`Recorder`] (latency to the end
-//! of the body, success, `X-Instance-Id`).
+//! The goose side: one scenario whose users each keep their own session and connection, a
+//! weighted mix of routes ([`Mix`]), think time between requests, and the plan (a goose
+//! `--test-plan`, or for a ramp `--users` grown through goose's telnet Controller, see
+//! [`crate::grow`]).
+//!
+//! Requests go through loadgen's own client ([`crate::client`]): each user owns one
+//! keep-alive HTTP/1.1 connection ([`crate::user`] times each request to the end of its body), and every request is
+//! handed to goose with [`GooseUser::record_custom_request_duration`] (method, route, time,
+//! success, status code, error), so goose's metrics, HTML/JSON reports and thresholds see
+//! every request; it is also recorded in the [`Recorder`] (step lines, CSV, SLO) with the
+//! `X-Instance-Id` that answered. `https://` hosts go through one shared reqwest client.
 //!
 //! Sessions: each user carries its own `uid` cookie from its first request ([`Session`]),
 //! as an API client with a session token does, so the service counts exactly the users
-//! this load generator runs. (A browser's first request carries no cookie: the service
-//! counts it under its client address until the cookie it issues comes back, so from one
-//! address a ramp of browsers would count one user more for a window. loadgen knows its
-//! users, so it says who they are.) If the service issues another `uid` anyway, the user
-//! keeps that one from then on, as a browser would. All users
-//! share one HTTP client (goose's shared strategy) instead of a client and cookie jar
-//! each: per user that saves ~50 KB and the client's construction before the test starts,
-//! and per request the jar's matching. Requests go out with a URL parsed once per route.
-//! Together with `--no-gzip` this took loadgen from 28k to 35k requests/s on one core
-//! (`bench/loadgen.sh`).
+//! this load generator runs. If the service issues another `uid` anyway, the user keeps
+//! that one from then on, as a browser would.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,23 +22,23 @@ use std::time::Instant;
 use goose::client::GooseClientBuilder;
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
-use reqwest::Url;
-use reqwest::header::{self, HeaderMap, HeaderValue};
 
 use crate::config::Config;
-use crate::recorder::{Recorder, UserGuard};
+use crate::mix::{Mix, Route};
+use crate::recorder::Recorder;
+use crate::user::{Session, Shared, Target};
+
+/// Users per second goose starts (its most): a step's users all start at once.
+const INCREASE_RATE: &str = "100000";
 
 /// The goose command line for this run (goose validates it, and names a bad option).
-pub fn goose_args(config: &Config, reports: &[&Path]) -> Vec<String> {
+/// `telnet_port`: where a ramp's goose listens for `users N` (loopback only).
+pub fn goose_args(config: &Config, reports: &[&Path], telnet_port: Option<u16>) -> Vec<String> {
     let mut args = vec![
         "--host".to_string(),
         config.host.clone(),
-        "--test-plan".into(),
-        config.plan.to_goose(),
         "--timeout".into(),
         format!("{:.3}", config.timeout.as_secs_f64()),
-        // No telnet controller: it would bind 127.0.0.1:5116, shared by every run.
-        "--no-telnet".into(),
         // loadgen prints its own line per step and a summary; the reports hold goose's tables.
         "--no-print-metrics".into(),
         // Each transaction is exactly one request, so goose's transaction metrics duplicate its
@@ -48,9 +47,26 @@ pub fn goose_args(config: &Config, reports: &[&Path]) -> Vec<String> {
         "--no-transaction-metrics".into(),
         "--no-scenario-metrics".into(),
         "--quiet".into(),
-        // The service answers plain text; no Accept-Encoding, no decompression layer at work.
         "--no-gzip".into(),
     ];
+    match (config.plan.ramp, telnet_port) {
+        (Some(ramp), Some(port)) => args.extend([
+            "--users".into(),
+            ramp.start.to_string(),
+            "--increase-rate".into(),
+            INCREASE_RATE.into(),
+            "--telnet-host".into(),
+            "127.0.0.1".into(),
+            "--telnet-port".into(),
+            port.to_string(),
+        ]),
+        _ => args.extend([
+            "--test-plan".into(),
+            config.plan.to_goose(),
+            // No telnet controller: it would bind 127.0.0.1:5116, shared by every run.
+            "--no-telnet".into(),
+        ]),
+    }
     for r in reports {
         args.push("--report-file".into());
         args.push(r.display().to_string());
@@ -58,91 +74,66 @@ pub fn goose_args(config: &Config, reports: &[&Path]) -> Vec<String> {
     args
 }
 
-/// One goose user's session: counted while it exists ([`UserGuard`]), and the `Cookie`
-/// header it sends: its own `uid` until the service issues one. (goose wants session data to be
-/// `Clone`; a clone is counted as one more user, like [`UserGuard`].)
-#[derive(Clone)]
-struct Session {
-    _user: UserGuard,
-    cookie: Option<HeaderValue>,
+/// One request of `route` for this user, recorded into the [`Recorder`] and goose.
+async fn call(user: &mut GooseUser, sh: &Shared, route: Route) -> TransactionResult {
+    let Some(session) = user.get_session_data_mut::<Session>() else {
+        return Err(Box::new(TransactionError::Custom(
+            "no session: on_start did not run".into(),
+        )));
+    };
+    let done = session.request(sh, route).await;
+    let out = &done.outcome;
+    sh.recorder.record(
+        Instant::now(),
+        done.elapsed,
+        out.ok,
+        out.instance.as_deref(),
+    );
+    user.record_custom_request_duration(
+        done.method,
+        done.name,
+        done.elapsed,
+        out.ok,
+        out.status,
+        out.error.as_deref(),
+    )
+    .await
 }
 
-/// `uid=lg-<128 random bits>`: a user id the service accepts (`[A-Za-z0-9._-]{1,128}`).
-fn own_uid() -> HeaderValue {
-    let id = format!("{}=lg-{:032x}", proto::USER_COOKIE, rand::random::<u128>());
-    HeaderValue::from_str(&id).expect("ASCII")
-}
-
-/// The `Cookie` header value for a `uid` the service set in `headers`, if it set one.
-fn issued_uid(headers: &HeaderMap) -> Option<HeaderValue> {
-    headers.get_all(header::SET_COOKIE).iter().find_map(|v| {
-        let pair = v.as_bytes().split(|&b| b == b';').next()?.trim_ascii();
-        let value = pair
-            .strip_prefix(proto::USER_COOKIE.as_bytes())?
-            .strip_prefix(b"=")?;
-        (!value.is_empty())
-            .then(|| HeaderValue::from_bytes(pair).ok())
-            .flatten()
+fn transaction(route: Route, shared: Arc<Shared>) -> TransactionFunction {
+    Arc::new(move |user| {
+        let shared = shared.clone();
+        Box::pin(async move { call(user, &shared, route).await })
     })
 }
 
-fn get(path: &'static str, url: Url, recorder: Arc<Recorder>) -> TransactionFunction {
+fn on_start(shared: Arc<Shared>) -> TransactionFunction {
     Arc::new(move |user| {
-        let recorder = recorder.clone();
-        let url = url.clone();
-        Box::pin(async move {
-            let started = Instant::now();
-            let mut request = user.client.get(url);
-            if let Some(cookie) = user
-                .get_session_data::<Session>()
-                .and_then(|s| s.cookie.clone())
-            {
-                request = request.header(header::COOKIE, cookie);
-            }
-            let goose = user
-                .request(
-                    GooseRequest::builder()
-                        .name(path)
-                        .set_request_builder(request)
-                        .build(),
-                )
-                .await?;
-            let (ok, instance, issued) = match goose.response {
-                Ok(resp) => {
-                    let ok = resp.status().is_success();
-                    let instance = resp
-                        .headers()
-                        .get(proto::INSTANCE_ID_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    let issued = issued_uid(resp.headers());
-                    // Read the body so the connection is reused and latency covers it.
-                    let body_ok = resp.bytes().await.is_ok();
-                    (ok && body_ok, instance, issued)
-                }
-                Err(_) => (false, None, None),
-            };
-            if let (Some(cookie), Some(session)) = (issued, user.get_session_data_mut::<Session>())
-            {
-                session.cookie = Some(cookie);
-            }
-            recorder.record(Instant::now(), started.elapsed(), ok, instance.as_deref());
-            Ok(())
-        })
-    })
-}
-
-fn on_start(recorder: Arc<Recorder>) -> TransactionFunction {
-    Arc::new(move |user| {
-        let session = Session {
-            _user: recorder.user_started(Instant::now()),
-            cookie: Some(own_uid()),
-        };
+        let session = Session::new(&shared);
         Box::pin(async move {
             user.set_session_data(session);
             Ok(())
         })
     })
+}
+
+fn scenario(config: &Config, shared: &Arc<Shared>, mix: &Mix) -> Result<Scenario, GooseError> {
+    let mut scenario = scenario!("user").register_transaction(
+        Transaction::new(on_start(shared.clone()))
+            .set_name("session start")
+            .set_on_start(),
+    );
+    for &(route, weight) in mix.weights() {
+        scenario = scenario.register_transaction(
+            Transaction::new(transaction(route, shared.clone()))
+                .set_name(route.as_str())
+                .set_weight(weight)?,
+        );
+    }
+    if let Some((min, max)) = config.think_time {
+        scenario = scenario.set_wait_time(min, max)?;
+    }
+    Ok(scenario)
 }
 
 /// Runs the load test to its end (the plan's end, Ctrl-C, or [`goose::trigger_killswitch`]).
@@ -151,44 +142,27 @@ pub async fn execute(
     config: &Config,
     recorder: Arc<Recorder>,
     reports: &[&Path],
+    telnet_port: Option<u16>,
 ) -> Result<GooseMetrics, GooseError> {
-    let goose_config = GooseConfiguration::parse_args_default(&goose_args(config, reports))?;
-    let mut scenario = scenario!("user").register_transaction(
-        Transaction::new(on_start(recorder.clone()))
-            .set_name("session start")
-            .set_on_start(),
-    );
-    let base = Url::parse(&config.host).map_err(|e| GooseError::InvalidOption {
+    let goose_config =
+        GooseConfiguration::parse_args_default(&goose_args(config, reports, telnet_port))?;
+    let target = Target::new(&config.host).map_err(|detail| GooseError::InvalidOption {
         option: "--host".into(),
         value: config.host.clone(),
-        detail: format!("not a URL: {e}"),
+        detail,
     })?;
-    for (path, weight) in [
-        ("/hello", config.hello_weight),
-        ("/repeat", config.repeat_weight),
-    ] {
-        if weight > 0 {
-            let url = base.join(path).map_err(|e| GooseError::InvalidOption {
-                option: "--host".into(),
-                value: config.host.clone(),
-                detail: format!("cannot join {path}: {e}"),
-            })?;
-            scenario = scenario.register_transaction(
-                Transaction::new(get(path, url, recorder.clone()))
-                    .set_name(path)
-                    .set_weight(weight)?,
-            );
-        }
-    }
-    if let Some((min, max)) = config.think_time {
-        scenario = scenario.set_wait_time(min, max)?;
-    }
+    let shared = Arc::new(Shared {
+        recorder,
+        target,
+        timeout: config.timeout,
+        factorial_path: format!("/api/v1/factorial?number={}", config.factorial_number),
+        factorial_number: config.factorial_number,
+        books_auth: config.books_auth.clone(),
+    });
+    let scenario = scenario(config, &shared, &config.mix)?;
     GooseAttack::initialize_with_config(goose_config)?
-        .set_client_builder_without_cookies(
-            GooseClientBuilder::new()
-                .without_cookies()
-                .user_agent(concat!("hellofleet-loadgen/", env!("CARGO_PKG_VERSION"))),
-        )?
+        // goose gives each user a reqwest client; they share one (loadgen sends through its own).
+        .set_client_builder_without_cookies(GooseClientBuilder::new().without_cookies())?
         .register_scenario(scenario)
         .execute()
         .await
@@ -198,38 +172,6 @@ pub async fn execute(
 mod tests {
     use super::*;
 
-    #[test]
-    fn each_user_has_its_own_valid_uid() {
-        let (a, b) = (own_uid(), own_uid());
-        assert_ne!(a, b);
-        let value = a.to_str().unwrap().strip_prefix("uid=").unwrap();
-        assert!(value.len() <= 128);
-        assert!(
-            value
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-')
-        );
-    }
-
-    #[test]
-    fn keeps_the_uid_the_service_issues_and_nothing_else() {
-        let set = |values: &[&str]| {
-            let mut h = HeaderMap::new();
-            for v in values {
-                h.append(header::SET_COOKIE, HeaderValue::from_str(v).unwrap());
-            }
-            issued_uid(&h).map(|v| v.to_str().unwrap().to_owned())
-        };
-        assert_eq!(
-            set(&["uid=abc123; Path=/; Max-Age=31536000; HttpOnly"]),
-            Some("uid=abc123".into())
-        );
-        assert_eq!(set(&["other=1", "uid=x9; Path=/"]), Some("uid=x9".into()));
-        assert_eq!(set(&[]), None);
-        assert_eq!(set(&["uid=; Path=/"]), None);
-        assert_eq!(set(&["xuid=1; Path=/"]), None);
-        assert_eq!(set(&["session=uid=1"]), None);
-    }
     use crate::cli::Cli;
     use clap::Parser;
 
@@ -246,7 +188,7 @@ mod tests {
         ])
         .unwrap();
         let config = Config::from_cli(cli.command).unwrap();
-        goose_args(&config, &[Path::new("r.html"), Path::new("r.json")])
+        goose_args(&config, &[Path::new("r.html"), Path::new("r.json")], None)
     }
 
     #[test]
@@ -260,6 +202,24 @@ mod tests {
             "{joined}"
         );
         assert!(joined.contains("--no-telnet"), "{joined}");
+        GooseConfiguration::parse_args_default(&a).expect("goose accepts the arguments");
+    }
+
+    #[test]
+    fn a_ramp_starts_its_first_users_with_a_loopback_controller() {
+        let cli = Cli::try_parse_from(
+            "loadgen ramp -H http://h --start-users 4 --step-users 2 --step-every 2s".split(' '),
+        )
+        .unwrap();
+        let config = Config::from_cli(cli.command).unwrap();
+        let a = goose_args(&config, &[], Some(40001));
+        let joined = a.join(" ");
+        assert!(joined.contains("--users 4 --increase-rate"), "{joined}");
+        assert!(
+            joined.contains("--telnet-host 127.0.0.1 --telnet-port 40001"),
+            "{joined}"
+        );
+        assert!(!joined.contains("--test-plan"), "{joined}");
         GooseConfiguration::parse_args_default(&a).expect("goose accepts the arguments");
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::mix::Mix;
 use crate::slo::Slo;
 
 #[derive(Debug, Parser)]
@@ -25,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ever-increasing users: START, then STEP more every interval, until stopped
-    /// (or --max-users / --duration)
+    /// (or --max-users / --duration); at most 100,000 users, each built when it is due
     Ramp(RampArgs),
     /// A constant number of users
     Steady(SteadyArgs),
@@ -44,7 +45,7 @@ pub struct RampArgs {
     /// Time between steps, whole seconds (15s, 1m); also the report interval
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub step_every: Duration,
-    /// Stop adding users at N (then hold) [default: 1000]
+    /// Stop adding users at N (then hold) [default and ceiling: 100000]
     #[arg(long, value_name = "N")]
     pub max_users: Option<u64>,
     /// End the run after this long [default: run until stopped]
@@ -95,18 +96,38 @@ pub struct SpikeArgs {
 
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// Base URL of the fleet (the NLB or the local balancer), e.g. http://127.0.0.1:8000
+    /// Base URL of the fleet (the NLB or the local balancer), e.g. http://127.0.0.1:8000.
+    /// http://: each user has its own keep-alive connection (a new one, through the balancer,
+    /// after the server closes it); https://: users share one TLS client (reqwest, rustls)
     #[arg(short = 'H', long, value_name = "URL")]
     pub host: String,
     /// Pause after each request: a duration (1s) or a range (500ms..1500ms); 0 for none
     #[arg(long, value_name = "DURATION[..DURATION]", default_value = "1s")]
     pub think_time: String,
-    /// Relative weight of GET /hello in each user's mix
+    /// Each user's requests, as relative weights of: hello (GET /hello), repeat (GET
+    /// /repeat), factorial (GET /api/v1/factorial?number=N), books (the user's own records:
+    /// POST /books, GET /books/{id}, PATCH /books/{id} with If-Match, in turn; needs
+    /// --books-token). E.g. hello=8,repeat=1,factorial=1,books=1 [default: hello=9,repeat=1]
+    #[arg(long, value_name = "NAME=WEIGHT,...", value_parser = parse_mix,
+          conflicts_with_all = ["hello_weight", "repeat_weight"])]
+    pub mix: Option<Mix>,
+    /// Relative weight of GET /hello in each user's mix (the same as --mix hello=N)
     #[arg(long, value_name = "N", default_value_t = 9)]
     pub hello_weight: usize,
-    /// Relative weight of GET /repeat in each user's mix
+    /// Relative weight of GET /repeat in each user's mix (the same as --mix repeat=N)
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat_weight: usize,
+    /// N in the factorial requests of the mix
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub factorial_number: u64,
+    /// Bearer token for the books writes (POST, PATCH); required when books is in the mix
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HELLOFLEET_BOOKS_TOKEN",
+        hide_env_values = true
+    )]
+    pub books_token: Option<String>,
     /// Request timeout
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,
@@ -132,6 +153,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("{e} (expected a duration such as 15s, 1m30s or 500ms)"))
+}
+
+fn parse_mix(s: &str) -> Result<Mix, String> {
+    s.parse::<Mix>().map_err(|e| e.to_string())
 }
 
 fn parse_slo(s: &str) -> Result<Slo, String> {

@@ -5,12 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Command, CommonArgs, parse_duration};
+use crate::mix::{Mix, Route};
 use crate::plan::{MAX_USERS, Plan};
 use crate::slo::Slo;
-
-/// `--max-users` when a ramp has none: goose builds every user (with its own HTTP client)
-/// before the test starts, so "until stopped" needs a ceiling.
-pub const DEFAULT_MAX_USERS: u64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {flag} {value:?}: {reason}")]
@@ -54,8 +51,11 @@ pub struct Config {
     pub host: String,
     /// Pause after each request, `(min, max)`; `None` for no pause.
     pub think_time: Option<(Duration, Duration)>,
-    pub hello_weight: usize,
-    pub repeat_weight: usize,
+    pub mix: Mix,
+    /// `number` in the factorial requests.
+    pub factorial_number: u64,
+    /// `Authorization` value for the books writes (`Bearer …`), when books is in the mix.
+    pub books_auth: Option<String>,
     pub timeout: Duration,
     pub out_dir: PathBuf,
     pub csv: PathBuf,
@@ -70,7 +70,7 @@ impl Config {
                 positive("--start-users", a.start_users)?;
                 positive("--step-users", a.step_users)?;
                 whole_seconds("--step-every", a.step_every)?;
-                let max = a.max_users.unwrap_or(DEFAULT_MAX_USERS.max(a.start_users));
+                let max = a.max_users.unwrap_or(MAX_USERS);
                 if max < a.start_users {
                     return Err(bad(
                         "--max-users",
@@ -135,13 +135,36 @@ impl Config {
             .as_deref()
             .map(|u| base_url("--controller", u))
             .transpose()?;
-        if c.hello_weight == 0 && c.repeat_weight == 0 {
-            return Err(bad(
-                "--hello-weight",
-                0,
-                "and --repeat-weight are both 0: a user would make no request",
-            ));
-        }
+        let mix = match c.mix {
+            Some(m) => m,
+            None => Mix::classic(c.hello_weight, c.repeat_weight).map_err(|e| {
+                bad(
+                    "--hello-weight",
+                    c.hello_weight,
+                    format!("with --repeat-weight {}: {e}", c.repeat_weight),
+                )
+            })?,
+        };
+        let books_auth = if mix.weight(Route::Books) > 0 {
+            let token = c.books_token.as_deref().map(str::trim).unwrap_or_default();
+            if token.is_empty() {
+                return Err(bad(
+                    "--books-token",
+                    "",
+                    "is required when books is in --mix (or set HELLOFLEET_BOOKS_TOKEN)",
+                ));
+            }
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(bad(
+                    "--books-token",
+                    "(hidden)",
+                    "must be printable ASCII without spaces",
+                ));
+            }
+            Some(format!("Bearer {token}"))
+        } else {
+            None
+        };
         if c.timeout.is_zero() {
             return Err(bad("--timeout", "0", "must be above zero"));
         }
@@ -151,8 +174,9 @@ impl Config {
             plan,
             host,
             think_time: parse_think_time(&c.think_time)?,
-            hello_weight: c.hello_weight,
-            repeat_weight: c.repeat_weight,
+            mix,
+            factorial_number: c.factorial_number,
+            books_auth,
             timeout: c.timeout,
             out_dir: c.out_dir,
             csv,
@@ -275,7 +299,7 @@ mod tests {
             "loadgen ramp -H http://127.0.0.1:8000/ --start-users 2 --step-users 3 --step-every 2s --duration 4s",
         )
         .unwrap();
-        assert_eq!(c.plan.to_goose(), "2,0s;2,2s;5,0s;5,2s;0,0s");
+        assert_eq!(c.plan.users_at(Duration::from_secs(2)), 5);
         assert_eq!(c.host, "http://127.0.0.1:8000");
         assert_eq!(
             c.think_time,
@@ -284,7 +308,8 @@ mod tests {
         assert_eq!(c.csv, PathBuf::from("loadgen-report/timeline.csv"));
         let c = config("loadgen ramp -H http://h --start-users 10 --step-users 5 --step-every 15s")
             .unwrap();
-        assert_eq!(c.plan.peak_users(), DEFAULT_MAX_USERS);
+        assert_eq!(c.plan.peak_users(), MAX_USERS, "until stopped: the ceiling");
+        assert_eq!(c.mix.to_string(), "hello=9,repeat=1");
     }
 
     #[test]
@@ -336,6 +361,11 @@ mod tests {
                 "no request",
             ),
             (
+                "steady -H http://h -u 5 --mix hello=1,books=1",
+                "--books-token",
+                "required",
+            ),
+            (
                 "steady -H http://h -u 5 --controller nope",
                 "--controller",
                 "expected e.g.",
@@ -354,6 +384,33 @@ mod tests {
             let e = config(&format!("loadgen {args}")).expect_err(args);
             assert_eq!(e.flag, flag, "{args}: {e}");
             assert!(e.to_string().contains(reason), "{args}: {e}");
+        }
+    }
+
+    #[test]
+    fn mix_and_books_token() {
+        let c = config(
+            "loadgen steady -H http://h -u 5 --mix hello=8,repeat=1,factorial=1,books=1 --books-token s3cret --factorial-number 5000",
+        )
+        .unwrap();
+        assert_eq!(c.mix.weight(Route::Books), 1);
+        assert_eq!(c.books_auth.as_deref(), Some("Bearer s3cret"));
+        assert_eq!(c.factorial_number, 5000);
+        let c = config("loadgen steady -H http://h -u 5 --mix factorial=1").unwrap();
+        assert_eq!(c.books_auth, None, "no token needed without books");
+        for bad in [
+            "loadgen steady -H http://h -u 5 --mix hello=1,dogs=1",
+            "loadgen steady -H http://h -u 5 --mix hello=0",
+            "loadgen steady -H http://h -u 5 --mix hello=x",
+            "loadgen steady -H http://h -u 5 --mix hello=1 --hello-weight 3",
+        ] {
+            let e = Cli::try_parse_from(bad.split_whitespace())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("--mix") || e.contains("--hello-weight"),
+                "{bad}: {e}"
+            );
         }
     }
 

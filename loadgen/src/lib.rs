@@ -3,8 +3,13 @@
 //!
 //! - [`cli`]: the command line as given (clap); [`config`]: validated into a [`Config`].
 //! - [`plan`]: load shapes as goose test plans (pure).
-//! - [`attack`]: the goose scenario (sessions with the `uid` cookie, `/hello` + `/repeat`
-//!   mix, think time) — the only module that imports goose's user API.
+//! - [`attack`]: the goose scenario (sessions with the `uid` cookie, the route [`mix`],
+//!   think time, each request recorded into goose) — the only module that imports goose's
+//!   user API; [`user`]: one user's requests and their checks, without goose; [`books`]: a
+//!   books user's create/read/update sequence (pure).
+//! - [`client`]: each user's keep-alive HTTP/1.1 connection (reqwest for https);
+//!   [`http1`]: the wire format (pure).
+//! - [`grow`]: a ramp's users added step by step through goose's telnet Controller.
 //! - [`recorder`]: per-step observations shared by the users, and the users gauge.
 //! - [`reporter`]: the per-step loop (sample users, take the step, ask the controller).
 //! - [`status`]: the controller's `/api/status` adapter.
@@ -16,9 +21,14 @@
 //! does; a down controller only costs the capacity column, never the run.
 
 pub mod attack;
+pub mod books;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod grow;
 pub mod histogram;
+pub mod http1;
+pub mod mix;
 pub mod plan;
 pub mod recorder;
 pub mod reporter;
@@ -26,6 +36,7 @@ pub mod run;
 pub mod slo;
 pub mod status;
 pub mod timeline;
+pub mod user;
 
 pub use config::{Config, ConfigError};
 pub use run::{Outcome, RunError, run};

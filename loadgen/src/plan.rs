@@ -1,21 +1,47 @@
-//! Load shapes as goose test plans. Pure: no I/O, no clock.
+//! Load shapes. Pure: no I/O, no clock.
 //!
-//! goose runs a load test as a list of `(users, time)` steps (`"10,0s;10,15s;60,0s;…"`): each
-//! step reaches its user count over its time; a step that keeps the count holds it. A ramp is
-//! a staircase of instant increases and holds. goose counts whole seconds, and allocates every
-//! user the plan will start before the test begins, so a plan's total is bounded.
+//! Steady and spike run as goose test plans, a list of `(users, time)` steps
+//! (`"10,0s;10,15s;0,0s"`): each step reaches its user count over its time; a step that keeps
+//! the count holds it. goose counts whole seconds, and builds every user a plan will start
+//! before the test begins (each with a copy of the plan). A ramp is a staircase of instant
+//! increases and holds ([`Ramp`]): as a plan it would cost users × steps, so it runs as
+//! `--users START` grown step by step as the ramp says ([`crate::grow`]).
 
 use std::time::Duration;
 
-/// goose refuses a plan that starts more users than this (its controllers' limit too).
+/// The most users a run starts (goose's controllers' limit; a ramp's ceiling when it has no
+/// `--max-users`).
 pub const MAX_USERS: u64 = 100_000;
+
+/// A staircase: `start` users, `step` more every `every`, up to `max`; ended after
+/// `duration` if given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ramp {
+    pub start: u64,
+    pub step: u64,
+    pub every: Duration,
+    pub max: u64,
+    pub duration: Option<Duration>,
+}
+
+impl Ramp {
+    /// Users at level `k` (from `k × every` on).
+    pub fn users_at_level(&self, k: u64) -> u64 {
+        self.start
+            .saturating_add(self.step.saturating_mul(k))
+            .min(self.max)
+    }
+}
 /// How long the last level is held when no `--duration` is given: "until stopped".
 pub const HOLD_UNTIL_STOPPED: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A load shape: the steps goose runs and the interval of the per-step report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// goose's test plan; empty for a ramp.
     pub steps: Vec<(u64, Duration)>,
+    /// The ramp, grown through goose's controller.
+    pub ramp: Option<Ramp>,
     /// One report line per interval.
     pub interval: Duration,
 }
@@ -30,28 +56,15 @@ impl Plan {
         max: u64,
         duration: Option<Duration>,
     ) -> Plan {
-        let mut steps = Vec::new();
-        let mut users = start.min(max);
-        let mut elapsed = Duration::ZERO;
-        let end = duration.unwrap_or(Duration::MAX);
-        loop {
-            steps.push((users, Duration::ZERO));
-            let at_max = users >= max;
-            let hold = if at_max {
-                end.saturating_sub(elapsed).min(HOLD_UNTIL_STOPPED)
-            } else {
-                every.min(end.saturating_sub(elapsed))
-            };
-            steps.push((users, hold));
-            elapsed += hold;
-            if at_max || elapsed >= end {
-                break;
-            }
-            users = (users + step).min(max);
-        }
-        steps.push((0, Duration::ZERO));
         Plan {
-            steps,
+            steps: Vec::new(),
+            ramp: Some(Ramp {
+                start: start.min(max),
+                step,
+                every,
+                max,
+                duration,
+            }),
             interval: every,
         }
     }
@@ -61,6 +74,7 @@ impl Plan {
         let hold = duration.unwrap_or(HOLD_UNTIL_STOPPED);
         Plan {
             steps: vec![(users, Duration::ZERO), (users, hold), (0, Duration::ZERO)],
+            ramp: None,
             interval,
         }
     }
@@ -90,7 +104,11 @@ impl Plan {
             steps.push((base, rest));
         }
         steps.push((0, Duration::ZERO));
-        Plan { steps, interval }
+        Plan {
+            steps,
+            ramp: None,
+            interval,
+        }
     }
 
     /// The plan in goose's `--test-plan` syntax.
@@ -102,8 +120,11 @@ impl Plan {
             .join(";")
     }
 
-    /// Users goose allocates: the sum of every increase.
+    /// Users goose builds in all: the sum of every increase (a ramp's ceiling at most).
     pub fn total_users(&self) -> u64 {
+        if let Some(r) = self.ramp {
+            return r.max;
+        }
         let mut previous = 0;
         self.steps.iter().fold(0, |total, &(users, _)| {
             let up = users.saturating_sub(previous);
@@ -114,12 +135,22 @@ impl Plan {
 
     /// The most users running at once.
     pub fn peak_users(&self) -> u64 {
+        if let Some(r) = self.ramp {
+            return r.max;
+        }
         self.steps.iter().map(|s| s.0).max().unwrap_or(0)
     }
 
     /// The users the plan asks for `t` after the start (steps change instantly here; goose
     /// may start a step up to half a second late).
     pub fn users_at(&self, t: Duration) -> u64 {
+        if let Some(r) = self.ramp {
+            if r.duration.is_some_and(|d| t >= d) {
+                return 0;
+            }
+            let k = t.as_nanos() / r.every.as_nanos().max(1);
+            return r.users_at_level(u64::try_from(k).unwrap_or(u64::MAX));
+        }
         let mut elapsed = Duration::ZERO;
         let mut users = 0;
         for &(u, time) in &self.steps {
@@ -148,37 +179,19 @@ mod tests {
     }
 
     #[test]
-    fn ramp_with_max_and_duration() {
+    fn ramp_levels_stop_at_the_ceiling() {
         let p = Plan::ramp(10, 50, s(15), 110, Some(s(60)));
-        assert_eq!(
-            p.to_goose(),
-            "10,0s;10,15s;60,0s;60,15s;110,0s;110,30s;0,0s"
-        );
+        assert!(p.steps.is_empty(), "a ramp is no goose test plan");
         assert_eq!(p.total_users(), 110);
         assert_eq!(p.peak_users(), 110);
         assert_eq!(p.interval, s(15));
-    }
-
-    #[test]
-    fn ramp_duration_cuts_a_step_short() {
-        let p = Plan::ramp(2, 3, s(10), 100, Some(s(25)));
-        assert_eq!(p.to_goose(), "2,0s;2,10s;5,0s;5,10s;8,0s;8,5s;0,0s");
-        assert_eq!(p.total_users(), 8);
-    }
-
-    #[test]
-    fn ramp_until_stopped_holds_the_max() {
-        let p = Plan::ramp(10, 10, s(5), 25, None);
-        assert_eq!(
-            p.to_goose(),
-            "10,0s;10,5s;20,0s;20,5s;25,0s;25,604800s;0,0s"
-        );
+        let r = p.ramp.unwrap();
+        let levels: Vec<u64> = (0..4).map(|k| r.users_at_level(k)).collect();
+        assert_eq!(levels, [10, 60, 110, 110]);
         let p = Plan::ramp(50, 10, s(5), 20, None);
-        assert_eq!(
-            p.steps[0],
-            (20, Duration::ZERO),
-            "start above max is clamped"
-        );
+        assert_eq!(p.ramp.unwrap().start, 20, "start above max is clamped");
+        let p = Plan::ramp(1, u64::MAX, s(1), MAX_USERS, None);
+        assert_eq!(p.ramp.unwrap().users_at_level(u64::MAX), MAX_USERS);
     }
 
     #[test]

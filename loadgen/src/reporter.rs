@@ -91,7 +91,8 @@ pub async fn run<S: StatusSource>(
                     Some(s) => capacity(s, interval, &mut warned).await,
                     None => None,
                 };
-                let row = Row::new(now - start, window, users, planned, &stats, capacity);
+                let mut row = Row::new(now - start, window, users, planned, &stats, capacity);
+                row.partial = window < interval;
                 emit(&row);
                 add(&mut out.total, &stats);
                 out.rows.push(row);
@@ -228,6 +229,8 @@ mod tests {
             "the short last row has the capacity too"
         );
         assert!(out.rows[2].window < Duration::from_secs(1));
+        assert!(out.rows[2].partial && !out.rows[1].partial);
+        assert!(out.rows[2].line().contains("partial step"));
         assert_eq!(out.total.requests, 4);
     }
 

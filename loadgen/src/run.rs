@@ -98,19 +98,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome,
     }
     let recorder = Recorder::new(config.plan.interval);
     let done = CancellationToken::new();
+    // Cancelled by a signal (`shutdown`) or at a ramp's --duration.
+    let stop = shutdown.child_token();
 
     // A stop request (SIGTERM) ends goose the way its own Ctrl-C handler does. goose clears
-    // the killswitch when its load test starts (after building every user), so a stop that
-    // comes before then is repeated until goose has returned.
+    // the killswitch when its load test starts (after building its first users), so a stop
+    // that comes before then is repeated until goose has returned.
     let stopper = tokio::spawn({
-        let (shutdown, done) = (shutdown.clone(), done.clone());
+        let (stop, done) = (stop.clone(), done.clone());
         async move {
             tokio::select! {
-                _ = shutdown.cancelled() => {}
+                _ = stop.cancelled() => {}
                 _ = done.cancelled() => return,
             }
             while !done.is_cancelled() {
-                goose::trigger_killswitch("stop requested (SIGTERM or SIGINT)");
+                goose::trigger_killswitch("stop requested (signal or --duration)");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     _ = done.cancelled() => {}
@@ -130,17 +132,49 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Outcome,
         |row: &Row| println!("{}", row.line()),
     ));
 
-    tracing::info!(
-        host = %config.host,
-        steps = config.plan.steps.len(),
-        "starting {}: up to {} users at once, {} in all (goose builds each user's client first)",
-        config.profile.as_str(),
-        config.plan.peak_users(),
-        config.plan.total_users()
-    );
-    let result = crate::attack::execute(&config, recorder, &[&paths.html, &paths.json]).await;
+    // A ramp grows through goose's telnet Controller on a free loopback port.
+    let telnet_port = match config.plan.ramp {
+        Some(_) => Some(crate::grow::free_port().map_err(|source| RunError::Create {
+            path: "a loopback port for goose's controller".into(),
+            source,
+        })?),
+        None => None,
+    };
+    let grower = config.plan.ramp.zip(telnet_port).map(|(ramp, port)| {
+        tokio::spawn(crate::grow::drive(
+            recorder.clone(),
+            ramp,
+            port,
+            stop.clone(),
+            done.clone(),
+        ))
+    });
+    match config.plan.ramp {
+        Some(r) => tracing::info!(
+            host = %config.host,
+            "starting ramp: {} users, {} more every {}, up to {} (the ceiling is {}: each user is built when it is due)",
+            r.start,
+            r.step,
+            humantime::format_duration(r.every),
+            r.max,
+            crate::plan::MAX_USERS
+        ),
+        None => tracing::info!(
+            host = %config.host,
+            "starting {}: up to {} users at once, {} in all (goose builds them before it starts; at most {})",
+            config.profile.as_str(),
+            config.plan.peak_users(),
+            config.plan.total_users(),
+            crate::plan::MAX_USERS
+        ),
+    }
+    let result =
+        crate::attack::execute(&config, recorder, &[&paths.html, &paths.json], telnet_port).await;
     done.cancel();
     let _ = stopper.await;
+    if let Some(g) = grower {
+        let _ = g.await;
+    }
     let observed = reporter.await.unwrap_or_default();
     // A goose error (a bad option, an unreachable report path) still ends the run here, but
     // only after whatever was observed is kept below.

@@ -34,6 +34,8 @@ pub struct Row {
     pub p99_ms: Option<f64>,
     pub instances_seen: usize,
     pub capacity: Option<Capacity>,
+    /// The run ended inside this step: its window is shorter than a step.
+    pub partial: bool,
 }
 
 fn ms(h: &Histogram, p: f64) -> Option<f64> {
@@ -61,6 +63,7 @@ impl Row {
             p99_ms: ms(&stats.latency, 99.0),
             instances_seen: stats.instances.len(),
             capacity,
+            partial: false,
         }
     }
 
@@ -98,6 +101,13 @@ impl Row {
         );
         if let Some(c) = self.capacity {
             let _ = write!(s, " desired={} in_service={}", c.desired, c.in_service);
+        }
+        if self.partial {
+            let _ = write!(
+                s,
+                " (partial step: the last {:.1}s)",
+                self.window.as_secs_f64()
+            );
         }
         s
     }
@@ -261,6 +271,15 @@ mod tests {
             cap,
         );
         assert!(empty.line().contains("p99=-") && empty.line().contains("desired=3"));
+        assert!(!empty.line().contains("partial"));
+        let mut last = empty.clone();
+        last.window = Duration::from_millis(700);
+        last.partial = true;
+        assert!(
+            last.line().ends_with(" (partial step: the last 0.7s)"),
+            "{}",
+            last.line()
+        );
         let csv = to_csv(&[r, empty]);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], CSV_HEADER);

@@ -251,6 +251,82 @@ fn signal_ends_a_ramp_cleanly(signal: &str) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A ramp with no --max-users keeps adding users until stopped: past 1,000 (the old ceiling,
+/// when goose built every user first) here, each step's users built when it is due.
+#[test]
+fn a_ramp_without_max_users_grows_past_a_thousand_until_stopped() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    // Each user holds a connection, in loadgen and in the service (this process).
+    let need = 4096;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= need,
+        "this test needs {need} open files (ulimit -Hn is {hard}): raise the hard limit"
+    );
+    if soft < need {
+        setrlimit(Resource::RLIMIT_NOFILE, need, hard).unwrap();
+    }
+    let svc = TestService::start("i-grow");
+    let dir = out_dir("grow");
+    let mut child = loadgen()
+        .args([
+            "ramp",
+            "-H",
+            &svc.url,
+            "--start-users",
+            "600",
+            "--step-users",
+            "600",
+            "--step-every",
+            "1s",
+            "--think-time",
+            "2s",
+            "--out-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(Some(child));
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut steps = Vec::new();
+    while !steps.iter().any(|l: &String| l.contains("users=1800 ")) {
+        assert!(std::time::Instant::now() < deadline, "{steps:?}");
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("t=") => steps.push(l),
+            Some(Ok(_)) => {}
+            _ => panic!("loadgen stopped early: {steps:?}"),
+        }
+    }
+    let pid = running.0.as_ref().unwrap().id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = wait(running, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        steps[..3]
+            .iter()
+            .zip(["users=600 ", "users=1200 ", "users=1800 "])
+            .all(|(l, u)| l.contains(u)),
+        "{steps:?}"
+    );
+    let total = rest
+        .iter()
+        .find(|l| l.starts_with("total:"))
+        .expect("total");
+    assert!(total.contains("errors=0 "), "{total}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_arguments_give_clear_errors() {
     for (args, needle) in [

@@ -22,6 +22,7 @@ struct ServiceCli {
 
 /// A `service` instance on 127.0.0.1:<free port>, stopped (drained) on drop.
 pub struct TestService {
+    pub addr: SocketAddr,
     pub url: String,
     pub instance_id: String,
     shutdown: CancellationToken,
@@ -30,10 +31,15 @@ pub struct TestService {
 
 impl TestService {
     pub fn start(instance_id: &str) -> TestService {
+        TestService::start_with(instance_id, &[])
+    }
+
+    /// With more service flags (e.g. `--max-connection-requests 5`).
+    pub fn start_with(instance_id: &str, flags: &[&str]) -> TestService {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let argv = [
+        let mut argv = vec![
             "service",
             "--no-imds",
             "--host",
@@ -43,6 +49,7 @@ impl TestService {
             "--instance-id",
             instance_id,
         ];
+        argv.extend_from_slice(flags);
         let config = service::Config::from_args(ServiceCli::try_parse_from(argv).unwrap().args)
             .expect("valid service flags");
         let shutdown = CancellationToken::new();
@@ -71,6 +78,7 @@ impl TestService {
             std::thread::sleep(Duration::from_millis(20));
         }
         TestService {
+            addr,
             url: format!("http://{addr}"),
             instance_id: instance_id.to_string(),
             shutdown,
