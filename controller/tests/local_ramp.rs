@@ -2,8 +2,8 @@
 //! PROXY v2, instances with their default connection lifetimes) and 260 users
 //! at a scale-out threshold of 50 users per instance, from two clients:
 //!
-//! - loadgen (goose) in this process: one shared keep-alive pool for all users,
-//!   which spreads every user over every instance;
+//! - loadgen (goose) in this process: one keep-alive connection per user,
+//!   reopened through the balancer when the service closes it;
 //! - locust's `FastHttpUser` (an independent client; `bash .ci/install.sh`
 //!   installs it): one keep-alive connection and cookie jar per user.
 //!
@@ -149,7 +149,7 @@ async fn settle(stack: &Stack, load_full_at: Instant, deadline: Instant) -> Sett
 
 /// The loadgen ramp: 10 users, +50 every 5 s, to 260, think time 1.5–2.5 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ramp_with_a_shared_keep_alive_pool_settles_balanced() {
+async fn loadgen_ramp_with_a_connection_per_user_settles_balanced() {
     use clap::Parser;
     let deadline = Instant::now() + Duration::from_secs(175);
     let stack = Stack::start("ramp-loadgen", POLICY).await;
