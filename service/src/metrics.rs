@@ -10,6 +10,9 @@ use std::time::Duration;
 pub enum RouteLabel {
     Hello,
     Repeat,
+    Factorial,
+    /// `/books` and `/books/{id}`.
+    Books,
     Healthz,
     Readyz,
     Metrics,
@@ -18,9 +21,11 @@ pub enum RouteLabel {
 }
 
 impl RouteLabel {
-    pub const ALL: [RouteLabel; 7] = [
+    pub const ALL: [RouteLabel; 9] = [
         RouteLabel::Hello,
         RouteLabel::Repeat,
+        RouteLabel::Factorial,
+        RouteLabel::Books,
         RouteLabel::Healthz,
         RouteLabel::Readyz,
         RouteLabel::Metrics,
@@ -32,6 +37,9 @@ impl RouteLabel {
         match path {
             "/hello" => RouteLabel::Hello,
             "/repeat" => RouteLabel::Repeat,
+            crate::factorial::PATH => RouteLabel::Factorial,
+            "/books" => RouteLabel::Books,
+            p if p.starts_with("/books/") => RouteLabel::Books,
             "/healthz" => RouteLabel::Healthz,
             "/readyz" => RouteLabel::Readyz,
             "/metrics" => RouteLabel::Metrics,
@@ -44,6 +52,8 @@ impl RouteLabel {
         match self {
             RouteLabel::Hello => "/hello",
             RouteLabel::Repeat => "/repeat",
+            RouteLabel::Factorial => crate::factorial::PATH,
+            RouteLabel::Books => "/books",
             RouteLabel::Healthz => "/healthz",
             RouteLabel::Readyz => "/readyz",
             RouteLabel::Metrics => "/metrics",
@@ -57,7 +67,11 @@ impl RouteLabel {
     pub fn is_traffic(self) -> bool {
         matches!(
             self,
-            RouteLabel::Hello | RouteLabel::Repeat | RouteLabel::Other
+            RouteLabel::Hello
+                | RouteLabel::Repeat
+                | RouteLabel::Factorial
+                | RouteLabel::Books
+                | RouteLabel::Other
         )
     }
 }
