@@ -54,6 +54,7 @@ fn report(id: &str, seq: u64, sent_at_ms: u64, users: &[String], requests: u64) 
             ..LogCounters::default()
         },
         draining: false,
+        families: Default::default(),
     }
 }
 

@@ -15,7 +15,8 @@
 //!   "requests_total": 12345,
 //!   "log": { "enqueued": 4000, "shipped": 3980, "queued": 20, "dropped": 0,
 //!            "rejected": 0, "retried": 1, "failed": 0 },
-//!   "draining": false
+//!   "draining": false,
+//!   "families": { "hello": 9000, "repeat": 1000, "factorial": 1200, "books": 1145 }
 //! }
 //! ```
 //!
@@ -53,7 +54,30 @@ pub struct LoadReport {
     pub log: LogCounters,
     /// True once the instance got SIGTERM (readiness is off).
     pub draining: bool,
+    /// Requests completed since start per route family (absent in older reports: zeros).
+    #[serde(default)]
+    pub families: Families,
 }
+
+/// Requests per route family, monotonic since start: `/hello`, `/repeat`,
+/// `/api/v1/factorial`, `/books` (every method). Counters in a report, rates
+/// (requests/s, the same fields as `f64`) in the status API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyCounts<T> {
+    #[serde(default)]
+    pub hello: T,
+    #[serde(default)]
+    pub repeat: T,
+    #[serde(default)]
+    pub factorial: T,
+    #[serde(default)]
+    pub books: T,
+}
+
+/// The report's counters.
+pub type Families = FamilyCounts<u64>;
+/// Requests/s per family.
+pub type FamilyRates = FamilyCounts<f64>;
 
 /// Log shipper counters, monotonic since start (except `queued`, a gauge).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -141,6 +141,25 @@ impl Metrics {
         }
     }
 
+    /// Requests completed since start on `route`, every status.
+    pub fn route_total(&self, route: RouteLabel) -> u64 {
+        self.routes[route as usize]
+            .by_class
+            .iter()
+            .map(|c| c.load(Relaxed))
+            .sum()
+    }
+
+    /// The load report's per-family counters.
+    pub fn families(&self) -> proto::Families {
+        proto::Families {
+            hello: self.route_total(RouteLabel::Hello),
+            repeat: self.route_total(RouteLabel::Repeat),
+            factorial: self.route_total(RouteLabel::Factorial),
+            books: self.route_total(RouteLabel::Books),
+        }
+    }
+
     /// Traffic requests completed since start.
     pub fn traffic_total(&self) -> u64 {
         self.traffic_total.load(Relaxed)

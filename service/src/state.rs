@@ -188,6 +188,7 @@ impl AppState {
             requests_total: self.0.metrics.traffic_total(),
             log: self.0.logs.counters(),
             draining: self.is_draining(),
+            families: self.0.metrics.families(),
         }
     }
 
