@@ -97,7 +97,12 @@ pub fn is_api_request(route: RouteLabel, method: &Method) -> bool {
         }
         RouteLabel::Books => matches!(
             *method,
-            Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            Method::GET
+                | Method::HEAD
+                | Method::POST
+                | Method::PUT
+                | Method::PATCH
+                | Method::DELETE
         ),
         _ => false,
     }
@@ -137,7 +142,10 @@ async fn factorial(State(state): State<AppState>, uri: axum::http::Uri) -> Respo
     // The digits need no escaping: written directly rather than through serde.
     let body = format!("{{\"number\":{n},\"factorial\":\"{digits}\"}}");
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body,
     )
         .into_response()

@@ -639,10 +639,15 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!((c.factorial_max, c.factorial_concurrency), (10_000, 2));
         assert_eq!(c.books, None);
-        let b = parse(&["--books-db", "sqlite:///d/books.sqlite", "--books-pool", "3"])
-            .unwrap()
-            .books
-            .unwrap();
+        let b = parse(&[
+            "--books-db",
+            "sqlite:///d/books.sqlite",
+            "--books-pool",
+            "3",
+        ])
+        .unwrap()
+        .books
+        .unwrap();
         assert_eq!((b.pool, b.timeout), (3, Duration::from_secs(2)));
         assert_eq!(b.token_file, None);
     }

@@ -57,7 +57,10 @@ pub fn parse_number(query: Option<&str>, max: u64) -> Result<u64, NumberError> {
     }
     let raw = found.ok_or(NumberError::Missing)?;
     // Percent-decoding only matters for a `+`/`-` sign; digits never need it.
-    let value = raw.replace("%2B", "+").replace("%2b", "+").replace("%2D", "-");
+    let value = raw
+        .replace("%2B", "+")
+        .replace("%2b", "+")
+        .replace("%2D", "-");
     let shown: String = value.chars().take(40).collect();
     let digits = value.strip_prefix('+').unwrap_or(&value);
     if let Some(rest) = digits.strip_prefix('-') {
@@ -155,7 +158,13 @@ mod tests {
             Some("number=99999999999999999999999"),
             Err(above("99999999999999999999999")),
         );
-        assert_eq!(parse_number(Some("number=6"), 5), Err(AboveMax { got: "6".into(), max: 5 }));
+        assert_eq!(
+            parse_number(Some("number=6"), 5),
+            Err(AboveMax {
+                got: "6".into(),
+                max: 5
+            })
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::books::{self, json_of, send, TOKEN};
+use common::books::{self, TOKEN, json_of, send};
 use common::crash::Scratch;
 use common::{Process, client, get};
 use hyper::StatusCode;
@@ -15,7 +15,14 @@ use serde_json::json;
 fn instance(scratch: &Scratch, pg: &testkit::Postgres) -> Process {
     let token = books::token_file(&scratch.0);
     Process::spawn(
-        &["--books-token-file", &token, "--log-sink", "file:/dev/null", "--books-timeout", "1s"],
+        &[
+            "--books-token-file",
+            &token,
+            "--log-sink",
+            "file:/dev/null",
+            "--books-timeout",
+            "1s",
+        ],
         // The URL through the environment, as on AWS.
         &[("BOOKS_DB", pg.url())],
     )
@@ -84,11 +91,22 @@ async fn the_database_going_away() {
     let r = get(&c, &format!("{}/books/1", a.base)).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert!(r.body.contains("not ready"), "{}", r.body);
-    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     let readyz = get(&c, &format!("{}/readyz", a.base)).await;
-    assert!(readyz.body.contains("books database unavailable"), "{}", readyz.body);
+    assert!(
+        readyz.body.contains("books database unavailable"),
+        "{}",
+        readyz.body
+    );
     // /hello is unaffected.
-    assert_eq!(get(&c, &format!("{}/hello", a.base)).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&c, &format!("{}/hello", a.base)).await.status,
+        StatusCode::OK
+    );
 
     pg.restart();
     books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
@@ -104,7 +122,10 @@ async fn the_database_going_away() {
     }
     let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     for (id, i) in &created {
-        assert!(ids.contains(id), "201 for write {i} (id {id}) but the row is gone");
+        assert!(
+            ids.contains(id),
+            "201 for write {i} (id {id}) but the row is gone"
+        );
     }
     for row in &rows {
         // Every row whole: its three fields from the same write.

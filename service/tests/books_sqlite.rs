@@ -14,7 +14,14 @@ use hyper::StatusCode;
 fn two_instances(scratch: &Scratch) -> (Process, Process) {
     let token = books::token_file(&scratch.0);
     let db = format!("sqlite://{}", scratch.path("books.sqlite"));
-    let flags = ["--books-db", &db, "--books-token-file", &token, "--log-sink", "file:/dev/null"];
+    let flags = [
+        "--books-db",
+        &db,
+        "--books-token-file",
+        &token,
+        "--log-sink",
+        "file:/dev/null",
+    ];
     (Process::spawn(&flags, &[]), Process::spawn(&flags, &[]))
 }
 
@@ -43,10 +50,23 @@ async fn curl_and_python_clients() {
     books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
     books::wait_ready(&c, &b.base, Duration::from_secs(30)).await;
     let out = Command::new("curl")
-        .args(["-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code} %header{location}", "-X", "POST"])
+        .args([
+            "-sS",
+            "-m",
+            "10",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code} %header{location}",
+            "-X",
+            "POST",
+        ])
         .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
         .args(["-H", "Content-Type: application/json"])
-        .args(["--data", r#"{"title":"Grande Sertão: Veredas","author":"Guimarães Rosa","year":1956}"#])
+        .args([
+            "--data",
+            r#"{"title":"Grande Sertão: Veredas","author":"Guimarães Rosa","year":1956}"#,
+        ])
         .arg(format!("{}/books", a.base))
         .output()
         .expect("curl (apt-get install curl)");
@@ -61,15 +81,36 @@ async fn curl_and_python_clients() {
          print(r.status, r.headers['ETag'], b['title'], b['year'])\n",
         b.base
     );
-    let out = Command::new("python3").args(["-c", &script]).output().expect("python3");
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
     let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(said.trim(), "200 \"v1\" Grande Sertão: Veredas 1956", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        said.trim(),
+        "200 \"v1\" Grande Sertão: Veredas 1956",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A write without the token, from curl: 401.
     let out = Command::new("curl")
-        .args(["-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE"])
+        .args([
+            "-sS",
+            "-m",
+            "10",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "DELETE",
+        ])
         .arg(format!("{}{location}", b.base))
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
-    assert_eq!(get(&c, &format!("{}{location}", a.base)).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&c, &format!("{}{location}", a.base)).await.status,
+        StatusCode::OK
+    );
 }

@@ -16,7 +16,10 @@ async fn answers_and_refusals() {
     for (q, want) in [
         ("?number=0", r#"{"number":0,"factorial":"1"}"#),
         ("?number=1", r#"{"number":1,"factorial":"1"}"#),
-        ("?number=20", r#"{"number":20,"factorial":"2432902008176640000"}"#),
+        (
+            "?number=20",
+            r#"{"number":20,"factorial":"2432902008176640000"}"#,
+        ),
     ] {
         let r = get(&c, &url(q)).await;
         assert_eq!(r.status, StatusCode::OK, "{q}");
@@ -37,7 +40,11 @@ async fn answers_and_refusals() {
         let r = get(&c, &url(q)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-        assert!(v["error"].as_str().unwrap().contains(says), "{q}: {}", r.body);
+        assert!(
+            v["error"].as_str().unwrap().contains(says),
+            "{q}: {}",
+            r.body
+        );
     }
 }
 
@@ -47,14 +54,20 @@ async fn large_ones_are_bounded_and_hello_stays_fast() {
     let c = client();
     let mut big = tokio::task::JoinSet::new();
     for _ in 0..6 {
-        let (c, u) = (c.clone(), format!("{}/api/v1/factorial?number=60000", svc.base));
+        let (c, u) = (
+            c.clone(),
+            format!("{}/api/v1/factorial?number=60000", svc.base),
+        );
         big.spawn(async move { get(&c, &u).await });
     }
     // While they run, /hello answers promptly.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let t = Instant::now();
     for _ in 0..20 {
-        assert_eq!(get(&c, &format!("{}/hello", svc.base)).await.status, StatusCode::OK);
+        assert_eq!(
+            get(&c, &format!("{}/hello", svc.base)).await.status,
+            StatusCode::OK
+        );
     }
     let hello = t.elapsed();
     let (mut ok, mut busy) = (0, 0);

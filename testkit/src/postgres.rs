@@ -57,11 +57,8 @@ impl Postgres {
     /// initdb + start; waits (`pg_ctl -w`, 60 s) until it accepts connections.
     pub fn start() -> Postgres {
         let bin = bin_dir();
-        let dir = std::env::temp_dir().join(format!(
-            "hf-pg-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("hf-pg-{}-{}", std::process::id(), free_port()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the PostgreSQL scratch dir");
         if is_root() {
@@ -70,7 +67,10 @@ impl Postgres {
                 .arg(&dir)
                 .status()
                 .is_ok_and(|s| s.success());
-            assert!(ok, "chown to the postgres user failed (no such user?). {INSTALL}");
+            assert!(
+                ok,
+                "chown to the postgres user failed (no such user?). {INSTALL}"
+            );
         }
         let pg = Postgres {
             dir,
@@ -81,7 +81,16 @@ impl Postgres {
         let data = pg.data();
         pg.run(
             "initdb",
-            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
         );
         let mut pg = pg;
         pg.restart();
@@ -132,7 +141,9 @@ impl Postgres {
         let started = Instant::now();
         self.run(
             "pg_ctl",
-            &["-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "60", "start"],
+            &[
+                "-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "60", "start",
+            ],
         );
         self.running = true;
         assert!(started.elapsed() < Duration::from_secs(61));
@@ -142,7 +153,10 @@ impl Postgres {
     pub fn stop(&mut self) {
         if self.running {
             let data = self.data();
-            self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "-t", "30", "stop"]);
+            self.run(
+                "pg_ctl",
+                &["-D", &data, "-m", "immediate", "-w", "-t", "30", "stop"],
+            );
             self.running = false;
         }
     }

@@ -15,9 +15,9 @@ pub mod model;
 pub mod store;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,10 @@ pub struct Books {
 #[derive(Debug, thiserror::Error)]
 pub enum BooksError {
     #[error("--books-token-file {}: {reason}", path.display())]
-    Token { path: std::path::PathBuf, reason: String },
+    Token {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("--books-db: {0}")]
     Store(#[from] StoreError),
 }

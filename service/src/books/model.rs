@@ -85,7 +85,9 @@ fn text(name: &str, value: &Value) -> Result<String, BodyError> {
         return Err(invalid(format!("{name}: must not be empty")));
     }
     if s.chars().count() > MAX_TEXT {
-        return Err(invalid(format!("{name}: longer than {MAX_TEXT} characters")));
+        return Err(invalid(format!(
+            "{name}: longer than {MAX_TEXT} characters"
+        )));
     }
     if s.chars().any(char::is_control) {
         return Err(invalid(format!("{name}: contains a control character")));
@@ -183,9 +185,15 @@ impl Precondition {
         if h.trim() == "*" {
             return Ok(Precondition::Exists);
         }
-        let tags: Vec<&str> = h.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        let tags: Vec<&str> = h
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
         if tags.is_empty() || tags.len() > MAX_TAGS {
-            return Err(format!("If-Match: expected 1 to {MAX_TAGS} entity tags or *"));
+            return Err(format!(
+                "If-Match: expected 1 to {MAX_TAGS} entity tags or *"
+            ));
         }
         let versions = tags
             .iter()

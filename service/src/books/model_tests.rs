@@ -20,7 +20,10 @@ fn check_full(body: &str, expected: Result<Fields, &str>) {
 
 #[test]
 fn whole_books_are_validated() {
-    check_full(r#"{"title":" Dom Casmurro ","author":"Machado"}"#, Ok(fields("Dom Casmurro", "Machado")));
+    check_full(
+        r#"{"title":" Dom Casmurro ","author":"Machado"}"#,
+        Ok(fields("Dom Casmurro", "Machado")),
+    );
     let mut full = fields("T", "A");
     full.year = Some(1899);
     full.isbn = Some("978857326981X".replace('X', "1"));
@@ -30,25 +33,67 @@ fn whole_books_are_validated() {
     );
     let mut ten = fields("T", "A");
     ten.isbn = Some("080442957X".into());
-    check_full(r#"{"title":"T","author":"A","isbn":"0-8044-2957-x","year":null}"#, Ok(ten));
+    check_full(
+        r#"{"title":"T","author":"A","isbn":"0-8044-2957-x","year":null}"#,
+        Ok(ten),
+    );
     check_full(r#"{"author":"A"}"#, Err("title: required"));
     check_full(r#"{"title":"T"}"#, Err("author: required"));
-    check_full(r#"{"title":"  ","author":"A"}"#, Err("title: must not be empty"));
-    check_full(r#"{"title":5,"author":"A"}"#, Err("title: must be a string"));
-    check_full(r#"{"title":null,"author":"A"}"#, Err("title: must be a string"));
+    check_full(
+        r#"{"title":"  ","author":"A"}"#,
+        Err("title: must not be empty"),
+    );
+    check_full(
+        r#"{"title":5,"author":"A"}"#,
+        Err("title: must be a string"),
+    );
+    check_full(
+        r#"{"title":null,"author":"A"}"#,
+        Err("title: must be a string"),
+    );
     let long = "x".repeat(MAX_TEXT + 1);
-    check_full(&format!(r#"{{"title":"{long}","author":"A"}}"#), Err("title: longer than 200"));
+    check_full(
+        &format!(r#"{{"title":"{long}","author":"A"}}"#),
+        Err("title: longer than 200"),
+    );
     let at_max = "é".repeat(MAX_TEXT);
-    check_full(&format!(r#"{{"title":"{at_max}","author":"A"}}"#), Ok(fields(&at_max, "A")));
-    check_full(r#"{"title":"a\u0000b","author":"A"}"#, Err("control character"));
-    check_full(r#"{"title":"T","author":"A","price":3}"#, Err("unknown field \"price\""));
-    check_full(r#"{"title":"T","author":"A","year":1.5}"#, Err("year: must be an integer"));
-    check_full(r#"{"title":"T","author":"A","year":"1999"}"#, Err("year: must be an integer"));
-    check_full(r#"{"title":"T","author":"A","year":99999}"#, Err("year: must be an integer"));
-    check_full(r#"{"title":"T","author":"A","isbn":"123"}"#, Err("isbn: must be 10 or 13"));
-    check_full(r#"{"title":"T","author":"A","isbn":"97885732698X1"}"#, Err("isbn"));
+    check_full(
+        &format!(r#"{{"title":"{at_max}","author":"A"}}"#),
+        Ok(fields(&at_max, "A")),
+    );
+    check_full(
+        r#"{"title":"a\u0000b","author":"A"}"#,
+        Err("control character"),
+    );
+    check_full(
+        r#"{"title":"T","author":"A","price":3}"#,
+        Err("unknown field \"price\""),
+    );
+    check_full(
+        r#"{"title":"T","author":"A","year":1.5}"#,
+        Err("year: must be an integer"),
+    );
+    check_full(
+        r#"{"title":"T","author":"A","year":"1999"}"#,
+        Err("year: must be an integer"),
+    );
+    check_full(
+        r#"{"title":"T","author":"A","year":99999}"#,
+        Err("year: must be an integer"),
+    );
+    check_full(
+        r#"{"title":"T","author":"A","isbn":"123"}"#,
+        Err("isbn: must be 10 or 13"),
+    );
+    check_full(
+        r#"{"title":"T","author":"A","isbn":"97885732698X1"}"#,
+        Err("isbn"),
+    );
     check_full(r#"[1,2]"#, Err("must be a JSON object"));
-    assert!(matches!(parse_full(b"{\"title\":"), Err(BodyError::Syntax(_))));
+    assert!(matches!(
+        parse_full(b"{\"title\":"),
+        Err(BodyError::Syntax(_))
+    ));
     assert!(matches!(parse_full(b""), Err(BodyError::Syntax(_))));
     assert!(matches!(parse_full(b"{}"), Err(BodyError::Invalid(_))));
 }
@@ -61,11 +106,22 @@ fn patches_replace_only_what_they_name() {
     let p = |body: &str| apply_patch(&current, body.as_bytes()).map_err(|e| e.to_string());
     assert_eq!(p("{}").unwrap(), current);
     let got = p(r#"{"title":"New"}"#).unwrap();
-    assert_eq!((got.title.as_str(), got.author.as_str(), got.year), ("New", "A", Some(2000)));
+    assert_eq!(
+        (got.title.as_str(), got.author.as_str(), got.year),
+        ("New", "A", Some(2000))
+    );
     let got = p(r#"{"year":null,"isbn":null}"#).unwrap();
     assert_eq!((got.year, got.isbn), (None, None));
-    assert!(p(r#"{"title":null}"#).unwrap_err().contains("title: must be a string"));
-    assert!(p(r#"{"author":""}"#).unwrap_err().contains("author: must not be empty"));
+    assert!(
+        p(r#"{"title":null}"#)
+            .unwrap_err()
+            .contains("title: must be a string")
+    );
+    assert!(
+        p(r#"{"author":""}"#)
+            .unwrap_err()
+            .contains("author: must not be empty")
+    );
     assert!(p(r#"{"id":3}"#).unwrap_err().contains("unknown field"));
 }
 
@@ -75,7 +131,10 @@ fn if_match() {
     assert_eq!(P::parse(None), Ok(P::None));
     assert_eq!(P::parse(Some("*")), Ok(P::Exists));
     assert_eq!(P::parse(Some("\"v3\"")), Ok(P::Versions(vec![3])));
-    assert_eq!(P::parse(Some("\"v3\", \"v5\"")), Ok(P::Versions(vec![3, 5])));
+    assert_eq!(
+        P::parse(Some("\"v3\", \"v5\"")),
+        Ok(P::Versions(vec![3, 5]))
+    );
     // Weak tags and tags not ours never match.
     assert_eq!(P::parse(Some("W/\"v3\"")), Ok(P::Versions(vec![])));
     assert_eq!(P::parse(Some("\"abc\"")), Ok(P::Versions(vec![])));

@@ -160,7 +160,9 @@ impl Store {
         // Migrations may wait on another instance's lock: twice the call bound.
         match tokio::time::timeout(self.timeout * 2, run).await {
             Ok(r) => r.map_err(|e| StoreError::Unavailable(format!("migration: {e}"))),
-            Err(_) => Err(StoreError::Unavailable("migration: no answer in time".into())),
+            Err(_) => Err(StoreError::Unavailable(
+                "migration: no answer in time".into(),
+            )),
         }
     }
 
@@ -181,9 +183,17 @@ impl Store {
     pub async fn list(&self, after: i64, limit: i64) -> Result<Vec<Book>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM books WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = self
-            .bounded(sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.pool))
+            .bounded(
+                sqlx::query(&sql)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool),
+            )
             .await?;
-        rows.iter().map(book).collect::<Result<_, _>>().map_err(classify)
+        rows.iter()
+            .map(book)
+            .collect::<Result<_, _>>()
+            .map_err(classify)
     }
 
     pub async fn insert(&self, f: &Fields) -> Result<Book, StoreError> {
@@ -303,6 +313,9 @@ mod tests {
             version_clause(&Precondition::Versions(vec![1, 2]), 6),
             " AND version IN ($6, $7)"
         );
-        assert_eq!(version_clause(&Precondition::Versions(vec![]), 2), " AND 1 = 0");
+        assert_eq!(
+            version_clause(&Precondition::Versions(vec![]), 2),
+            " AND 1 = 0"
+        );
     }
 }

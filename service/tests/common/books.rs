@@ -38,10 +38,13 @@ pub async fn send(
         }
         None => Bytes::new(),
     };
-    let resp = tokio::time::timeout(Duration::from_secs(30), c.request(b.body(Full::new(bytes)).unwrap()))
-        .await
-        .unwrap_or_else(|_| panic!("{method} {url} timed out"))
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let resp = tokio::time::timeout(
+        Duration::from_secs(30),
+        c.request(b.body(Full::new(bytes)).unwrap()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{method} {url} timed out"))
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
@@ -121,11 +124,18 @@ pub async fn crud(c: &HttpClient, a: &str, b: &str) {
     let r = send(c, "PATCH", &url, &[AUTH], Some(&json!({"year": 1900}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let got = json_of(&get(c, &format!("{b}/books/{id}")).await);
-    assert_eq!((got["title"].as_str(), got["year"].as_i64()), (Some("Dom Casmurro (2nd ed.)"), Some(1900)));
+    assert_eq!(
+        (got["title"].as_str(), got["year"].as_i64()),
+        (Some("Dom Casmurro (2nd ed.)"), Some(1900))
+    );
     // Pages: stable by id, `next` until the end.
     let mut ids = vec![id];
     for i in 0..4 {
-        ids.push(create(c, a, json!({"title": format!("T{i}"), "author": "A"})).await.0);
+        ids.push(
+            create(c, a, json!({"title": format!("T{i}"), "author": "A"}))
+                .await
+                .0,
+        );
     }
     let mut seen = Vec::new();
     let mut next = format!("{b}/books?limit=2&after={}", id - 1);
@@ -145,7 +155,10 @@ pub async fn crud(c: &HttpClient, a: &str, b: &str) {
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
     let r = send(c, "DELETE", &url, &[AUTH], None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    assert_eq!(get(c, &format!("{b}/books/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(c, &format!("{b}/books/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = send(c, "DELETE", &url, &[AUTH], None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = send(c, "PATCH", &url, &[AUTH], Some(&json!({"year": 1}))).await;
@@ -170,14 +183,28 @@ pub async fn validation_and_auth(c: &HttpClient, base: &str) {
     for (body, field) in [
         (json!({"author": "A"}), "title: required"),
         (json!({"title": "T"}), "author: required"),
-        (json!({"title": "", "author": "A"}), "title: must not be empty"),
-        (json!({"title": "x".repeat(201), "author": "A"}), "title: longer than 200"),
-        (json!({"title": "T", "author": "A", "price": 1}), "unknown field"),
+        (
+            json!({"title": "", "author": "A"}),
+            "title: must not be empty",
+        ),
+        (
+            json!({"title": "x".repeat(201), "author": "A"}),
+            "title: longer than 200",
+        ),
+        (
+            json!({"title": "T", "author": "A", "price": 1}),
+            "unknown field",
+        ),
         (json!({"title": "T", "author": "A", "isbn": "12"}), "isbn"),
         (json!({"title": "T", "author": "A", "year": "old"}), "year"),
     ] {
         let r = send(c, "POST", &url, &[AUTH], Some(&body)).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert!(r.body.contains(field), "{field}: {}", r.body);
     }
     let r = send(c, "GET", &format!("{base}/books/999999999"), &[], None).await;
@@ -196,15 +223,18 @@ pub async fn validation_and_auth(c: &HttpClient, base: &str) {
 /// Two PUTs with the same `If-Match` at once: exactly one 200, the other 412.
 pub async fn concurrent_if_match(c: &HttpClient, a: &str, b: &str) {
     for round in 0..5 {
-        let (id, tag) = create(c, a, json!({"title": format!("race {round}"), "author": "A"})).await;
+        let (id, tag) = create(
+            c,
+            a,
+            json!({"title": format!("race {round}"), "author": "A"}),
+        )
+        .await;
         let put = |base: &str, who: &str| {
             let url = format!("{base}/books/{id}");
             let body = json!({"title": format!("won by {who}"), "author": "A"});
             let tag = tag.clone();
             let c = c.clone();
-            async move {
-                send(&c, "PUT", &url, &[AUTH, ("if-match", &tag)], Some(&body)).await
-            }
+            async move { send(&c, "PUT", &url, &[AUTH, ("if-match", &tag)], Some(&body)).await }
         };
         let (x, y) = tokio::join!(put(a, "x"), put(b, "y"));
         let mut statuses = [x.status, y.status];
