@@ -10,7 +10,7 @@
 //!   "started_at_ms": 1763789950000,
 //!   "active_window_ms": 10000,
 //!   "concurrent_users": 17,
-//!   "users_sketch": { "p": 12, "sparse": [[5, 2], [907, 1]] },
+//!   "users_sketch": { "p": 14, "sparse": [[5, 2], [907, 1]] },
 //!   "in_flight": 3,
 //!   "requests_total": 12345,
 //!   "log": { "enqueued": 4000, "shipped": 3980, "queued": 20, "dropped": 0,
@@ -140,5 +140,25 @@ impl LoadReport {
         self.users_sketch
             .check()
             .map_err(|e| ReportError::BadSketch(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report from an instance built before the families existed still parses (zeros),
+    /// and a new one round-trips.
+    #[test]
+    fn families_default_to_zero_in_older_reports() {
+        let old = r#"{"instance_id":"i-1","seq":1,"sent_at_ms":2,"started_at_ms":1,
+            "active_window_ms":10000,"concurrent_users":0,"users_sketch":{"p":14,"sparse":[]},
+            "in_flight":0,"requests_total":5,"log":{"enqueued":0,"shipped":0,"queued":0,
+            "dropped":0,"rejected":0,"retried":0,"failed":0},"draining":false}"#;
+        let mut r: LoadReport = serde_json::from_str(old).unwrap();
+        assert_eq!(r.families, Families::default());
+        r.families.books = 7;
+        let back: LoadReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back.families.books, 7);
     }
 }
