@@ -71,12 +71,13 @@ fn unavailable(msg: &str) -> Response {
     r
 }
 
-fn store_error(books: &Books, e: StoreError) -> Response {
+fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::Conflict(msg) => error(StatusCode::CONFLICT, &msg),
-        StoreError::Unavailable(ref detail) => {
+        // Readiness is the watch loop's to decide (one slow call under load, e.g. a
+        // writer waiting out another's lock, must not take the instance out of rotation).
+        StoreError::Unavailable(detail) => {
             tracing::warn!(error = %detail, "books: database call failed");
-            books.lost(&e);
             unavailable("the books database is unavailable; try again")
         }
     }
@@ -185,7 +186,7 @@ async fn list(State(state): State<AppState>, uri: Uri) -> Response {
                 &serde_json::json!({ "items": items, "next": next.flatten() }),
             )
         }
-        Err(e) => store_error(&books, e),
+        Err(e) => store_error(e),
     }
 }
 
@@ -201,7 +202,7 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Response
     match books.store().get(id).await {
         Ok(Some(book)) => book_response(StatusCode::OK, &book),
         Ok(None) => not_found(),
-        Err(e) => store_error(&books, e),
+        Err(e) => store_error(e),
     }
 }
 
@@ -216,7 +217,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     match books.store().insert(&fields).await {
         Ok(book) => book_response(StatusCode::CREATED, &book),
-        Err(e) => store_error(&books, e),
+        Err(e) => store_error(e),
     }
 }
 
@@ -245,7 +246,7 @@ async fn replace(
         ),
         Ok(Written::Missing) => not_found(),
         Ok(Written::Stale) => stale(),
-        Err(e) => store_error(&books, e),
+        Err(e) => store_error(e),
     }
 }
 
@@ -273,7 +274,7 @@ async fn patch(
         let current = match books.store().get(id).await {
             Ok(Some(b)) => b,
             Ok(None) => return not_found(),
-            Err(e) => return store_error(&books, e),
+            Err(e) => return store_error(e),
         };
         if !pre.allows(current.version) {
             return stale();
@@ -299,7 +300,7 @@ async fn patch(
             // The version If-Match named is gone; without If-Match, merge again.
             Ok(Written::Stale) if pre != Precondition::None => return stale(),
             Ok(Written::Stale) => {}
-            Err(e) => return store_error(&books, e),
+            Err(e) => return store_error(e),
         }
     }
     error(
@@ -321,7 +322,7 @@ async fn remove(
         Ok(Written::Done(_)) => StatusCode::NO_CONTENT.into_response(),
         Ok(Written::Missing) => not_found(),
         Ok(Written::Stale) => stale(),
-        Err(e) => store_error(&books, e),
+        Err(e) => store_error(e),
     }
 }
 

@@ -113,13 +113,6 @@ impl Books {
             Ok(()) => {}
         }
     }
-
-    /// A request found the database unreachable: readiness off until the next ping answers.
-    pub fn lost(&self, e: &StoreError) {
-        if matches!(e, StoreError::Unavailable(_)) {
-            self.set(Err(e.clone()));
-        }
-    }
 }
 
 /// Migrates, then pings every `every`, keeping [`Books::is_ready`]; returns on `stop`

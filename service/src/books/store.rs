@@ -105,9 +105,10 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL: readers never block the one writer; every local instance
                         // shares the file, so a writer waits (busy timeout) for another's.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        // The timeout first: switching to WAL may itself wait for a lock.
                         conn.execute(format!("PRAGMA busy_timeout = {busy_ms}").as_str())
                             .await?;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                     } else {
                         conn.execute(format!("SET statement_timeout = {busy_ms}").as_str())
