@@ -663,6 +663,16 @@ mod tests {
         .unwrap();
         assert_eq!((b.pool, b.timeout), (3, Duration::from_secs(2)));
         assert_eq!(b.token_file, None);
+        // The URL may carry a password: Debug never shows it.
+        let b = parse(&["--books-db", "postgres://books:s3cr3t@db:5432/books"])
+            .unwrap()
+            .books
+            .unwrap();
+        let shown = format!("{b:?}");
+        assert!(
+            !shown.contains("s3cr3t") && shown.contains("postgres:…"),
+            "{shown}"
+        );
     }
 
     #[test]
