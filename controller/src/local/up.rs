@@ -138,7 +138,10 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     })?;
     let report_key_file = super::key::prepare(&mut config.reports, &local.data_dir)?;
     let (books_token_file, books_token) = super::key::books_token(&local.data_dir)?;
-    let books_db = local.data_dir.join(BOOKS_DB_FILE_NAME);
+    // Absolute: the URL must not depend on the instances' working directory.
+    let books_db = std::fs::canonicalize(&local.data_dir)
+        .unwrap_or_else(|_| local.data_dir.clone())
+        .join(BOOKS_DB_FILE_NAME);
     let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
     raise_open_files_limit();
     let balancer_listener = bind(
