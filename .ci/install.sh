@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-apt_pkgs=(chromium fonts-dejavu-core shellcheck procps psmisc python3-venv)
+# postgresql: the server the books tests start (testkit::Postgres); curl: an outside client.
+apt_pkgs=(chromium fonts-dejavu-core shellcheck procps psmisc python3-venv postgresql curl)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

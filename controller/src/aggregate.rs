@@ -74,6 +74,8 @@ pub struct FleetMetrics {
     pub concurrent_users_per_instance: Option<f64>,
     pub requests_per_second: f64,
     pub log_events_per_second: f64,
+    /// Requests/s per route family, summed over fresh reports.
+    pub family_rates: proto::FamilyRates,
     /// Dropped + rejected + failed log events, over fresh reports.
     pub log_events_lost: u64,
     pub in_flight: u64,
@@ -152,6 +154,13 @@ pub fn aggregate(
                 m.draining |= r.draining;
                 out.requests_per_second += m.requests_per_second;
                 out.log_events_per_second += m.log_events_per_second;
+                if let Some(f) = e.family_rates {
+                    let t = &mut out.family_rates;
+                    t.hello += f.hello;
+                    t.repeat += f.repeat;
+                    t.factorial += f.factorial;
+                    t.books += f.books;
+                }
                 out.in_flight += r.in_flight;
                 out.log_events_lost += r.log.dropped + r.log.rejected + r.log.failed;
                 let union =

@@ -28,6 +28,8 @@ pub struct ReportEntry {
     /// `None` until a tick has seen a report of a process that ran for 100 ms or more.
     pub requests_per_second: Option<f64>,
     pub log_events_per_second: Option<f64>,
+    /// Requests/s per route family, over the same span as `requests_per_second`.
+    pub family_rates: Option<proto::FamilyRates>,
     /// The counters held at the previous tick (`None` before the first tick).
     base: Option<Sample>,
 }
@@ -40,6 +42,7 @@ struct Sample {
     sent_at_ms: u64,
     requests: u64,
     log_events: u64,
+    families: proto::Families,
 }
 
 impl Sample {
@@ -50,6 +53,7 @@ impl Sample {
             sent_at_ms: r.sent_at_ms,
             requests: r.requests_total,
             log_events: r.log.enqueued,
+            families: r.families,
         }
     }
 }
@@ -123,6 +127,7 @@ impl ReportBook {
                 received_at_ms,
                 requests_per_second: None,
                 log_events_per_second: None,
+                family_rates: None,
                 base: None,
             };
             self.entries.insert(entry.report.instance_id.clone(), entry);
@@ -168,16 +173,25 @@ impl ReportBook {
                         && now.log_events >= b.log_events =>
                 {
                     let secs = (now.sent_at_ms - b.sent_at_ms) as f64 / 1000.0;
+                    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
+                    let (f, g) = (now.families, b.families);
                     Some((
-                        (now.requests - b.requests) as f64 / secs,
-                        (now.log_events - b.log_events) as f64 / secs,
+                        per(now.requests, b.requests),
+                        per(now.log_events, b.log_events),
+                        proto::FamilyRates {
+                            hello: per(f.hello, g.hello),
+                            repeat: per(f.repeat, g.repeat),
+                            factorial: per(f.factorial, g.factorial),
+                            books: per(f.books, g.books),
+                        },
                     ))
                 }
                 _ => since_start(&now),
             };
-            if let Some((rps, lps)) = rates {
+            if let Some((rps, lps, families)) = rates {
                 e.requests_per_second = Some(rps);
                 e.log_events_per_second = Some(lps);
+                e.family_rates = Some(families);
             }
             e.base = Some(now);
         }
@@ -200,11 +214,21 @@ impl ReportBook {
 }
 
 /// Rates of a process's counters over its uptime (`None` before 100 ms of it).
-fn since_start(s: &Sample) -> Option<(f64, f64)> {
+fn since_start(s: &Sample) -> Option<(f64, f64, proto::FamilyRates)> {
     let up_ms = s.sent_at_ms.saturating_sub(s.started_at_ms);
     if up_ms < 100 {
         return None;
     }
     let secs = up_ms as f64 / 1000.0;
-    Some((s.requests as f64 / secs, s.log_events as f64 / secs))
+    let f = s.families;
+    Some((
+        s.requests as f64 / secs,
+        s.log_events as f64 / secs,
+        proto::FamilyRates {
+            hello: f.hello as f64 / secs,
+            repeat: f.repeat as f64 / secs,
+            factorial: f.factorial as f64 / secs,
+            books: f.books as f64 / secs,
+        },
+    ))
 }

@@ -54,6 +54,7 @@ fn report(id: &str, seq: u64, sent_at_ms: u64, users: &[String], requests: u64) 
             ..LogCounters::default()
         },
         draining: false,
+        families: Default::default(),
     }
 }
 
@@ -133,6 +134,39 @@ fn rates_are_taken_over_the_tick_not_from_the_last_report_pair() {
     // No new report: the rate stands.
     book.roll_tick();
     assert_eq!(book.get("a").unwrap().requests_per_second, Some(60.0));
+}
+
+#[test]
+fn route_families_get_rates_over_the_same_span() {
+    let with = |seq, at, requests, f: [u64; 4]| {
+        let mut r = report("a", seq, at, &[], requests);
+        r.families = proto::Families {
+            hello: f[0],
+            repeat: f[1],
+            factorial: f[2],
+            books: f[3],
+        };
+        r
+    };
+    let mut book = ReportBook::new();
+    book.ingest(with(1, 10_000, 100, [60, 20, 10, 10]), 10_000);
+    book.roll_tick();
+    let f = book.get("a").unwrap().family_rates.unwrap();
+    assert_eq!(
+        (f.hello, f.repeat, f.factorial, f.books),
+        (6.0, 2.0, 1.0, 1.0)
+    );
+    book.ingest(with(2, 15_000, 400, [60, 20, 110, 210]), 15_000);
+    book.roll_tick();
+    let f = book.get("a").unwrap().family_rates.unwrap();
+    assert_eq!(
+        (f.hello, f.repeat, f.factorial, f.books),
+        (0.0, 0.0, 20.0, 40.0)
+    );
+    // Summed into the fleet's figures.
+    let snap = snapshot(vec![instance("a", Lifecycle::InService, Some(0))]);
+    let m = aggregate(&snap, &book, 15_500, PARAMS);
+    assert_eq!(m.family_rates.books, 40.0);
 }
 
 /// A steady 333.3 req/s, reports every second with ±250 ms of timer jitter and the counter

@@ -25,7 +25,7 @@ enum Command {
     Policies(controller::native::render::PoliciesArgs),
     /// One API instance (started by `up`'s local group as a child of this binary).
     #[command(hide = true)]
-    ServeInstance(service::Args),
+    ServeInstance(Box<service::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,7 +58,7 @@ fn main_inner() -> anyhow::Result<()> {
             controller::local::exit_with_parent();
             Ok(service::runtime()
                 .context("starting the tokio runtime")?
-                .block_on(service::serve(args))?)
+                .block_on(service::serve(*args))?)
         }
         Command::Run(args) => on_runtime(async {
             let shutdown = shutdown_on_signal();

@@ -34,6 +34,7 @@ pub fn report<'a>(
             ..LogCounters::default()
         },
         draining: false,
+        families: Default::default(),
     }
 }
 

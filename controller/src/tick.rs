@@ -319,6 +319,7 @@ impl Reconciler {
                 requests_per_second: metrics.requests_per_second,
                 log_events_per_second: metrics.log_events_per_second,
                 log_events_lost: metrics.log_events_lost,
+                requests_per_second_by_family: metrics.family_rates,
             },
             policy: PolicySummary {
                 metric: self.policies.scale_out.alarm.metric.as_str().into(),

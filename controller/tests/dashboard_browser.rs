@@ -1,6 +1,7 @@
 //! The dashboard served by the real controller daemon (`daemon::run` on a socket, the
 //! in-memory fleet), opened in headless Chromium: when load reports push the group to scale
-//! out, the page shows the new instance count without a reload. Writes
+//! out, the page shows the new instance count without a reload, and the requests/s of each
+//! route family the reports carry. Writes
 //! `target/dashboard-controller-screenshot.png`. Chromium is killed when the test ends.
 
 mod daemon_support;
@@ -51,13 +52,20 @@ async fn push_load(addr: SocketAddr, stop: CancellationToken) {
         let s = status(addr).await;
         for (k, i) in s.status.instances.iter().enumerate() {
             let ids = user_ids(k as u64 * 80, (k as u64 + 1) * 80);
-            let r = report(
+            let mut r = report(
                 &i.id,
                 seq,
                 now_ms(),
                 ids.iter().map(String::as_str),
                 seq * 10,
             );
+            // Per route family: hello 6 : repeat 2 : factorial 1 : books 1.
+            r.families = proto::Families {
+                hello: seq * 6,
+                repeat: seq * 2,
+                factorial: seq,
+                books: seq,
+            };
             let (code, text) = post_signed(addr, &r).await;
             assert!(code == 202 || code == 200, "{code} {text}");
         }
@@ -89,6 +97,18 @@ const WAIT_FOR_LIVE: &str = r#"new Promise((resolve, reject) => {
   const obs = new MutationObserver(() => { if (conn.className.includes('on')) { obs.disconnect(); resolve(true); } });
   obs.observe(conn, { attributes: true, childList: true, characterData: true, subtree: true });
   setTimeout(() => reject(new Error('stream not open after 20 s')), 20000);
+})"#;
+
+/// Resolves with the four `#rps-FAMILY` cards as numbers once all are above 0 (checked on
+/// every change of the live section); rejects after 20 s.
+const FAMILY_RATES: &str = r#"new Promise((resolve, reject) => {
+  const now = () => ['hello', 'repeat', 'factorial', 'books']
+    .map(f => parseFloat(document.getElementById('rps-' + f).textContent));
+  const ok = () => now().every(x => x > 0);
+  if (ok()) return resolve(now());
+  const obs = new MutationObserver(() => { if (ok()) { obs.disconnect(); resolve(now()); } });
+  obs.observe(document.getElementById('live'), { childList: true, subtree: true, characterData: true });
+  setTimeout(() => reject(new Error('family rates still ' + now() + ' after 20 s')), 20000);
 })"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,6 +164,23 @@ async fn the_dashboard_shows_a_scale_out_without_a_reload() {
         timeline.as_str().unwrap().contains("scale out"),
         "{timeline}"
     );
+
+    // Requests/s per route family, live on the page and in /api/status, in the reports' ratio.
+    let rates = b.eval(FAMILY_RATES).await.unwrap();
+    let rates: Vec<f64> = serde_json::from_value(rates).unwrap();
+    assert!(rates.iter().all(|r| *r > 0.0), "{rates:?}");
+    let ratio = rates[0] / rates[3];
+    assert!(
+        (4.0..=8.0).contains(&ratio),
+        "hello/books {ratio} from {rates:?}"
+    );
+    let f = status(addr)
+        .await
+        .status
+        .fleet
+        .requests_per_second_by_family;
+    assert!(f.books > 0.0 && f.factorial > 0.0, "{f:?}");
+    assert!((4.0..=8.0).contains(&(f.hello / f.books)), "{f:?}");
 
     // Nothing left the machine.
     let local = format!("http://{addr}/");

@@ -100,6 +100,12 @@ impl FakeSource {
             requests_per_second: users as f64 * 0.8,
             log_events_per_second: users as f64 * 0.8 * 10.0,
             log_events_lost: 0,
+            requests_per_second_by_family: proto::FamilyRates {
+                hello: users as f64 * 0.5,
+                repeat: users as f64 * 0.1,
+                factorial: users as f64 * 0.1,
+                books: users as f64 * 0.1,
+            },
         };
         let tick = s.tick;
         let point = MetricPoint {

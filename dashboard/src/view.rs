@@ -48,6 +48,8 @@ pub struct Summary {
     pub users_per_instance: String,
     pub requests_per_second: String,
     pub log_events_per_second: String,
+    /// Requests/s per route family: (family, rate), in a fixed order.
+    pub families: Vec<(&'static str, String)>,
     pub log_events_lost: String,
     /// `bad` when log events were lost, else empty.
     pub lost_class: &'static str,
@@ -191,6 +193,15 @@ pub fn summary(s: &Status) -> Summary {
             .map_or("–".into(), fmt_num),
         requests_per_second: fmt_num(s.fleet.requests_per_second),
         log_events_per_second: fmt_num(s.fleet.log_events_per_second),
+        families: {
+            let f = s.fleet.requests_per_second_by_family;
+            vec![
+                ("hello", fmt_num(f.hello)),
+                ("repeat", fmt_num(f.repeat)),
+                ("factorial", fmt_num(f.factorial)),
+                ("books", fmt_num(f.books)),
+            ]
+        },
         log_events_lost: fmt_int(lost),
         lost_class: if lost > 0 { "bad" } else { "" },
         metric: s.policy.metric.clone(),

@@ -649,6 +649,11 @@ stand_ins() {
   for c in docker aws systemctl; do
     printf '#!/bin/bash\necho "%s $*" >>"%s/calls"\n' "$c" "$1" >"$bin/$c"
   done
+  # Secrets answer JSON, as the RDS-managed database secret does (the others take it as text).
+  cat >>"$bin/aws" <<'EOF'
+[ "$1 $2" = "secretsmanager get-secret-value" ] && echo '{"username":"books","password":"p@ss/w:rd"}'
+exit 0
+EOF
   # docker run also records the environment the container would get.
   cat >>"$bin/docker" <<EOF
 [ "\$1" = run ] && echo "env AWS_REGION=\$AWS_REGION PORT=\$PORT LOG_SINK=\$LOG_SINK LOG_GROUP=\$LOG_GROUP REPORT_TO=\$REPORT_TO REPORT_KEY_FILE=\$REPORT_KEY_FILE" >>"$1/calls"

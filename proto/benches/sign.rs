@@ -38,6 +38,7 @@ fn body(users: u64) -> Vec<u8> {
             ..LogCounters::default()
         },
         draining: false,
+        families: Default::default(),
     };
     serde_json::to_vec(&r).unwrap()
 }

@@ -12,7 +12,7 @@ pub mod sign;
 pub mod sketch;
 pub mod status;
 
-pub use report::{LoadReport, LogCounters};
+pub use report::{Families, FamilyCounts, FamilyRates, LoadReport, LogCounters};
 pub use sketch::UserSketch;
 pub use status::{
     CallError, ControllerHealth, DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus,

@@ -10,12 +10,13 @@
 //!   "started_at_ms": 1763789950000,
 //!   "active_window_ms": 10000,
 //!   "concurrent_users": 17,
-//!   "users_sketch": { "p": 12, "sparse": [[5, 2], [907, 1]] },
+//!   "users_sketch": { "p": 14, "sparse": [[5, 2], [907, 1]] },
 //!   "in_flight": 3,
 //!   "requests_total": 12345,
 //!   "log": { "enqueued": 4000, "shipped": 3980, "queued": 20, "dropped": 0,
 //!            "rejected": 0, "retried": 1, "failed": 0 },
-//!   "draining": false
+//!   "draining": false,
+//!   "families": { "hello": 9000, "repeat": 1000, "factorial": 1200, "books": 1145 }
 //! }
 //! ```
 //!
@@ -53,7 +54,30 @@ pub struct LoadReport {
     pub log: LogCounters,
     /// True once the instance got SIGTERM (readiness is off).
     pub draining: bool,
+    /// Requests completed since start per route family (absent in older reports: zeros).
+    #[serde(default)]
+    pub families: Families,
 }
+
+/// Requests per route family, monotonic since start: `/hello`, `/repeat`,
+/// `/api/v1/factorial`, `/books` (every method). Counters in a report, rates
+/// (requests/s, the same fields as `f64`) in the status API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyCounts<T> {
+    #[serde(default)]
+    pub hello: T,
+    #[serde(default)]
+    pub repeat: T,
+    #[serde(default)]
+    pub factorial: T,
+    #[serde(default)]
+    pub books: T,
+}
+
+/// The report's counters.
+pub type Families = FamilyCounts<u64>;
+/// Requests/s per family.
+pub type FamilyRates = FamilyCounts<f64>;
 
 /// Log shipper counters, monotonic since start (except `queued`, a gauge).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,5 +140,25 @@ impl LoadReport {
         self.users_sketch
             .check()
             .map_err(|e| ReportError::BadSketch(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report from an instance built before the families existed still parses (zeros),
+    /// and a new one round-trips.
+    #[test]
+    fn families_default_to_zero_in_older_reports() {
+        let old = r#"{"instance_id":"i-1","seq":1,"sent_at_ms":2,"started_at_ms":1,
+            "active_window_ms":10000,"concurrent_users":0,"users_sketch":{"p":14,"sparse":[]},
+            "in_flight":0,"requests_total":5,"log":{"enqueued":0,"shipped":0,"queued":0,
+            "dropped":0,"rejected":0,"retried":0,"failed":0},"draining":false}"#;
+        let mut r: LoadReport = serde_json::from_str(old).unwrap();
+        assert_eq!(r.families, Families::default());
+        r.families.books = 7;
+        let back: LoadReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back.families.books, 7);
     }
 }

@@ -211,6 +211,9 @@ pub struct FleetTotals {
     pub log_events_per_second: f64,
     /// Log events dropped, rejected or failed fleet-wide since the instances started.
     pub log_events_lost: u64,
+    /// Requests/s per route family (hello, repeat, factorial, books), fleet-wide.
+    #[serde(default)]
+    pub requests_per_second_by_family: crate::report::FamilyRates,
 }
 
 /// What the dashboard needs to draw the thresholds.

@@ -6,8 +6,10 @@
 //! an instance that is going away.
 //!
 //! Who is a user: only requests to the API's own routes ([`is_api_request`]:
-//! `GET`/`HEAD` `/hello` and `/repeat`) make a user concurrent; 404, 405,
-//! health, metrics and the load report do not. The user is the `X-User-Id`
+//! `GET`/`HEAD` `/hello`, `/repeat` and `/api/v1/factorial`, and every method
+//! `/books` serves, reads and writes alike, whatever their status: a books
+//! user refused 401 or 412 is still someone using the fleet) make a user
+//! concurrent; 404, 405, health, metrics and the load report do not. The user is the `X-User-Id`
 //! header, else the `uid` cookie, else the client's address (`addr:IP`, no
 //! port; see `server.rs` for where the address comes from). A request without
 //! an id still gets a fresh `uid` cookie, for clients that keep cookies, but
@@ -70,6 +72,8 @@ pub fn app(state: AppState) -> App {
                 request_timeout,
             )),
         )
+        .route(crate::factorial::PATH, get(factorial))
+        .merge(crate::books::http::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -87,8 +91,64 @@ pub fn app(state: AppState) -> App {
 /// new API route goes here as well as into the router above (a test checks
 /// that every route counted here answers 200).
 pub fn is_api_request(route: RouteLabel, method: &Method) -> bool {
-    matches!(route, RouteLabel::Hello | RouteLabel::Repeat)
-        && (*method == Method::GET || *method == Method::HEAD)
+    match route {
+        RouteLabel::Hello | RouteLabel::Repeat | RouteLabel::Factorial => {
+            *method == Method::GET || *method == Method::HEAD
+        }
+        RouteLabel::Books => matches!(
+            *method,
+            Method::GET
+                | Method::HEAD
+                | Method::POST
+                | Method::PUT
+                | Method::PATCH
+                | Method::DELETE
+        ),
+        _ => false,
+    }
+}
+
+/// `GET /api/v1/factorial?number=N`: see [`crate::factorial`].
+async fn factorial(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    use crate::factorial::{INLINE_MAX, factorial};
+    let n = match crate::factorial::parse_number(uri.query(), state.factorial_max()) {
+        Ok(n) => n,
+        Err(e) => return crate::json::error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let digits = if n <= INLINE_MAX {
+        factorial(n)
+    } else {
+        let Some(permit) = state.factorial_gate().try_enter() else {
+            let mut r = crate::json::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many large factorials in progress; try again",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        };
+        let work = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            factorial(n)
+        });
+        match work.await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "a factorial task failed");
+                return crate::json::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+        }
+    };
+    // The digits need no escaping: written directly rather than through serde.
+    let body = format!("{{\"number\":{n},\"factorial\":\"{digits}\"}}");
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn hello() -> Response {
@@ -126,6 +186,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::CONTENT_TYPE, TEXT)],
             "draining",
+        )
+            .into_response()
+    } else if let Some(books) = state.books().filter(|b| !b.is_ready()) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, TEXT)],
+            format!("books database unavailable: {}", books.why_not_ready()),
         )
             .into_response()
     } else {
@@ -457,11 +524,23 @@ mod tests {
                 }
                 let r = axum::http::Request::builder()
                     .method(method.clone())
-                    .uri(route.as_str())
+                    .uri(match (route, &method) {
+                        (RouteLabel::Books, &Method::PUT | &Method::PATCH | &Method::DELETE) => {
+                            "/books/1"
+                        }
+                        _ => route.as_str(),
+                    })
                     .body(Body::empty())
                     .unwrap();
                 let status = app.clone().oneshot(r).await.unwrap().status();
-                assert_eq!(status, StatusCode::OK, "{method} {}", route.as_str());
+                match route {
+                    // Served: 400 for the missing number, 503 with no --books-db.
+                    RouteLabel::Factorial => assert_eq!(status, StatusCode::BAD_REQUEST),
+                    RouteLabel::Books => {
+                        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{method}");
+                    }
+                    _ => assert_eq!(status, StatusCode::OK, "{method} {}", route.as_str()),
+                }
             }
         }
     }

@@ -126,6 +126,78 @@ pub struct Args {
     /// a segment is deleted once all of it is shipped.
     #[arg(long, env = "SPOOL_SEGMENT_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub spool_segment_bytes: u64,
+
+    // --- The factorial API and the books store ---
+    /// `GET /api/v1/factorial`: the largest `number` answered (above it: 400).
+    #[arg(long, env = "FACTORIAL_MAX", default_value_t = crate::factorial::DEFAULT_MAX)]
+    pub factorial_max: u64,
+    /// Large factorials computed at once (off the async workers, on tokio's blocking
+    /// pool); one more is 503 with Retry-After. 10,000! takes about 2.4 ms of CPU.
+    #[arg(long, env = "FACTORIAL_CONCURRENCY", default_value_t = 8)]
+    pub factorial_concurrency: usize,
+    /// The books database every instance shares: `sqlite://PATH` (WAL; created if
+    /// missing) or `postgres://USER:PASSWORD@HOST/DB` (the environment, not the
+    /// command line, for a URL with a password). Not given: `/books` answers 503.
+    #[arg(long, env = "BOOKS_DB")]
+    pub books_db: Option<String>,
+    /// File holding the bearer token `/books` writes need (≥ 16 bytes, trimmed; keep
+    /// it 0600). Not given: every write is 401.
+    #[arg(long, env = "BOOKS_TOKEN_FILE")]
+    pub books_token_file: Option<PathBuf>,
+    /// Database connections this instance holds at most.
+    #[arg(long, env = "BOOKS_POOL", default_value_t = 5)]
+    pub books_pool: u32,
+    /// Longest wait for one database call (a connection included); then 503.
+    #[arg(long, env = "BOOKS_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub books_timeout: Duration,
+}
+
+/// The validated books settings (`Debug` hides the URL: it may hold a password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BooksConfig {
+    pub url: String,
+    pub token_file: Option<PathBuf>,
+    pub pool: u32,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for BooksConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        f.debug_struct("BooksConfig")
+            .field("url", &format_args!("{scheme}:…"))
+            .field("token_file", &self.token_file)
+            .field("pool", &self.pool)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+fn parse_books(args: &Args) -> Result<Option<BooksConfig>, ConfigError> {
+    if !(1..=100).contains(&args.books_pool) {
+        return Err(bad("books-pool", "must be within 1..=100"));
+    }
+    let timeout = within(
+        "books-timeout",
+        args.books_timeout,
+        Duration::from_millis(50),
+        Duration::from_secs(60),
+    )?;
+    let Some(url) = &args.books_db else {
+        return Ok(None);
+    };
+    if crate::books::store::Backend::of(url).is_none() {
+        return Err(bad(
+            "books-db",
+            "must be sqlite://PATH or postgres://USER:PASSWORD@HOST/DB",
+        ));
+    }
+    Ok(Some(BooksConfig {
+        url: url.clone(),
+        token_file: args.books_token_file.clone(),
+        pool: args.books_pool,
+        timeout,
+    }))
 }
 
 /// The validated spool settings.
@@ -223,6 +295,10 @@ pub struct Config {
     pub conn_limits: crate::server::lifetime::ConnLimits,
     /// The log spool; `None`: events are held in memory only.
     pub spool: Option<SpoolConfig>,
+    pub factorial_max: u64,
+    pub factorial_concurrency: usize,
+    /// `None`: no `--books-db`.
+    pub books: Option<BooksConfig>,
 }
 
 /// A flag with a value the service cannot use.
@@ -426,7 +502,16 @@ impl Config {
         }
         let (proxy_from, conn_limits) = connection_flags(&args)?;
         let spool = parse_spool(&args)?;
+        if !(1..=1_000_000).contains(&args.factorial_max) {
+            return Err(bad("factorial-max", "must be within 1..=1000000"));
+        }
+        if !(1..=256).contains(&args.factorial_concurrency) {
+            return Err(bad("factorial-concurrency", "must be within 1..=256"));
+        }
         Ok(Config {
+            books: parse_books(&args)?,
+            factorial_max: args.factorial_max,
+            factorial_concurrency: args.factorial_concurrency,
             spool,
             logs_timeouts: SdkTimeouts {
                 connect,
@@ -554,6 +639,39 @@ mod tests {
         check_err(
             &["--data-dir", "d", "--spool-max-bytes", "3000000"],
             "spool-max-bytes",
+        );
+        check_err(&["--factorial-max", "0"], "factorial-max");
+        check_err(&["--factorial-concurrency", "0"], "factorial-concurrency");
+        check_err(&["--books-db", "mysql://h/db"], "books-db");
+        check_err(&["--books-pool", "0"], "books-pool");
+        check_err(&["--books-timeout", "1ms"], "books-timeout");
+    }
+
+    #[test]
+    fn books_and_factorial_flags() {
+        let c = parse(&[]).unwrap();
+        assert_eq!((c.factorial_max, c.factorial_concurrency), (10_000, 8));
+        assert_eq!(c.books, None);
+        let b = parse(&[
+            "--books-db",
+            "sqlite:///d/books.sqlite",
+            "--books-pool",
+            "3",
+        ])
+        .unwrap()
+        .books
+        .unwrap();
+        assert_eq!((b.pool, b.timeout), (3, Duration::from_secs(2)));
+        assert_eq!(b.token_file, None);
+        // The URL may carry a password: Debug never shows it.
+        let b = parse(&["--books-db", "postgres://books:s3cr3t@db:5432/books"])
+            .unwrap()
+            .books
+            .unwrap();
+        let shown = format!("{b:?}");
+        assert!(
+            !shown.contains("s3cr3t") && shown.contains("postgres:…"),
+            "{shown}"
         );
     }
 

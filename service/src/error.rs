@@ -22,6 +22,8 @@ pub enum ServiceError {
     Spool(#[from] crate::shipper::spool::SpoolError),
     #[error("cannot install the signal handlers: {0}")]
     Signal(std::io::Error),
+    #[error(transparent)]
+    Books(#[from] crate::books::BooksError),
     #[error("--report-key-file {}: {reason}", path.display())]
     ReportKey { path: PathBuf, reason: String },
 }

@@ -14,6 +14,10 @@
 //!   record codec, ack bookkeeping and retry policy, the `LogSink` trait with
 //!   `cloudwatch`, `file` and in-memory sinks.
 //! - [`instance_id`]: flag, else IMDSv2, else generated.
+//! - [`factorial`]: `/api/v1/factorial` (pure parsing and product; bounded blocking pool).
+//! - [`books`]: `/books` on a shared SQLite or PostgreSQL database (pure rules in
+//!   `books::model`, the one adapter in `books::store`, routes in `books::http`).
+//! - [`json`]: JSON responses and the `{"error"}` body.
 //!
 //! Invariants: no request waits on the network; with a data dir, a `/repeat`
 //! is answered only once its events are in the spool; every log event handed to the
@@ -21,10 +25,13 @@
 //! `run` returns only after in-flight requests finished and logs were flushed.
 
 pub mod app;
+pub mod books;
 pub mod config;
 pub mod error;
+pub mod factorial;
 pub mod http_client;
 pub mod instance_id;
+pub mod json;
 pub mod metrics;
 pub mod report;
 pub mod server;
@@ -143,9 +150,18 @@ pub async fn run_with_sink(
     };
     let shipper = tokio::spawn(Shipper::new(input, sink, options).run(finish.clone()));
     let state = AppState::new(&config, instance_id, queue);
+    let books = open_books(&config)?;
 
     let background = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(books) = books {
+        state.set_books(books.clone());
+        tasks.spawn(books::watch(
+            books,
+            std::time::Duration::from_secs(1),
+            background.clone(),
+        ));
+    }
     tasks.spawn(prune_loop(state.clone(), background.clone()));
     if let Some(url) = config.report_url.clone() {
         tasks.spawn(report::push_loop(
@@ -168,6 +184,20 @@ pub async fn run_with_sink(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The books store of `--books-db` (connecting lazily: an unreachable
+/// database is readiness off, not a failed start).
+fn open_books(config: &Config) -> Result<Option<Arc<books::Books>>, ServiceError> {
+    let Some(b) = &config.books else {
+        return Ok(None);
+    };
+    let token = b.token_file.as_deref().map(books::load_token).transpose()?;
+    if token.is_none() {
+        tracing::warn!("no --books-token-file: every /books write is refused (401)");
+    }
+    let store = books::Books::open(&b.url, b.pool, b.timeout, token)?;
+    Ok(Some(Arc::new(store)))
 }
 
 /// The spooled queue when there is a data dir (with what an earlier process

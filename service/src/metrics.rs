@@ -10,6 +10,9 @@ use std::time::Duration;
 pub enum RouteLabel {
     Hello,
     Repeat,
+    Factorial,
+    /// `/books` and `/books/{id}`.
+    Books,
     Healthz,
     Readyz,
     Metrics,
@@ -18,9 +21,11 @@ pub enum RouteLabel {
 }
 
 impl RouteLabel {
-    pub const ALL: [RouteLabel; 7] = [
+    pub const ALL: [RouteLabel; 9] = [
         RouteLabel::Hello,
         RouteLabel::Repeat,
+        RouteLabel::Factorial,
+        RouteLabel::Books,
         RouteLabel::Healthz,
         RouteLabel::Readyz,
         RouteLabel::Metrics,
@@ -32,6 +37,9 @@ impl RouteLabel {
         match path {
             "/hello" => RouteLabel::Hello,
             "/repeat" => RouteLabel::Repeat,
+            crate::factorial::PATH => RouteLabel::Factorial,
+            "/books" => RouteLabel::Books,
+            p if p.starts_with("/books/") => RouteLabel::Books,
             "/healthz" => RouteLabel::Healthz,
             "/readyz" => RouteLabel::Readyz,
             "/metrics" => RouteLabel::Metrics,
@@ -44,6 +52,8 @@ impl RouteLabel {
         match self {
             RouteLabel::Hello => "/hello",
             RouteLabel::Repeat => "/repeat",
+            RouteLabel::Factorial => crate::factorial::PATH,
+            RouteLabel::Books => "/books",
             RouteLabel::Healthz => "/healthz",
             RouteLabel::Readyz => "/readyz",
             RouteLabel::Metrics => "/metrics",
@@ -57,7 +67,11 @@ impl RouteLabel {
     pub fn is_traffic(self) -> bool {
         matches!(
             self,
-            RouteLabel::Hello | RouteLabel::Repeat | RouteLabel::Other
+            RouteLabel::Hello
+                | RouteLabel::Repeat
+                | RouteLabel::Factorial
+                | RouteLabel::Books
+                | RouteLabel::Other
         )
     }
 }
@@ -124,6 +138,25 @@ impl Metrics {
         );
         if route.is_traffic() {
             self.traffic_total.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Requests completed since start on `route`, every status.
+    pub fn route_total(&self, route: RouteLabel) -> u64 {
+        self.routes[route as usize]
+            .by_class
+            .iter()
+            .map(|c| c.load(Relaxed))
+            .sum()
+    }
+
+    /// The load report's per-family counters.
+    pub fn families(&self) -> proto::Families {
+        proto::Families {
+            hello: self.route_total(RouteLabel::Hello),
+            repeat: self.route_total(RouteLabel::Repeat),
+            factorial: self.route_total(RouteLabel::Factorial),
+            books: self.route_total(RouteLabel::Books),
         }
     }
 

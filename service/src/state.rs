@@ -1,7 +1,7 @@
 //! [`AppState`]: what the handlers, the load report and the background tasks share.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderValue;
@@ -38,6 +38,10 @@ struct Inner {
     repeat_body: Bytes,
     /// What every `/repeat` logs (messages and their compact spool form).
     repeat_log: Arc<RepeatLog>,
+    factorial_max: u64,
+    factorial_gate: crate::factorial::Gate,
+    /// Set once at start with `--books-db`.
+    books: OnceLock<Arc<crate::books::Books>>,
 }
 
 /// Wall clock, Unix milliseconds.
@@ -75,7 +79,28 @@ impl AppState {
             logs,
             repeat_body: Bytes::from("Hello World\n".repeat(REPEAT_LINES)),
             repeat_log,
+            factorial_max: config.factorial_max,
+            factorial_gate: crate::factorial::Gate::new(config.factorial_concurrency),
+            books: OnceLock::new(),
         }))
+    }
+
+    pub fn factorial_max(&self) -> u64 {
+        self.0.factorial_max
+    }
+
+    pub fn factorial_gate(&self) -> &crate::factorial::Gate {
+        &self.0.factorial_gate
+    }
+
+    /// The books store, once [`AppState::set_books`] gave it.
+    pub fn books(&self) -> Option<Arc<crate::books::Books>> {
+        self.0.books.get().cloned()
+    }
+
+    /// Gives the books store (once; a second call is ignored).
+    pub fn set_books(&self, books: Arc<crate::books::Books>) {
+        let _ = self.0.books.set(books);
     }
 
     pub fn instance_id(&self) -> &str {
@@ -163,6 +188,7 @@ impl AppState {
             requests_total: self.0.metrics.traffic_total(),
             log: self.0.logs.counters(),
             draining: self.is_draining(),
+            families: self.0.metrics.families(),
         }
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`Moto`]: moto's AWS API emulator on a free loopback port, killed on drop.
 //! - [`fault_proxy::FaultProxy`]: a TCP proxy that refuses, blackholes or drops responses.
+//! - [`Postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl, as `postgres` when root).
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
 //! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it.
 //! - [`threads_cpu_ns`]: CPU time of this process's threads by name, for the benches.
@@ -9,6 +10,9 @@
 //! Tests never skip when a component is missing: they fail with the install command.
 
 pub mod fault_proxy;
+pub mod postgres;
+
+pub use postgres::Postgres;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -39,6 +39,21 @@ pub fn prepare(reports: &mut ReportsConfig, data_dir: &Path) -> Result<PathBuf, 
     Ok(path)
 }
 
+/// File name of the run's books write token in the data dir.
+pub const BOOKS_TOKEN_FILE_NAME: &str = "books.token";
+
+/// A fresh books write token for this run, written 0600 to `data_dir/books.token`
+/// (the instances get the file's path, never the token): the file and the token.
+pub fn books_token(data_dir: &Path) -> Result<(PathBuf, String), KeyFileError> {
+    let token = random_key_text();
+    let path = data_dir.join(BOOKS_TOKEN_FILE_NAME);
+    write_private(&path, &token).map_err(|source| KeyFileError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((path, token))
+}
+
 /// 32 random bytes from the OS-seeded CSPRNG, as 64 hex digits.
 pub fn random_key_text() -> String {
     let bytes: [u8; 32] = rand::rng().random();
@@ -63,7 +78,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 pub enum KeyFileError {
     #[error("the report key: {0}")]
     Config(String),
-    #[error("cannot write the report key file {}: {source}", path.display())]
+    #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

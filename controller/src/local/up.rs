@@ -137,6 +137,11 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         source,
     })?;
     let report_key_file = super::key::prepare(&mut config.reports, &local.data_dir)?;
+    let (books_token_file, books_token) = super::key::books_token(&local.data_dir)?;
+    // Absolute: the URL must not depend on the instances' working directory.
+    let books_db = std::fs::canonicalize(&local.data_dir)
+        .unwrap_or_else(|_| local.data_dir.clone())
+        .join(BOOKS_DB_FILE_NAME);
     let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
     raise_open_files_limit();
     let balancer_listener = bind(
@@ -183,6 +188,11 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         humantime::format_duration(config.reports.interval).to_string(),
         "--max-connection-requests".into(),
         LOCAL_MAX_CONNECTION_REQUESTS.to_string(),
+        // Every instance on the one SQLite file (WAL) of the run; the token by file.
+        "--books-db".into(),
+        format!("sqlite://{}", books_db.display()),
+        "--books-token-file".into(),
+        books_token_file.display().to_string(),
     ];
     let mut group_options = GroupOptions::new(program, program_args, local.data_dir.clone());
     group_options.name.clone_from(&config.group.name);
@@ -201,7 +211,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let group_stop = CancellationToken::new();
     let group = LocalGroup::start(group_options, handle, group_stop.clone());
 
-    print_urls(balancer_addr, api_addr, &local);
+    print_urls(balancer_addr, api_addr, &local, &books_token);
     let result = daemon::supervise(&config, &group, api_listener, api_addr, &shutdown).await;
 
     tracing::info!("stopping: draining and stopping every instance");
@@ -224,6 +234,10 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
 /// is why the service keeps 1,000.
 const LOCAL_MAX_CONNECTION_REQUESTS: u64 = 50;
 
+/// The books database of a local run, in its data dir: one SQLite file
+/// (WAL mode) that every instance opens.
+const BOOKS_DB_FILE_NAME: &str = "books.sqlite";
+
 /// Every flow through the balancer holds two descriptors here and one in an
 /// instance: lift the soft limit (often 1,024) to the hard one, for this process
 /// and the instances it starts, so a few thousand users do not exhaust it.
@@ -239,10 +253,17 @@ fn raise_open_files_limit() {
     }
 }
 
-fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions) {
+fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions, books_token: &str) {
     let api = url(api);
+    let fleet = url(balancer);
     println!("hellofleet is up (local provider):");
-    println!("  fleet API (local balancer)  {}/hello", url(balancer));
+    println!("  fleet API (local balancer)  {fleet}/hello");
+    println!("  factorial                   {fleet}/api/v1/factorial?number=20");
+    println!(
+        "  books (SQLite {})  {fleet}/books",
+        local.data_dir.join(BOOKS_DB_FILE_NAME).display()
+    );
+    println!("  books write token           Authorization: Bearer {books_token}");
     println!("  dashboard                   {api}/");
     println!("  JSON API                    {api}/api/status");
     println!(

@@ -299,6 +299,7 @@ impl SimFleet {
                     ..LogCounters::default()
                 },
                 draining: false,
+                families: Default::default(),
             };
             out.push(report);
         }

@@ -1,6 +1,7 @@
 //! Helpers shared by the service's integration tests.
 #![allow(dead_code)]
 
+pub mod books;
 pub mod crash;
 pub mod cwlogs;
 

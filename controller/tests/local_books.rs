@@ -1,0 +1,89 @@
+//! `controller up` with `/books`: the run's token is written 0600 under the data dir and
+//! printed with the URLs; both instances share one SQLite file, so a book written through
+//! the balancer is read back on each instance; `/api/status` shows books requests/s.
+
+mod local_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use local_support::{Policy, Stack};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_local_instances_share_one_books_file() {
+    let policy = Policy {
+        min: 2,
+        max: 2,
+        scale_out_at: 1000.0,
+        scale_in_at: 0.0,
+    };
+    let mut stack = Stack::start("books", policy).await;
+    let token_file = stack.dir.join("books.token");
+    let token = std::fs::read_to_string(&token_file).expect("books.token in the data dir");
+    let token = token.trim();
+    assert!(token.len() >= 32);
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let printed = std::fs::read_to_string(stack.dir.join("controller.out")).unwrap();
+    assert!(printed.contains(&format!("Bearer {token}")), "{printed}");
+    assert!(stack.dir.join("books.sqlite").exists());
+
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let created = c
+        .post(format!("{}/books", stack.balancer))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(r#"{"title":"Quincas Borba","author":"Machado de Assis","year":1891}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    // Two connections held open at once are placed on the two instances (least flows
+    // first): each reads the same row from the one shared file.
+    let addr = stack.balancer.trim_start_matches("http://").to_owned();
+    let first = TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = TcpStream::connect(&addr).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for mut conn in [first, second] {
+        let get = format!("GET {location} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        conn.write_all(get.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
+            .await
+            .expect("answered within 5 s")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        assert!(answer.contains("quincas borba"), "{answer}");
+        let who = answer
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{}: ", proto::INSTANCE_ID_HEADER)))
+            .expect("x-instance-id")
+            .to_owned();
+        seen.insert(who);
+    }
+    assert_eq!(seen.len(), 2, "read through both instances: {seen:?}");
+    // A write without the token is refused through the balancer too.
+    let r = c
+        .delete(format!("{}{location}", stack.balancer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    stack
+        .wait_for(
+            "books requests/s in /api/status",
+            Duration::from_secs(15),
+            |s| s.fleet.requests_per_second_by_family.books > 0.0,
+        )
+        .await;
+    assert!(stack.stop(Duration::from_secs(60)).success());
+}

@@ -1,0 +1,145 @@
+//! `/books`: a CRUD resource on a database every instance shares.
+//!
+//! - [`model`]: the pure rules (validation, patches, `ETag`/`If-Match`, pages, token).
+//! - [`store`]: the one adapter to the database (sqlx `any`: SQLite or PostgreSQL).
+//! - [`http`]: the routes and their status codes.
+//!
+//! [`Books`] holds the store, the write token's hash and the readiness the
+//! [`watch`] loop keeps: it applies the migrations (retrying until they are
+//! in), then pings the database every second. While the database is not
+//! ready, `/readyz` is 503 and every `/books` request is answered 503 with
+//! `Retry-After` at once rather than after a timeout.
+
+pub mod http;
+pub mod model;
+pub mod store;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use store::{Store, StoreError};
+
+/// Shortest write token accepted, in bytes.
+pub const MIN_TOKEN: usize = 16;
+
+pub struct Books {
+    store: Store,
+    /// SHA-256 of the bearer token writes need; `None`: every write is 401.
+    token: Option<[u8; 32]>,
+    migrated: AtomicBool,
+    ready: AtomicBool,
+    /// Why the database is not ready (for `/readyz` and the 503s).
+    why: Mutex<String>,
+}
+
+/// Why the books could not be set up at start.
+#[derive(Debug, thiserror::Error)]
+pub enum BooksError {
+    #[error("--books-token-file {}: {reason}", path.display())]
+    Token {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("--books-db: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The token in `path` (trimmed, at least [`MIN_TOKEN`] bytes), as its SHA-256.
+pub fn load_token(path: &Path) -> Result<[u8; 32], BooksError> {
+    use sha2::Digest;
+    let bad = |reason: String| BooksError::Token {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let token = text.trim_ascii();
+    if token.len() < MIN_TOKEN {
+        return Err(bad(format!("the token must be at least {MIN_TOKEN} bytes")));
+    }
+    Ok(sha2::Sha256::digest(token).into())
+}
+
+impl Books {
+    pub fn open(
+        url: &str,
+        pool: u32,
+        timeout: Duration,
+        token: Option<[u8; 32]>,
+    ) -> Result<Books, BooksError> {
+        Ok(Books {
+            store: Store::open(url, pool, timeout)?,
+            token,
+            migrated: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            why: Mutex::new("not checked yet".into()),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn token(&self) -> Option<&[u8; 32]> {
+        self.token.as_ref()
+    }
+
+    /// Migrated and answering its pings.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Relaxed)
+    }
+
+    /// Why not ready.
+    pub fn why_not_ready(&self) -> String {
+        self.why.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, result: Result<(), StoreError>) {
+        let was = self.ready.swap(result.is_ok(), Relaxed);
+        match result {
+            Ok(()) if !was => tracing::info!("books database ready"),
+            Err(e) => {
+                if was {
+                    tracing::error!(error = %e, "books database lost: readiness off");
+                } else {
+                    tracing::warn!(error = %e, "books database not ready");
+                }
+                *self.why.lock().unwrap_or_else(|p| p.into_inner()) = e.to_string();
+            }
+            Ok(()) => {}
+        }
+    }
+}
+
+/// Migrates, then pings every `every`, keeping [`Books::is_ready`]; returns on `stop`
+/// (also while a call is in flight), after closing the pool.
+pub async fn watch(books: Arc<Books>, every: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let check = async {
+            if !books.migrated.load(Relaxed) {
+                books.store.migrate().await?;
+                books.migrated.store(true, Relaxed);
+                tracing::info!(backend = ?books.store.backend(), "books migrations applied");
+            }
+            books.store.ping().await
+        };
+        let result = tokio::select! {
+            () = stop.cancelled() => break,
+            r = check => r,
+        };
+        books.set(result);
+    }
+    books.ready.store(false, Relaxed);
+    // Bounded: a connection stuck in a dead network must not hold the shutdown.
+    let _ = tokio::time::timeout(Duration::from_secs(2), books.store.close()).await;
+}

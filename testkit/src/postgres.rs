@@ -1,0 +1,187 @@
+//! A throwaway PostgreSQL server for one test: `initdb` in a temporary
+//! directory, `pg_ctl start` on a free loopback port (Unix socket in the same
+//! directory, `fsync` off), stopped (`-m immediate`) and removed on drop.
+//!
+//! PostgreSQL refuses to run as root: as root, every command runs as the
+//! `postgres` user (`runuser -u postgres`), which Debian's package creates, and
+//! the directory is handed to it. Missing binaries panic with the install command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+
+const INSTALL: &str = "Install it with: apt-get update && apt-get install -y postgresql";
+
+pub struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    running: bool,
+}
+
+/// The directory of Debian's `initdb`/`pg_ctl` (`/usr/lib/postgresql/N/bin`,
+/// newest N; `PG_BIN` overrides), else `initdb` on `PATH`.
+fn bin_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("PG_BIN") {
+        return PathBuf::from(p);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").is_file().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return bin;
+    }
+    crate::which("pg_ctl")
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| panic!("PostgreSQL's initdb/pg_ctl are not installed. {INSTALL}"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+impl Postgres {
+    /// initdb + start; waits (`pg_ctl -w`, 60 s) until it accepts connections.
+    pub fn start() -> Postgres {
+        let bin = bin_dir();
+        let dir =
+            std::env::temp_dir().join(format!("hf-pg-{}-{}", std::process::id(), free_port()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the PostgreSQL scratch dir");
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "chown to the postgres user failed (no such user?). {INSTALL}"
+            );
+        }
+        let pg = Postgres {
+            dir,
+            bin,
+            port: free_port(),
+            running: false,
+        };
+        let data = pg.data();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        let mut pg = pg;
+        pg.restart();
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    /// One of PostgreSQL's programs, as `postgres` when root.
+    fn command(&self, program: &str) -> Command {
+        let exe = self.bin.join(program);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    /// Runs one of PostgreSQL's programs; panics on failure.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}. {INSTALL}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the server (again) on the same port and data.
+    pub fn restart(&mut self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log").display().to_string();
+        let data = self.data();
+        let started = Instant::now();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "60", "start",
+            ],
+        );
+        self.running = true;
+        assert!(started.elapsed() < Duration::from_secs(61));
+    }
+
+    /// Stops the server at once (`-m immediate`: connections are cut, no checkpoint).
+    pub fn stop(&mut self) {
+        if self.running {
+            let data = self.data();
+            self.run(
+                "pg_ctl",
+                &["-D", &data, "-m", "immediate", "-w", "-t", "30", "stop"],
+            );
+            self.running = false;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres` (trust authentication).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if self.running {
+            let data = self.data();
+            let _ = self
+                .command("pg_ctl")
+                .args(["-D", &data, "-m", "immediate", "-w", "-t", "30", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
