@@ -280,3 +280,88 @@ fn books_in_the_mix_need_a_token_and_bad_mixes_are_clear_errors() {
         assert!(stderr.contains(needle), "{all:?}: {stderr}");
     }
 }
+
+/// The same mix against the real service (issue 17's routes on its SQLite store): every
+/// request succeeds, the books users' records exist in the store afterwards, and the
+/// service's own per-family counters saw each family loadgen sent.
+#[test]
+fn the_mix_against_the_real_service_on_sqlite() {
+    let dir = out_dir("mix-real");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_path = dir.join("books.token");
+    std::fs::write(&token_path, format!("{TOKEN}-real-service-0123456789\n")).unwrap();
+    let token = format!("{TOKEN}-real-service-0123456789");
+    let db = format!("sqlite://{}", dir.join("books.sqlite").display());
+    let service = TestService::start_with(
+        "i-mix",
+        &[
+            "--books-db",
+            &db,
+            "--books-token-file",
+            token_path.to_str().unwrap(),
+        ],
+    );
+    let out = run(
+        &[
+            "steady",
+            "-H",
+            &service.url,
+            "-u",
+            "4",
+            "--duration",
+            "3s",
+            "--interval",
+            "1s",
+            "--think-time",
+            "20ms",
+            "--mix",
+            "hello=2,repeat=1,factorial=1,books=3",
+            "--factorial-number",
+            "20",
+            "--books-token",
+            &token,
+            "--out-dir",
+            dir.join("out").to_str().unwrap(),
+        ],
+        Duration::from_secs(40),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let total = stdout.lines().find(|l| l.starts_with("total:")).unwrap();
+    assert!(total.contains("errors=0 "), "{total}\n{stdout}");
+    let report = std::fs::read_to_string(dir.join("out").join("report.json")).unwrap();
+    for name in [
+        "POST",
+        "/books/{id}",
+        "/api/v1/factorial",
+        "/hello",
+        "/repeat",
+    ] {
+        assert!(report.contains(name), "{name} in report.json");
+    }
+    // The service counted every family it was sent.
+    let families = service.load_report().families;
+    assert!(
+        families.hello > 0 && families.repeat > 0 && families.factorial > 0 && families.books > 0,
+        "{families:?}"
+    );
+    // The books users' records are in the store: list them over plain HTTP.
+    let port = service.addr.port();
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        conn,
+        "GET /books?limit=5 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains("\"title\""),
+        "records created by loadgen: {body}"
+    );
+    drop(service);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
