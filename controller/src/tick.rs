@@ -237,7 +237,8 @@ impl Reconciler {
         draining
     }
 
-    fn fleet_state(&self, snapshot: &GroupSnapshot, metrics: &FleetMetrics) -> FleetState {
+    /// The group as the policy engine sees it: bounds, desired, settled and warming counts.
+    pub fn fleet_state(&self, snapshot: &GroupSnapshot, metrics: &FleetMetrics) -> FleetState {
         let (min, max) = self.bounds(snapshot);
         let mut state = FleetState {
             min,

@@ -265,7 +265,9 @@ fn run_writes_the_summary_charts_and_data() {
     let args = SimulateArgs {
         config: None,
         trace: csv.display().to_string(),
-        compare: None,
+        compare: Vec::new(),
+        target_users_per_instance: None,
+        slo_users_per_instance: None,
         json: true,
         out: Some(dir.join("out")),
         boot: std::time::Duration::from_secs(20),
@@ -303,7 +305,9 @@ fn bad_config_or_trace_is_a_clear_error() {
     let args = |trace: &str, config: Option<&str>| SimulateArgs {
         config: config.map(Into::into),
         trace: trace.into(),
-        compare: None,
+        compare: Vec::new(),
+        target_users_per_instance: None,
+        slo_users_per_instance: None,
         json: false,
         out: None,
         boot: std::time::Duration::from_secs(1),
