@@ -247,12 +247,17 @@ fn compare_puts_two_policies_side_by_side() {
         fast.summary
     );
     let text = to_text(&[&fast.summary, &slow.summary]);
-    let config_line = text.lines().nth(1).expect("config line");
+    let config_line = text.lines().nth(2).expect("config line");
     assert!(
         config_line.contains("fast") && config_line.contains("slow"),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 11, "{text}");
+    // Two header lines, 11 figures, 11 scores.
+    assert_eq!(text.lines().count(), 24, "{text}");
+    assert!(
+        fast.summary.scores.theta_u < slow.summary.scores.theta_u,
+        "{text}"
+    );
 }
 
 #[test]

@@ -42,6 +42,7 @@ fn aws_example() -> Policies {
             min_adjustment_magnitude: None,
             estimated_instance_warmup_secs: 60.0,
         },
+        lookahead: None,
     }
 }
 

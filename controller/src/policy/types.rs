@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lookahead::Lookahead;
+
 /// How a step's `scaling_adjustment` is read (AWS names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdjustmentType {
@@ -229,6 +231,9 @@ impl StepPolicy {
 pub struct Policies {
     pub scale_out: StepPolicy,
     pub scale_in: StepPolicy,
+    /// `[policies.lookahead]`: the optional trend projection for scale-out (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookahead: Option<Lookahead>,
 }
 
 impl Policies {
@@ -282,6 +287,7 @@ impl Policies {
                 min_adjustment_magnitude: None,
                 estimated_instance_warmup_secs: 10.0,
             },
+            lookahead: None,
         }
     }
 }

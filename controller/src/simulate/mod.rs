@@ -139,6 +139,15 @@ pub fn run(args: SimulateArgs) -> Result<(), SimulateError> {
         let path = Path::new(other);
         let (mut label, config, model) = match Model::baseline(other) {
             Some(model) if !path.exists() => (other.clone(), configs[0].1.clone(), model),
+            None if !path.exists() => {
+                return Err(SimulateError::Flag {
+                    flag: "compare",
+                    message: format!(
+                        "`{other}` is neither a config file nor a baseline ({})",
+                        Model::BASELINES.join(", ")
+                    ),
+                });
+            }
             _ => {
                 let (label, config) = load_config(Some(path), &overrides)?;
                 (label, config, Model::Controller)

@@ -23,9 +23,11 @@
 //! | SLO-minutes lost | minutes (from the first sample) in which some sample had users per serving instance above the ceiling, or users and nothing serving |
 //!
 //! A sample with `d = 0` adds nothing to θU and θO (the ratio is undefined there); it still
-//! counts in `T`, and in τO when something serves. Reaction time: from the first sample with
-//! `d > s` to the first later sample whose desired capacity is higher than it was then
-//! (decided), and to the first whose serving count is higher (capacity added).
+//! counts in `T`, and in τO when something serves. Reaction time: from the first breach, the
+//! first sample with users and `d ≥ s` (users per serving instance at or above the target, as
+//! a `>=` scale-out alarm on the target sees it), to the first sample from there whose
+//! desired capacity is above the one before the breach (decided), and to the first whose
+//! serving count is above the breach's (capacity added).
 
 use serde::Serialize;
 
@@ -62,7 +64,7 @@ pub struct Scores {
     pub capacity_changes: u32,
     pub instance_hours: f64,
     pub slo_minutes_lost: u32,
-    /// Seconds from the start to the first sample with `d > s`.
+    /// Seconds from the start to the first breach (`d ≥ s`, with users).
     pub first_breach_s: Option<f64>,
     /// First breach → desired capacity raised, seconds.
     pub reaction_decided_s: Option<f64>,
@@ -195,7 +197,7 @@ pub fn reaction(
     let t0 = samples.first().map_or(0, |s| s.t_ms);
     let Some(k) = samples
         .iter()
-        .position(|x| demand(x, p) > f64::from(x.serving))
+        .position(|x| x.users > 0.0 && demand(x, p) >= f64::from(x.serving))
     else {
         return (None, None, None);
     };

@@ -63,9 +63,19 @@ fn each_formula_on_the_hand_computed_trace() {
     assert_eq!(capacity_changes(&t), 2, "desired 1 → 3 and 3 → 2");
     assert_eq!(slo_minutes_lost(&t, &P), 2, "minutes 0 and 1");
     let (breach, decided, serving) = reaction(&t, &P);
-    assert_eq!(breach, Some(30.0), "first d > s at t = 30");
-    assert_eq!(decided, Some(0.0), "desired 3 > 1 in the same sample");
-    assert_eq!(serving, Some(30.0), "3 serving at t = 60");
+    assert_eq!(
+        breach,
+        Some(0.0),
+        "d = s = 1 at t = 0 is a breach (at the target)"
+    );
+    assert_eq!(decided, Some(30.0), "desired 3 > 1 at t = 30");
+    assert_eq!(serving, Some(60.0), "3 serving at t = 60");
+    let later = &t[1..];
+    assert_eq!(
+        reaction(later, &P),
+        (Some(0.0), Some(0.0), Some(30.0)),
+        "breach at 30 s (d 3 > s 1) with desired raised in the same sample"
+    );
     let all = score(&t, &P);
     assert!(close(all.theta_u, 100.0 * 27.5 / 120.0));
     assert_eq!(all.slo_minutes_lost, 2);
@@ -105,6 +115,8 @@ fn slo_minutes_count_each_minute_a_span_touches_once() {
 fn no_breach_no_reaction_and_short_series_score_zero() {
     let t = vec![s(0, 5.0, 1, 1, 1), s(5, 5.0, 1, 1, 1)];
     assert_eq!(reaction(&t, &P), (None, None, None));
+    let idle = vec![s(0, 0.0, 0, 0, 0), s(5, 0.0, 0, 0, 0)];
+    assert_eq!(reaction(&idle, &P).0, None, "no users, no breach");
     let one = [s(0, 50.0, 1, 1, 1)];
     assert_eq!(theta_u(&one, &P), 0.0);
     assert_eq!(instability(&one), 0.0);
