@@ -170,12 +170,14 @@ fn a_surge_scales_out_after_boot_and_back_in_after_it() {
         (first.at_ms - simulate::EPOCH_MS, first.action.as_str()),
         (300_000, "scale_out")
     );
-    assert!(s.scale_outs >= 3 && s.scale_ins >= 3, "{s:#?}");
+    // One step covers 400 per instance (+700 %); scale-in waits five minutes below 20, then
+    // removes one at a time.
+    assert!(s.scale_outs >= 1 && s.scale_ins >= 2, "{s:#?}");
     assert_eq!(s.oscillations, 0, "{s:#?}");
-    // 400 users at 50 per instance: 8 to 10 instances; back to 1 or 2 at the end.
+    // 400 users at 50 per instance: 8 to 10 instances; on the way back down at the end.
     assert!((8..=10).contains(&s.peak_instances), "{s:#?}");
     let last = run.rows.last().expect("rows");
-    assert!(last.desired <= 2, "{last:?}");
+    assert!(last.desired <= s.peak_instances - 2, "{last:?}");
     // Boot is 30 s: the first new instance serves 30 s after the first scale-out.
     let serving = |t_ms: u64| {
         run.rows
@@ -184,7 +186,7 @@ fn a_surge_scales_out_after_boot_and_back_in_after_it() {
             .expect("row")
             .in_service
     };
-    assert_eq!((serving(325_000), serving(330_000)), (1, 2));
+    assert_eq!((serving(325_000), serving(330_000)), (1, 8));
     assert!(s.seconds_above_scale_out_threshold >= 30.0, "{s:#?}");
     // Every action is explained.
     assert!(

@@ -84,11 +84,14 @@ fn projection(projected: f64) -> Projection {
 #[test]
 fn a_projected_breach_scales_out_by_the_policy_step_and_explains_it() {
     let out = Policies::local_default().scale_out;
-    // 240 users ahead on 4 desired = 60 ≥ 50: step [0, 15) +20 % of 4 → 1 (min 1) → 5.
+    // 240 users ahead on 4 desired = 60 ≥ 50: step [+10, +25) +50 % of 4 → 6.
     let d = apply(&out, &projection(240.0), 10, nothing(4));
+    assert_eq!((d.action, d.capacity_after), (Action::ScaleOut, 6));
+    // 208 ahead = 52: step [0, +10) +20 % of 4 → 0.8 → 1 (min 1) → 5.
+    let d = apply(&out, &projection(208.0), 10, nothing(4));
     assert_eq!((d.action, d.capacity_after), (Action::ScaleOut, 5));
     assert!(d.explanation.contains("lookahead"), "{}", d.explanation);
-    assert!(d.explanation.contains("240 in 40 s"), "{}", d.explanation);
+    assert!(d.explanation.contains("208 in 40 s"), "{}", d.explanation);
     // Capped at max.
     let d = apply(&out, &projection(1000.0), 6, nothing(4));
     assert_eq!(d.capacity_after, 6);

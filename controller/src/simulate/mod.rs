@@ -159,10 +159,20 @@ pub fn run(args: SimulateArgs) -> Result<(), SimulateError> {
         }
         configs.push((label, config, model));
     }
-    let runs: Vec<Run> = configs
-        .iter()
-        .map(|(label, config, model)| simulate_model(label, config, *model, &trace, &params))
-        .collect();
+    // The runs are independent (and each deterministic): one thread each.
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = configs
+            .iter()
+            .map(|(label, config, model)| {
+                let (trace, params) = (&trace, &params);
+                s.spawn(move || simulate_model(label, config, *model, trace, params))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
+    });
     let summaries: Vec<&Summary> = runs.iter().map(|r| &r.summary).collect();
     if args.json {
         println!(

@@ -7,8 +7,9 @@
 //! Autoscalers for Complex Workflows", ACM TOMPECS 3(2), 2018.
 //!
 //! Each sample `i` holds from its time `t_i` until the next sample's (`Δt_i`); the last one
-//! ends the series, so `T = t_last − t_first`. With `d_i` = users / the per-instance target
-//! (the demand, in instances, fractional) and `s_i` = instances serving (in service, warming
+//! ends the series, so `T = t_last − t_first`. With `d_i` = ⌈users / the per-instance
+//! target⌉ (the demand: the fewest instances that serve the users within the target, in
+//! resource units as SPEC RG defines it) and `s_i` = instances serving (in service, warming
 //! ones included: the balancer sends them traffic):
 //!
 //! | score | formula |
@@ -72,8 +73,11 @@ pub struct Scores {
     pub reaction_serving_s: Option<f64>,
 }
 
+/// `⌈users / target⌉` (a hair of tolerance, so 30 / 10 is 3 whatever the rounding).
 fn demand(s: &ScoreSample, p: &ScoreParams) -> f64 {
-    s.users / p.target_users_per_instance
+    (s.users / p.target_users_per_instance - 1e-9)
+        .ceil()
+        .max(0.0)
 }
 
 /// `(sample, Δt in ms)` pairs: each sample with the time until the next one.
@@ -131,7 +135,7 @@ pub fn tau_o(samples: &[ScoreSample], p: &ScoreParams) -> f64 {
 }
 
 /// Instability (%): the share of steps where supply and demand move in opposite directions.
-pub fn instability(samples: &[ScoreSample]) -> f64 {
+pub fn instability(samples: &[ScoreSample], p: &ScoreParams) -> f64 {
     if samples.len() < 2 {
         return 0.0;
     }
@@ -139,7 +143,7 @@ pub fn instability(samples: &[ScoreSample]) -> f64 {
         .windows(2)
         .filter(|w| {
             let ds = i64::from(w[1].serving) - i64::from(w[0].serving);
-            let dd = w[1].users - w[0].users;
+            let dd = demand(&w[1], p) - demand(&w[0], p);
             (ds > 0 && dd < 0.0) || (ds < 0 && dd > 0.0)
         })
         .count();
@@ -228,7 +232,7 @@ pub fn score(samples: &[ScoreSample], p: &ScoreParams) -> Scores {
         theta_o: theta_o(samples, p),
         tau_u: tau_u(samples, p),
         tau_o: tau_o(samples, p),
-        instability: instability(samples),
+        instability: instability(samples, p),
         capacity_changes: capacity_changes(samples),
         instance_hours: instance_hours(samples),
         slo_minutes_lost: slo_minutes_lost(samples, p),

@@ -53,7 +53,7 @@ fn each_formula_on_the_hand_computed_trace() {
         // s > d at t = 90
         ("tau_o", tau_o(&t, &P), 25.0),
         // 90 → 120: supply 3 → 2 while users 10 → 20; 1 of 4 steps
-        ("instability", instability(&t), 25.0),
+        ("instability", instability(&t, &P), 25.0),
         // (1 + 3 + 3 + 3) · 30 s
         ("instance_hours", instance_hours(&t), 300.0 / 3600.0),
     ];
@@ -79,6 +79,24 @@ fn each_formula_on_the_hand_computed_trace() {
     let all = score(&t, &P);
     assert!(close(all.theta_u, 100.0 * 27.5 / 120.0));
     assert_eq!(all.slo_minutes_lost, 2);
+}
+
+#[test]
+fn demand_is_whole_instances_and_moves_only_across_a_multiple_of_the_target() {
+    // 11 users need 2 instances of 10: 1 serving is half the demand for the whole 10 s.
+    let t = vec![
+        s(0, 11.0, 1, 1, 1),
+        s(10, 12.0, 2, 2, 2),
+        s(20, 19.0, 1, 1, 1),
+        s(30, 21.0, 2, 2, 2),
+    ];
+    assert!(close(
+        theta_u(&t, &P),
+        100.0 * (0.5 * 10.0 + 0.5 * 10.0) / 30.0
+    ));
+    // 11 → 12 is no move of d (2 → 2); 12 → 19 neither, though s went 2 → 1; 19 → 21 is
+    // d 2 → 3 with s 1 → 2: the same direction. No opposite moves.
+    assert_eq!(instability(&t, &P), 0.0);
 }
 
 #[test]
@@ -113,13 +131,14 @@ fn slo_minutes_count_each_minute_a_span_touches_once() {
 
 #[test]
 fn no_breach_no_reaction_and_short_series_score_zero() {
-    let t = vec![s(0, 5.0, 1, 1, 1), s(5, 5.0, 1, 1, 1)];
+    // 15 users need 2 instances of 10: 3 serving never breach.
+    let t = vec![s(0, 15.0, 3, 3, 3), s(5, 15.0, 3, 3, 3)];
     assert_eq!(reaction(&t, &P), (None, None, None));
     let idle = vec![s(0, 0.0, 0, 0, 0), s(5, 0.0, 0, 0, 0)];
     assert_eq!(reaction(&idle, &P).0, None, "no users, no breach");
     let one = [s(0, 50.0, 1, 1, 1)];
     assert_eq!(theta_u(&one, &P), 0.0);
-    assert_eq!(instability(&one), 0.0);
+    assert_eq!(instability(&one, &P), 0.0);
     assert_eq!(slo_minutes_lost(&one, &P), 0);
     assert_eq!(score(&[], &P).instance_hours, 0.0);
 }

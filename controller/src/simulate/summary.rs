@@ -205,7 +205,7 @@ pub fn to_text(summaries: &[&Summary]) -> String {
     );
     let _ = writeln!(
         out,
-        "scores: demand d = users / {} per instance, supply s = instances serving (Herbst et al. 2016; Ilyushkin et al. 2018)",
+        "scores: demand d = ⌈users / {}⌉ instances, supply s = instances serving (Herbst et al. 2016; Ilyushkin et al. 2018)",
         first.target_users_per_instance
     );
     let rows: Vec<(String, Cell)> = vec![
