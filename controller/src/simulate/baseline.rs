@@ -8,10 +8,13 @@
 //!   creates for a target-tracking policy on `ConcurrentUsersPerInstance` with target `T`:
 //!   high = `> T` for 3 of 3 one-minute datapoints, low = `< 0.9 T` for 15 of 15 (AWS, "Target
 //!   tracking scaling policies for Amazon EC2 Auto Scaling", and the alarms it shows for such
-//!   a policy). While an alarm is in ALARM the policy is invoked every minute and sets the
-//!   capacity proportionally, `ceil(current × metric / T)`, where `current` is the settled
-//!   (non-warming) capacity; scale-out never goes below the capacity already on its way,
-//!   scale-in waits for warmup to end ("instances that are warming up are not counted ...").
+//!   a policy). The metric is an EC2-style per-instance average over the settled instances:
+//!   with traffic spread evenly, users / instances serving (not the controller's
+//!   users / settled instances, which runs high while instances warm). While an alarm is in
+//!   ALARM the policy is invoked every minute and sets the capacity proportionally,
+//!   `ceil(current × metric / T)`, where `current` is the settled (non-warming) capacity;
+//!   scale-out never goes below the capacity already on its way, scale-in waits for warmup
+//!   to end ("instances that are warming up are not counted ...").
 //! - `hpa` ([`Hpa`]): the Kubernetes Horizontal Pod Autoscaler with its defaults (Kubernetes
 //!   docs, "Horizontal Pod Autoscaling": algorithm details and default behaviour): sync every
 //!   15 s; `desired = ceil(current × metric / target)` over ready pods (serving instances),
@@ -214,10 +217,6 @@ impl Baseline {
     }
 }
 
-fn users_per_instance(s: &MetricSample) -> Option<f64> {
-    s.usable(MetricName::ConcurrentUsersPerInstance)
-}
-
 /// The AWS target-tracking model (see the module docs).
 #[derive(Debug, Clone)]
 pub struct TargetTracking {
@@ -248,7 +247,12 @@ impl TargetTracking {
 
     pub fn decide(&mut self, v: &View) -> Decision {
         let f = &v.fleet;
-        let Some((at, dp)) = self.periods.push(v.now_ms, users_per_instance(&v.sample)) else {
+        let per = v
+            .sample
+            .usable(MetricName::ConcurrentUsers)
+            .filter(|_| v.serving > 0)
+            .map(|u| u / f64::from(v.serving));
+        let Some((at, dp)) = self.periods.push(v.now_ms, per) else {
             return hold(
                 f,
                 Reason::WithinBand,

@@ -19,6 +19,12 @@
 //!   figure already leaves them out); breaches within the same step while they warm add
 //!   nothing more (AWS's worked example). Scale-in waits for warmup to end.
 //!
+//! A hazard this shows: the controller publishes users per *settled* instance, which runs
+//! high while new instances warm (they serve users but do not count). A period that ends as
+//! their warmup ends is evaluated against the new, larger current capacity, so a large
+//! percent step applies the stale figure to it (built-in `spike`: 1 → 8, then 8 → 40 one
+//! period later). The controller, evaluating the tick's own figure, does not.
+//!
 //! The adjustment itself (steps, rounding, MinAdjustmentMagnitude, min/max) is the policy
 //! engine's `evaluate`, which has AWS's semantics; what differs from controller mode is only
 //! when it is called and with which datapoints, and that no settling or stale-data holds

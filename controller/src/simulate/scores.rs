@@ -25,8 +25,8 @@
 //!
 //! A sample with `d = 0` adds nothing to θU and θO (the ratio is undefined there); it still
 //! counts in `T`, and in τO when something serves. Reaction time: from the first breach, the
-//! first sample with users and `d ≥ s` (users per serving instance at or above the target, as
-//! a `>=` scale-out alarm on the target sees it), to the first sample from there whose
+//! first sample with users per serving instance at or above the target (`users ≥ target × s`,
+//! as a `>=` scale-out alarm on the target sees it), to the first sample from there whose
 //! desired capacity is above the one before the breach (decided), and to the first whose
 //! serving count is above the breach's (capacity added).
 
@@ -65,7 +65,7 @@ pub struct Scores {
     pub capacity_changes: u32,
     pub instance_hours: f64,
     pub slo_minutes_lost: u32,
-    /// Seconds from the start to the first breach (`d ≥ s`, with users).
+    /// Seconds from the start to the first breach (`users ≥ target × s`, with users).
     pub first_breach_s: Option<f64>,
     /// First breach → desired capacity raised, seconds.
     pub reaction_decided_s: Option<f64>,
@@ -199,10 +199,9 @@ pub fn reaction(
     p: &ScoreParams,
 ) -> (Option<f64>, Option<f64>, Option<f64>) {
     let t0 = samples.first().map_or(0, |s| s.t_ms);
-    let Some(k) = samples
-        .iter()
-        .position(|x| x.users > 0.0 && demand(x, p) >= f64::from(x.serving))
-    else {
+    let Some(k) = samples.iter().position(|x| {
+        x.users > 0.0 && x.users >= p.target_users_per_instance * f64::from(x.serving)
+    }) else {
         return (None, None, None);
     };
     let b = samples[k];

@@ -275,7 +275,9 @@ pub fn to_text(summaries: &[&Summary]) -> String {
             ),
             Box::new(|s: &Summary| s.scores.slo_minutes_lost.to_string()),
         ),
-        score_row("first breach (d ≥ s) at", |s| secs(s.first_breach_s)),
+        score_row("first breach (users ≥ target × s) at", |s| {
+            secs(s.first_breach_s)
+        }),
         score_row("reaction: breach → desired raised", |s| {
             secs(s.reaction_decided_s)
         }),
