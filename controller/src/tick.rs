@@ -180,14 +180,14 @@ impl Reconciler {
         } else if decision.action == Action::ScaleIn && !settling.is_empty() {
             decision = hold_settling(decision, &settling, self.settle_until_ms, now_ms);
         }
-        if let (Some(l), Some(trend)) = (&self.policies.lookahead, &mut self.trend) {
-            if let Some(users) = sample.usable(MetricName::ConcurrentUsers) {
-                trend.observe(now_ms, users);
-                let horizon = l.horizon_ms(&self.policies.scale_out);
-                if let Some(p) = trend.project(horizon, l.max_growth) {
-                    let max = fleet.max.max(fleet.min);
-                    decision = apply_lookahead(&self.policies.scale_out, &p, max, decision);
-                }
+        if let (Some(l), Some(trend)) = (&self.policies.lookahead, &mut self.trend)
+            && let Some(users) = sample.usable(MetricName::ConcurrentUsers)
+        {
+            trend.observe(now_ms, users);
+            let horizon = l.horizon_ms(&self.policies.scale_out);
+            if let Some(p) = trend.project(horizon, l.max_growth) {
+                let max = fleet.max.max(fleet.min);
+                decision = apply_lookahead(&self.policies.scale_out, &p, max, decision);
             }
         }
         if decision.action == Action::ScaleIn {
