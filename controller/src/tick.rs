@@ -18,7 +18,12 @@
 //! ```
 //!
 //! Invariants: no I/O, no clock (`now_ms` is an argument), no async. The reconciler's only
-//! memory is the tick counter and the policy engine's alarm history.
+//! memory is the tick counter, the policy engine's alarm history, the settling hold and,
+//! with `[policies.lookahead]`, the recent users the trend is fitted on (so the daemon and
+//! the simulator both run the lookahead).
+//!
+//! Lookahead: after the policies and the holds have decided, a tick that changes nothing
+//! may still scale out on the users projected one horizon ahead (`policy::lookahead`).
 //!
 //! Data quality: the policy engine sees a stale sample (and does nothing) when in-service
 //! instances exist but none sent a fresh report. When only SOME in-service instances lack
@@ -33,7 +38,8 @@ use proto::{
 use crate::aggregate::{AggregateParams, FleetMetrics, ReportBook, aggregate};
 use crate::metrics::{Datum, encode};
 use crate::policy::{
-    Action, Alarms, Decision, FleetState, MetricSample, Policies, Reason, evaluate,
+    Action, Alarms, Decision, FleetState, MetricName, MetricSample, Policies, Reason, Trend,
+    apply_lookahead, evaluate,
 };
 use crate::provider::GroupSnapshot;
 
@@ -79,6 +85,8 @@ pub struct Reconciler {
     tick: u64,
     /// Scale-in is held until then (Unix ms): see `Reconciler::settling`.
     settle_until_ms: u64,
+    /// The recent fleet users, with `[policies.lookahead]`.
+    trend: Option<Trend>,
 }
 
 impl Reconciler {
@@ -86,6 +94,7 @@ impl Reconciler {
     pub fn new(policies: Policies, settings: ReconcilerSettings) -> Self {
         Self {
             alarms: Alarms::new(&policies),
+            trend: policies.lookahead.as_ref().map(Trend::new),
             policies,
             settings,
             tick: 0,
@@ -178,6 +187,16 @@ impl Reconciler {
         } else if decision.action == Action::ScaleIn && !settling.is_empty() {
             decision = hold_settling(decision, &settling, self.settle_until_ms, now_ms);
         }
+        if let (Some(l), Some(trend)) = (&self.policies.lookahead, &mut self.trend)
+            && let Some(users) = sample.usable(MetricName::ConcurrentUsers)
+        {
+            trend.observe(now_ms, users);
+            let horizon = l.horizon_ms(&self.policies.scale_out);
+            if let Some(p) = trend.project(horizon, l.max_growth) {
+                let max = fleet.max.max(fleet.min);
+                decision = apply_lookahead(&self.policies.scale_out, &p, max, decision);
+            }
+        }
         if decision.action == Action::ScaleIn {
             // The instances this removes drain next: their users move to the others.
             self.settle_until_ms = self
@@ -244,7 +263,8 @@ impl Reconciler {
         draining
     }
 
-    fn fleet_state(&self, snapshot: &GroupSnapshot, metrics: &FleetMetrics) -> FleetState {
+    /// The group as the policy engine sees it: bounds, desired, settled and warming counts.
+    pub fn fleet_state(&self, snapshot: &GroupSnapshot, metrics: &FleetMetrics) -> FleetState {
         let (min, max) = self.bounds(snapshot);
         let mut state = FleetState {
             min,

@@ -8,8 +8,12 @@ use crate::provider::memory::MemoryFleet;
 use crate::synthetic::{report, user_ids};
 
 fn reconciler(min: u32, max: u32) -> Reconciler {
+    // Scale-in after three 5 s periods (the defaults wait five minutes), so the holds show.
+    let mut policies = Policies::local_default();
+    policies.scale_in.alarm.evaluation_periods = 3;
+    policies.scale_in.alarm.datapoints_to_alarm = Some(3);
     Reconciler::new(
-        Policies::local_default(),
+        policies,
         ReconcilerSettings {
             min_size: min,
             max_size: max,

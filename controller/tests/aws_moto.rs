@@ -94,6 +94,7 @@ fn policies() -> Policies {
             min_adjustment_magnitude: None,
             estimated_instance_warmup_secs: 0.0,
         },
+        lookahead: None,
     };
     p.validate().unwrap();
     p

@@ -170,12 +170,14 @@ fn a_surge_scales_out_after_boot_and_back_in_after_it() {
         (first.at_ms - simulate::EPOCH_MS, first.action.as_str()),
         (300_000, "scale_out")
     );
-    assert!(s.scale_outs >= 3 && s.scale_ins >= 3, "{s:#?}");
+    // One step covers 400 per instance (+700 %); scale-in waits five minutes below 20, then
+    // removes one at a time.
+    assert!(s.scale_outs >= 1 && s.scale_ins >= 2, "{s:#?}");
     assert_eq!(s.oscillations, 0, "{s:#?}");
-    // 400 users at 50 per instance: 8 to 10 instances; back to 1 or 2 at the end.
+    // 400 users at 50 per instance: 8 to 10 instances; on the way back down at the end.
     assert!((8..=10).contains(&s.peak_instances), "{s:#?}");
     let last = run.rows.last().expect("rows");
-    assert!(last.desired <= 2, "{last:?}");
+    assert!(last.desired <= s.peak_instances - 2, "{last:?}");
     // Boot is 30 s: the first new instance serves 30 s after the first scale-out.
     let serving = |t_ms: u64| {
         run.rows
@@ -184,7 +186,7 @@ fn a_surge_scales_out_after_boot_and_back_in_after_it() {
             .expect("row")
             .in_service
     };
-    assert_eq!((serving(325_000), serving(330_000)), (1, 2));
+    assert_eq!((serving(325_000), serving(330_000)), (1, 8));
     assert!(s.seconds_above_scale_out_threshold >= 30.0, "{s:#?}");
     // Every action is explained.
     assert!(
@@ -247,12 +249,17 @@ fn compare_puts_two_policies_side_by_side() {
         fast.summary
     );
     let text = to_text(&[&fast.summary, &slow.summary]);
-    let config_line = text.lines().nth(1).expect("config line");
+    let config_line = text.lines().nth(2).expect("config line");
     assert!(
         config_line.contains("fast") && config_line.contains("slow"),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 11, "{text}");
+    // Two header lines, 11 figures, 11 scores.
+    assert_eq!(text.lines().count(), 24, "{text}");
+    assert!(
+        fast.summary.scores.theta_u < slow.summary.scores.theta_u,
+        "{text}"
+    );
 }
 
 #[test]
@@ -265,7 +272,9 @@ fn run_writes_the_summary_charts_and_data() {
     let args = SimulateArgs {
         config: None,
         trace: csv.display().to_string(),
-        compare: None,
+        compare: Vec::new(),
+        target_users_per_instance: None,
+        slo_users_per_instance: None,
         json: true,
         out: Some(dir.join("out")),
         boot: std::time::Duration::from_secs(20),
@@ -303,7 +312,9 @@ fn bad_config_or_trace_is_a_clear_error() {
     let args = |trace: &str, config: Option<&str>| SimulateArgs {
         config: config.map(Into::into),
         trace: trace.into(),
-        compare: None,
+        compare: Vec::new(),
+        target_users_per_instance: None,
+        slo_users_per_instance: None,
         json: false,
         out: None,
         boot: std::time::Duration::from_secs(1),

@@ -439,3 +439,33 @@ fn the_lease_section() {
     let e = parse(&format!("{base}[lease]\ntable = \"t-1\"\nttable = \"x\"\n")).unwrap_err();
     assert!(e.to_string().contains("ttable"), "{e}");
 }
+
+#[test]
+fn lookahead_is_off_by_default_and_parsed_and_checked_when_given() {
+    let local = parse(&example("local.toml")).unwrap();
+    assert_eq!(local.policies.lookahead, None, "off by default");
+    for name in ["local.toml", "aws.toml"] {
+        let on = example(name)
+            .replace("# [policies.lookahead]", "[policies.lookahead]")
+            .replace("# window_secs = 60", "window_secs = 60")
+            .replace("# horizon_secs = 40", "horizon_secs = 40")
+            .replace("# max_growth = 2", "max_growth = 2");
+        let c = parse(&on).unwrap();
+        assert_eq!(
+            c.policies.lookahead,
+            Some(crate::policy::Lookahead {
+                window_secs: 60.0,
+                horizon_secs: Some(40.0),
+                max_growth: 2.0,
+            }),
+            "{name}"
+        );
+        let bad = on.replace("window_secs = 60", "window_secs = 0");
+        let err = parse(&bad).unwrap_err();
+        assert_eq!(err.field(), Some("policies.lookahead.window_secs"), "{err}");
+        let typo = on.replace("window_secs = 60", "window = 60");
+        assert!(parse(&typo).unwrap_err().to_string().contains("window"));
+    }
+    let minimal = parse("[group]\nmin_size = 1\nmax_size = 2\n[policies.lookahead]\n");
+    assert!(minimal.is_err(), "a [policies] table needs its policies");
+}

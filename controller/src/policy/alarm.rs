@@ -221,6 +221,18 @@ impl Alarms {
         self.last = Some((now_ms, status(out_metric), status(in_metric)));
     }
 
+    /// Feeds one ready-made datapoint to each alarm (`None`: missing), for a model that
+    /// aggregates periods itself (the simulator's model of CloudWatch alarms).
+    pub fn observe_each(&mut self, now_ms: u64, scale_out: Option<f64>, scale_in: Option<f64>) {
+        let status = |v: Option<f64>| match v.filter(|v| v.is_finite()) {
+            Some(_) => SampleStatus::Fresh,
+            None => SampleStatus::Missing,
+        };
+        self.scale_out.observe(now_ms, scale_out);
+        self.scale_in.observe(now_ms, scale_in);
+        self.last = Some((now_ms, status(scale_out), status(scale_in)));
+    }
+
     /// The status of the sample observed exactly at `now_ms` for (scale-out, scale-in);
     /// `Missing` for both when nothing was observed at `now_ms`.
     pub fn sample_status(&self, now_ms: u64) -> (SampleStatus, SampleStatus) {

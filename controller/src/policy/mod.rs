@@ -44,12 +44,17 @@
 //! - **Bad data.** A tick whose sample is stale or missing never scales in (nor out): reason
 //!   `stale_data` / `no_data`. Only the min/max correction still happens.
 //!
+//! - **Lookahead** (optional, `[policies.lookahead]`): a scale-out on the users projected one
+//!   warmup ahead; never a scale-in. See `lookahead`.
+//!
 //! Files: `types` (config data + validation), `alarm` (period aggregation, M-of-N),
-//! `decide` (the evaluation and its explanation), `decision` (the result as data).
+//! `decide` (the evaluation and its explanation), `decision` (the result as data),
+//! `lookahead` (the trend projection).
 
 mod alarm;
 mod decide;
 mod decision;
+mod lookahead;
 mod types;
 mod validate;
 
@@ -61,6 +66,7 @@ mod tests;
 pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
 pub use decide::{Engine, apply_adjustment, evaluate, is_warming, round_percent};
 pub use decision::{Action, Decision, Reason};
+pub use lookahead::{Lookahead, Projection, Trend, apply as apply_lookahead};
 pub use types::{
     AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, PolicyMode, Statistic,
     StepAdjustment, StepPolicy,

@@ -43,6 +43,7 @@ fn aws_example() -> Policies {
             min_adjustment_magnitude: None,
             estimated_instance_warmup_secs: 60.0,
         },
+        lookahead: None,
     }
 }
 
@@ -438,11 +439,11 @@ fn validation_names_the_field() {
         ),
         (
             |p| p.scale_out.steps[1].upper_bound = None,
-            "policies.scale_out.steps[2].upper_bound",
+            "policies.scale_out.steps[5].upper_bound",
         ),
         (
-            |p| p.scale_out.steps[2].upper_bound = Some(90.0),
-            "policies.scale_out.steps[2].upper_bound",
+            |p| p.scale_out.steps[5].upper_bound = Some(300.0),
+            "policies.scale_out.steps[5].upper_bound",
         ),
         (
             |p| p.scale_out.steps[0].lower_bound = Some(5.0),

@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lookahead::Lookahead;
+
 /// How a step's `scaling_adjustment` is read (AWS names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdjustmentType {
@@ -263,6 +265,9 @@ pub struct Policies {
     pub mode: PolicyMode,
     pub scale_out: StepPolicy,
     pub scale_in: StepPolicy,
+    /// `[policies.lookahead]`: the optional trend projection for scale-out (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookahead: Option<Lookahead>,
 }
 
 impl Policies {
@@ -272,12 +277,20 @@ impl Policies {
     }
 
     /// The policies `controller up` uses on one machine (tick 5 s): scale out when
-    /// `ConcurrentUsersPerInstance >= 50` by +20 % / +50 % / +100 % of the fleet (at least one
-    /// instance), scale in by one when it has stayed `<= 20` for three periods; warmup 10 s.
+    /// `ConcurrentUsersPerInstance >= 50` by +20 % / +50 % / +100 % / +200 % / +400 % /
+    /// +700 % of the fleet (at least one instance) as the metric passes 50 / 60 / 75 / 100 /
+    /// 150 / 250, scale in by one when it has stayed `<= 20` for five minutes (60 periods);
+    /// warmup 10 s.
     ///
-    /// Percent steps rather than +1/+2: a per-instance metric at twice the threshold needs
-    /// twice the instances, whatever the fleet size. The thresholds are far enough apart that
-    /// no step lands the fleet across the other one (no oscillation under constant load).
+    /// Percent steps rather than +1/+2: a per-instance metric at `v` needs `v / 50` times the
+    /// instances, whatever the fleet size; each step adds what the top of its range needs
+    /// (60 → +20 %, 75 → +50 %, 100 → +100 %, 150 → +200 %, 250 → +400 %), so one step
+    /// covers a breach anywhere in it, and a spike of 10× finds its capacity in one boot.
+    /// Five minutes below 20 before a scale-in is Kubernetes HPA's default scale-down
+    /// stabilisation (AWS target tracking waits 15): a shorter window removed capacity in
+    /// the dips of a sawtooth just before the next climb needed it (`controller simulate
+    /// --trace sawtooth --compare hpa`). The thresholds are far enough apart that no step
+    /// lands the fleet across the other one (no oscillation under constant load).
     pub fn local_default() -> Policies {
         Policies {
             mode: PolicyMode::Controller,
@@ -294,9 +307,12 @@ impl Policies {
                 },
                 adjustment_type: AdjustmentType::PercentChangeInCapacity,
                 steps: vec![
-                    step(Some(0.0), Some(15.0), 20),
-                    step(Some(15.0), Some(40.0), 50),
-                    step(Some(40.0), None, 100),
+                    step(Some(0.0), Some(10.0), 20),
+                    step(Some(10.0), Some(25.0), 50),
+                    step(Some(25.0), Some(50.0), 100),
+                    step(Some(50.0), Some(100.0), 200),
+                    step(Some(100.0), Some(200.0), 400),
+                    step(Some(200.0), None, 700),
                 ],
                 min_adjustment_magnitude: Some(1),
                 estimated_instance_warmup_secs: 10.0,
@@ -309,14 +325,15 @@ impl Policies {
                     threshold: 20.0,
                     comparison: Comparison::LessThanOrEqualToThreshold,
                     period_secs: 5.0,
-                    evaluation_periods: 3,
-                    datapoints_to_alarm: Some(3),
+                    evaluation_periods: 60,
+                    datapoints_to_alarm: Some(60),
                 },
                 adjustment_type: AdjustmentType::ChangeInCapacity,
                 steps: vec![step(None, Some(0.0), -1)],
                 min_adjustment_magnitude: None,
                 estimated_instance_warmup_secs: 10.0,
             },
+            lookahead: None,
         }
     }
 }

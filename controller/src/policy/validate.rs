@@ -27,6 +27,9 @@ impl Policies {
     pub fn validate(&self) -> Result<(), PolicyError> {
         validate_policy(&self.scale_out, "policies.scale_out", true)?;
         validate_policy(&self.scale_in, "policies.scale_in", false)?;
+        if let Some(l) = &self.lookahead {
+            validate_lookahead(l, self)?;
+        }
         let (out, inn) = (&self.scale_out.alarm, &self.scale_in.alarm);
         if out.metric == inn.metric && inn.threshold >= out.threshold {
             return Err(err(
@@ -40,6 +43,38 @@ impl Policies {
         }
         Ok(())
     }
+}
+
+fn validate_lookahead(l: &super::Lookahead, p: &Policies) -> Result<(), PolicyError> {
+    let path = "policies.lookahead";
+    if !(l.window_secs.is_finite() && l.window_secs > 0.0 && l.window_secs <= 3_600.0) {
+        return Err(err(
+            format!("{path}.window_secs"),
+            format!("{} is outside (0, 3600]", l.window_secs),
+        ));
+    }
+    if let Some(h) = l.horizon_secs
+        && !(h.is_finite() && (0.0..=3_600.0).contains(&h))
+    {
+        return Err(err(
+            format!("{path}.horizon_secs"),
+            format!("{h} is outside [0, 3600]"),
+        ));
+    }
+    if !(l.max_growth.is_finite() && (1.0..=10.0).contains(&l.max_growth)) {
+        return Err(err(
+            format!("{path}.max_growth"),
+            format!("{} is outside [1, 10]", l.max_growth),
+        ));
+    }
+    if p.scale_out.alarm.metric != super::MetricName::ConcurrentUsersPerInstance {
+        return Err(err(
+            path,
+            "projects users per instance: the scale-out alarm's metric must be \
+             ConcurrentUsersPerInstance",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_policy(p: &StepPolicy, path: &str, scale_out: bool) -> Result<(), PolicyError> {

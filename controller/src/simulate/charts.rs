@@ -1,7 +1,8 @@
 //! The runs as charts (data for the `chart` crate; rendering happens there). Pure.
 //!
-//! Two charts stacked: users with desired and in-service capacity; users per instance
-//! against the thresholds. With `--compare` both runs share each chart.
+//! Two charts stacked: users, demand (`d` = users / the scores' target, in instances) and
+//! supply (instances serving; with one run its desired capacity too); users per instance
+//! against the thresholds. With `--compare` every run shares each chart.
 
 use chart::{Chart, Series, Threshold};
 
@@ -10,9 +11,12 @@ use super::engine::{Row, Run};
 /// Points per series at most; longer runs keep each bucket's highest value.
 pub const MAX_POINTS: usize = 2_000;
 
-const COLORS: [[&str; 3]; 2] = [
+const COLORS: [[&str; 3]; 5] = [
     ["#1f77b4", "#2ca02c", "#9467bd"],
     ["#d62728", "#ff7f0e", "#8c564b"],
+    ["#17becf", "#bcbd22", "#e377c2"],
+    ["#8c564b", "#393b79", "#637939"],
+    ["#e7ba52", "#843c39", "#7b4173"],
 ];
 
 /// Downsamples `rows` to at most [`MAX_POINTS`] points of `value` (bucket maximum).
@@ -27,7 +31,7 @@ fn points(rows: &[Row], value: impl Fn(&Row) -> Option<f64>) -> Vec<(f64, f64)> 
         .collect()
 }
 
-/// The two charts of `runs` (one or two).
+/// The two charts of `runs` (any number; colours repeat after five).
 pub fn charts(runs: &[&Run]) -> Vec<Chart> {
     let Some(first) = runs.first() else {
         return Vec::new();
@@ -50,7 +54,19 @@ pub fn charts(runs: &[&Run]) -> Vec<Chart> {
             Series::new("users", points(&first.rows, |r| Some(r.users as f64)))
                 .stepped()
                 .color("#7f7f7f"),
-        );
+        )
+        .series({
+            let target = first
+                .summary
+                .target_users_per_instance
+                .max(f64::MIN_POSITIVE);
+            Series::new(
+                format!("demand (users / {target})"),
+                points(&first.rows, |r| Some(r.users as f64 / target)),
+            )
+            .on_right()
+            .color("#000000")
+        });
     let mut per = Chart::new("users per instance")
         .y_label("users per in-service instance")
         .size(1200, 360);
@@ -64,8 +80,8 @@ pub fn charts(runs: &[&Run]) -> Vec<Chart> {
     for (k, run) in runs.iter().enumerate() {
         let c = COLORS[k % COLORS.len()];
         let s = suffix(run);
-        capacity = capacity
-            .series(
+        if runs.len() == 1 {
+            capacity = capacity.series(
                 Series::new(
                     format!("desired{s}"),
                     points(&run.rows, |r| Some(f64::from(r.desired))),
@@ -73,16 +89,17 @@ pub fn charts(runs: &[&Run]) -> Vec<Chart> {
                 .stepped()
                 .on_right()
                 .color(c[0]),
-            )
-            .series(
-                Series::new(
-                    format!("in service{s}"),
-                    points(&run.rows, |r| Some(f64::from(r.in_service))),
-                )
-                .stepped()
-                .on_right()
-                .color(c[1]),
             );
+        }
+        capacity = capacity.series(
+            Series::new(
+                format!("supply: in service{s}"),
+                points(&run.rows, |r| Some(f64::from(r.in_service))),
+            )
+            .stepped()
+            .on_right()
+            .color(c[1]),
+        );
         per = per.series(
             Series::new(
                 format!("users per instance{s}"),

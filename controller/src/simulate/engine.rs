@@ -9,7 +9,10 @@
 use proto::DecisionRecord;
 use serde::Serialize;
 
+use super::baseline::{Baseline, Hpa, Model, TargetTracking, View};
 use super::fleet::{ModelParams, SimFleet};
+use super::native::Native;
+use super::scores::ScoreParams;
 use super::summary::{Summary, summarize};
 use super::trace::Trace;
 use crate::aggregate::ReportBook;
@@ -29,6 +32,9 @@ pub struct SimParams {
     pub warmup_ms: Option<u64>,
     /// Out → in → out within this window is an oscillation.
     pub oscillation_window_ms: u64,
+    /// What the scores measure against; the baselines track
+    /// `target_users_per_instance` too.
+    pub score: ScoreParams,
 }
 
 impl Default for SimParams {
@@ -37,6 +43,10 @@ impl Default for SimParams {
             model: ModelParams::default(),
             warmup_ms: None,
             oscillation_window_ms: 600_000,
+            score: ScoreParams {
+                target_users_per_instance: 50.0,
+                slo_users_per_instance: 50.0,
+            },
         }
     }
 }
@@ -52,6 +62,8 @@ pub struct Row {
     /// `InService` (warming included) when the tick observed the fleet.
     pub in_service: u32,
     pub pending: u32,
+    /// Instances running at all (pending, in service, draining): what is billed.
+    pub running: u32,
     /// Users each serving instance has (`users / in_service`); `None` without one.
     pub users_per_instance: Option<f64>,
     /// The scale-out alarm's metric as the policy engine saw it.
@@ -64,8 +76,9 @@ pub struct Row {
 /// A finished simulation.
 #[derive(Debug, Clone)]
 pub struct Run {
-    /// The config's name (file stem), shown in summaries.
+    /// The config's name (file stem) or the baseline's, shown in summaries.
     pub label: String,
+    pub model: Model,
     pub config: Config,
     pub rows: Vec<Row>,
     /// Decisions that changed the capacity (with `applied = true`).
@@ -79,6 +92,9 @@ pub struct Run {
 pub struct Simulator {
     config: Config,
     rec: Reconciler,
+    /// `None`: the controller's own decisions (the tick core's); else a baseline's.
+    baseline: Option<Baseline>,
+    model: Model,
     fleet: SimFleet,
     book: ReportBook,
     rows: Vec<Row>,
@@ -89,6 +105,18 @@ impl Simulator {
     /// A group as `config` starts it (desired = `group.desired_capacity` or min), warm, at
     /// `start_ms`. `peak_users` bounds the users the trace will bring.
     pub fn new(config: &Config, p: &SimParams, peak_users: u64, start_ms: u64) -> Simulator {
+        Simulator::with_model(config, Model::Controller, p, peak_users, start_ms)
+    }
+
+    /// As [`Simulator::new`], with `model` deciding the capacity (the tick core still
+    /// aggregates the reports: every model sees the same figures).
+    pub fn with_model(
+        config: &Config,
+        model: Model,
+        p: &SimParams,
+        peak_users: u64,
+        start_ms: u64,
+    ) -> Simulator {
         let mut config = config.clone();
         if let Some(w) = p.warmup_ms {
             let secs = w as f64 / 1000.0;
@@ -96,6 +124,13 @@ impl Simulator {
             config.policies.scale_in.estimated_instance_warmup_secs = secs;
         }
         let rec = Reconciler::from_config(&config, "simulate", None);
+        let target = p.score.target_users_per_instance;
+        let baseline = match model {
+            Model::Controller => None,
+            Model::Native => Some(Baseline::Native(Box::new(Native::new(&config.policies)))),
+            Model::TargetTracking => Some(Baseline::TargetTracking(TargetTracking::new(target))),
+            Model::Hpa => Some(Baseline::Hpa(Hpa::new(target))),
+        };
         let g = &config.group;
         let desired = g.desired_capacity.unwrap_or(g.min_size);
         let fleet = SimFleet::new(
@@ -108,6 +143,8 @@ impl Simulator {
         Simulator {
             config,
             rec,
+            baseline,
+            model,
             fleet,
             book: ReportBook::new(),
             rows: Vec::new(),
@@ -138,10 +175,21 @@ impl Simulator {
     /// decision to the group at `apply_ms`.
     pub fn decide(&mut self, t_ms: u64, apply_ms: u64, decide_ms: u64, users: u64) -> TickOutcome {
         let snapshot = self.fleet.snapshot();
-        let (in_service, pending, _) = self.fleet.counts();
-        let out = self.rec.step(&snapshot, &mut self.book, decide_ms);
+        let (in_service, pending, terminating) = self.fleet.counts();
+        let mut out = self.rec.step(&snapshot, &mut self.book, decide_ms);
         if self.fleet.take_removed() {
             self.book.retain_known(&snapshot);
+        }
+        if let Some(b) = &mut self.baseline {
+            let view = View {
+                now_ms: decide_ms,
+                fleet: self.rec.fleet_state(&snapshot, &out.metrics),
+                serving: in_service,
+                pending,
+                sample: sample_of(&out.metrics),
+            };
+            out.decision = b.decide(&view);
+            out.record = out.decision.to_record(out.tick, decide_ms);
         }
         let d = &out.decision;
         let changed = d.changes_capacity();
@@ -158,6 +206,7 @@ impl Simulator {
             desired: self.fleet.desired(),
             in_service,
             pending,
+            running: in_service + pending + terminating,
             users_per_instance: (in_service > 0).then(|| users as f64 / f64::from(in_service)),
             metric: sample_of(&out.metrics).get(metric),
             action: if changed { d.action } else { Action::None },
@@ -172,6 +221,7 @@ impl Simulator {
         let instance_ms = self.fleet.instance_ms(end_ms);
         let summary = summarize(
             label,
+            self.model,
             &self.config,
             trace,
             &self.rows,
@@ -181,6 +231,7 @@ impl Simulator {
         );
         Run {
             label: label.into(),
+            model: self.model,
             config: self.config,
             rows: self.rows,
             actions: self.actions,
@@ -191,7 +242,18 @@ impl Simulator {
 
 /// Replays `trace` through `config`'s policies, one tick every `config.tick`.
 pub fn simulate(label: &str, config: &Config, trace: &Trace, p: &SimParams) -> Run {
-    let mut sim = Simulator::new(config, p, trace.peak(), EPOCH_MS);
+    simulate_model(label, config, Model::Controller, trace, p)
+}
+
+/// Replays `trace` with `model` deciding, on `config`'s group, tick and policies.
+pub fn simulate_model(
+    label: &str,
+    config: &Config,
+    model: Model,
+    trace: &Trace,
+    p: &SimParams,
+) -> Run {
+    let mut sim = Simulator::with_model(config, model, p, trace.peak(), EPOCH_MS);
     let tick_ms = (config.tick.as_millis() as u64).max(1);
     let end = trace.end_ms();
     sim.rows.reserve((end / tick_ms + 1) as usize);

@@ -4,23 +4,31 @@
 //!
 //! - `trace`: CSV (`time,users`, or loadgen's `--csv` timeline) and the built-in traces.
 //! - `fleet`: the simulated group (lifecycle, traffic spread, load reports). Pure.
-//! - `engine`: the loop, one [`engine::Run`] per config. Pure and deterministic.
+//! - `engine`: the loop, one [`engine::Run`] per config or baseline. Pure and deterministic.
+//! - `baseline`: who decides ([`Model`]): the controller, or a model of AWS target tracking,
+//!   Kubernetes' HPA, or (`native`) the config's policies as AWS runs them (`native.rs`).
+//! - `scores`: the elasticity scores (θU, θO, τU, τO, instability, …) of a run. Pure.
 //! - `summary`: the figures, oscillation detection, the side-by-side text table. Pure.
 //! - `charts`: the runs as `chart` data (SVG and PNG are rendered by the `chart` crate).
 //!
 //! This module (`run`) is the only one here that reads or writes files.
 
+pub mod baseline;
 pub mod charts;
 pub mod engine;
 pub mod fleet;
+pub mod native;
+pub mod scores;
 pub mod summary;
 pub mod trace;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use engine::{EPOCH_MS, Row, Run, SimParams, Simulator, simulate};
+pub use baseline::Model;
+pub use engine::{EPOCH_MS, Row, Run, SimParams, Simulator, simulate, simulate_model};
 pub use fleet::{ModelParams, SimFleet};
+pub use scores::{ScoreParams, Scores};
 pub use summary::{Summary, oscillations, to_text};
 pub use trace::{BuiltinParams, Trace, TraceError};
 
@@ -37,9 +45,19 @@ pub struct SimulateArgs {
     /// ramp, spike, diurnal, sawtooth.
     #[arg(long)]
     pub trace: String,
-    /// A second config to run side by side.
+    /// Another run side by side (repeatable): a config file, or a baseline on the same
+    /// group, tick and trace: aws-target-tracking, hpa, native.
     #[arg(long)]
-    pub compare: Option<PathBuf>,
+    pub compare: Vec<String>,
+    /// Users one instance should serve: the scores' demand is users / this, and the
+    /// aws-target-tracking and hpa baselines track it [default: the scale-out threshold
+    /// when the scale-out metric is ConcurrentUsersPerInstance, else 50].
+    #[arg(long)]
+    pub target_users_per_instance: Option<f64>,
+    /// SLO-minutes lost count the minutes with more users per serving instance than this
+    /// [default: the target users per instance].
+    #[arg(long)]
+    pub slo_users_per_instance: Option<f64>,
     /// Print the summaries as JSON (an array, one per config) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -105,6 +123,16 @@ pub enum SimulateError {
     Flag { flag: &'static str, message: String },
 }
 
+/// How a config's policies run: a config with `[policies] mode = "native"` (or `"stack"`)
+/// is simulated as AWS would run its policies, any other by the controller's engine.
+fn model_of(config: &Config) -> Model {
+    if config.policies.mode.aws_decides() {
+        Model::Native
+    } else {
+        Model::Controller
+    }
+}
+
 /// Runs the simulation(s) and prints the summary to stdout.
 pub fn run(args: SimulateArgs) -> Result<(), SimulateError> {
     let overrides = Overrides {
@@ -114,19 +142,48 @@ pub fn run(args: SimulateArgs) -> Result<(), SimulateError> {
         ..Overrides::default()
     };
     let trace = load_trace(&args)?;
-    let params = params_of(&args)?;
-    let mut configs = vec![load_config(args.config.as_deref(), &overrides)?];
-    if let Some(other) = &args.compare {
-        let (mut label, config) = load_config(Some(other), &overrides)?;
-        if label == configs[0].0 {
-            label.push_str(" (2)");
+    let (label, first) = load_config(args.config.as_deref(), &overrides)?;
+    let params = params_of(&args, &first)?;
+    let mut configs = vec![(label, first.clone(), model_of(&first))];
+    for other in &args.compare {
+        let path = Path::new(other);
+        let (mut label, config, model) = match Model::baseline(other) {
+            Some(model) if !path.exists() => (other.clone(), configs[0].1.clone(), model),
+            None if !path.exists() => {
+                return Err(SimulateError::Flag {
+                    flag: "compare",
+                    message: format!(
+                        "`{other}` is neither a config file nor a baseline ({})",
+                        Model::BASELINES.join(", ")
+                    ),
+                });
+            }
+            _ => {
+                let (label, config) = load_config(Some(path), &overrides)?;
+                let model = model_of(&config);
+                (label, config, model)
+            }
+        };
+        let same = configs.iter().filter(|c| c.0 == label).count();
+        if same > 0 {
+            label.push_str(&format!(" ({})", same + 1));
         }
-        configs.push((label, config));
+        configs.push((label, config, model));
     }
-    let runs: Vec<Run> = configs
-        .iter()
-        .map(|(label, config)| simulate(label, config, &trace, &params))
-        .collect();
+    // The runs are independent (and each deterministic): one thread each.
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = configs
+            .iter()
+            .map(|(label, config, model)| {
+                let (trace, params) = (&trace, &params);
+                s.spawn(move || simulate_model(label, config, *model, trace, params))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
+    });
     let summaries: Vec<&Summary> = runs.iter().map(|r| &r.summary).collect();
     if args.json {
         println!(
@@ -145,13 +202,36 @@ pub fn run(args: SimulateArgs) -> Result<(), SimulateError> {
     Ok(())
 }
 
-fn params_of(args: &SimulateArgs) -> Result<SimParams, SimulateError> {
+fn params_of(args: &SimulateArgs, config: &Config) -> Result<SimParams, SimulateError> {
     if !(args.requests_per_user.is_finite() && args.requests_per_user >= 0.0) {
         return Err(SimulateError::Flag {
             flag: "requests-per-user",
             message: format!("{} is not a rate >= 0", args.requests_per_user),
         });
     }
+    let positive = |flag: &'static str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(SimulateError::Flag {
+                flag,
+                message: format!("{v} is not a number of users > 0"),
+            })
+        }
+    };
+    let alarm = &config.policies.scale_out.alarm;
+    let default_target = match alarm.metric {
+        crate::policy::MetricName::ConcurrentUsersPerInstance => alarm.threshold,
+        _ => 50.0,
+    };
+    let target = positive(
+        "target-users-per-instance",
+        args.target_users_per_instance.unwrap_or(default_target),
+    )?;
+    let slo = positive(
+        "slo-users-per-instance",
+        args.slo_users_per_instance.unwrap_or(target),
+    )?;
     Ok(SimParams {
         model: ModelParams {
             boot_ms: args.boot.as_millis() as u64,
@@ -161,6 +241,10 @@ fn params_of(args: &SimulateArgs) -> Result<SimParams, SimulateError> {
         },
         warmup_ms: args.warmup.map(|w| w.as_millis() as u64),
         oscillation_window_ms: args.oscillation_window.as_millis() as u64,
+        score: ScoreParams {
+            target_users_per_instance: target,
+            slo_users_per_instance: slo,
+        },
     })
 }
 
@@ -262,22 +346,23 @@ fn write_outputs(dir: &Path, runs: &[Run]) -> Result<(), SimulateError> {
     Ok(())
 }
 
-/// One line per tick: `time_s,users,desired,in_service,pending,users_per_instance,metric,action,reason`.
+/// One line per tick: `time_s,users,desired,in_service,pending,running,users_per_instance,metric,action,reason`.
 pub fn timeline_csv(rows: &[Row]) -> String {
     use std::fmt::Write;
     let mut out = String::from(
-        "time_s,users,desired,in_service,pending,users_per_instance,metric,action,reason\n",
+        "time_s,users,desired,in_service,pending,running,users_per_instance,metric,action,reason\n",
     );
     let opt = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.3}"));
     for r in rows {
         let _ = writeln!(
             out,
-            "{:.3},{},{},{},{},{},{},{},{}",
+            "{:.3},{},{},{},{},{},{},{},{},{}",
             r.t_ms as f64 / 1000.0,
             r.users,
             r.desired,
             r.in_service,
             r.pending,
+            r.running,
             opt(r.users_per_instance),
             opt(r.metric),
             r.action.as_str(),

@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use super::baseline::Model;
 use super::engine::{Row, SimParams};
+use super::scores::{ScoreSample, Scores, score};
 use super::trace::Trace;
 use crate::config::Config;
 use crate::policy::Action;
@@ -14,6 +16,8 @@ use crate::policy::Action;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub config: String,
+    /// Who decided: `controller`, `native`, `aws-target-tracking` or `hpa`.
+    pub model: String,
     pub trace: String,
     pub duration_s: f64,
     pub tick_ms: u64,
@@ -39,6 +43,12 @@ pub struct Summary {
     /// Scale-out → scale-in → scale-out within `oscillation_window_s`.
     pub oscillations: u32,
     pub oscillation_window_s: f64,
+    /// Users per instance the scores measure demand with (`d = users / this`).
+    pub target_users_per_instance: f64,
+    /// SLO-minutes count minutes with users per serving instance above this.
+    pub slo_users_per_instance: f64,
+    /// The elasticity scores (see `scores`).
+    pub scores: Scores,
 }
 
 /// Counts oscillations in `(time_ms, action)` (actions that changed the capacity): a
@@ -74,8 +84,23 @@ fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     Some(values[rank - 1])
 }
 
+/// The rows as the scores need them.
+pub fn score_samples(rows: &[Row]) -> Vec<ScoreSample> {
+    rows.iter()
+        .map(|r| ScoreSample {
+            t_ms: r.t_ms,
+            users: r.users as f64,
+            serving: r.in_service,
+            desired: r.desired,
+            running: r.running,
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn summarize(
     label: &str,
+    model: Model,
     config: &Config,
     trace: &Trace,
     rows: &[Row],
@@ -104,6 +129,7 @@ pub fn summarize(
     let (outs, ins) = (count(Action::ScaleOut), count(Action::ScaleIn));
     Summary {
         config: label.into(),
+        model: model.name().into(),
         trace: trace.name.clone(),
         duration_s: trace.end_ms() as f64 / 1000.0,
         tick_ms,
@@ -128,6 +154,9 @@ pub fn summarize(
         scaling_actions: outs + ins,
         oscillations: oscillations(&actions, p.oscillation_window_ms),
         oscillation_window_s: p.oscillation_window_ms as f64 / 1000.0,
+        target_users_per_instance: p.score.target_users_per_instance,
+        slo_users_per_instance: p.score.slo_users_per_instance,
+        scores: score(&score_samples(rows), &p.score),
     }
 }
 
@@ -142,6 +171,20 @@ fn duration(secs: f64) -> String {
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
     }
+}
+
+type Cell = Box<dyn Fn(&Summary) -> String>;
+
+fn score_row(label: &str, f: fn(&Scores) -> String) -> (String, Cell) {
+    (label.into(), Box::new(move |s: &Summary| f(&s.scores)))
+}
+
+fn pct(v: f64) -> String {
+    format!("{v:.2} %")
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), duration)
 }
 
 /// The summaries as a text table, one column per run.
@@ -160,16 +203,25 @@ pub fn to_text(summaries: &[&Summary]) -> String {
         duration(first.boot_s),
         duration(first.warmup_s),
     );
-    type Cell = Box<dyn Fn(&Summary) -> String>;
+    let _ = writeln!(
+        out,
+        "scores: demand d = ⌈users / {}⌉ instances, supply s = instances serving (Herbst et al. 2016; Ilyushkin et al. 2018)",
+        first.target_users_per_instance
+    );
     let rows: Vec<(String, Cell)> = vec![
         ("config".into(), Box::new(|s: &Summary| s.config.clone())),
+        ("decided by".into(), Box::new(|s: &Summary| s.model.clone())),
         (
             "scale out / in at".into(),
-            Box::new(|s: &Summary| {
-                format!(
+            Box::new(|s: &Summary| match s.model.as_str() {
+                "hpa" | "aws-target-tracking" => format!(
+                    "target {} ConcurrentUsersPerInstance",
+                    s.target_users_per_instance
+                ),
+                _ => format!(
                     "{} / {} {}",
                     s.scale_out_threshold, s.scale_in_threshold, s.metric
-                )
+                ),
             }),
         ),
         (
@@ -209,6 +261,29 @@ pub fn to_text(summaries: &[&Summary]) -> String {
             ),
             Box::new(|s: &Summary| s.oscillations.to_string()),
         ),
+        score_row("θU under-provisioning accuracy", |s| pct(s.theta_u)),
+        score_row("θO over-provisioning accuracy", |s| pct(s.theta_o)),
+        score_row("τU time under-provisioned", |s| pct(s.tau_u)),
+        score_row("τO time over-provisioned", |s| pct(s.tau_o)),
+        score_row("instability", |s| pct(s.instability)),
+        score_row("capacity changes", |s| s.capacity_changes.to_string()),
+        score_row("instance-hours", |s| format!("{:.2}", s.instance_hours)),
+        (
+            format!(
+                "SLO-minutes lost (> {} users/instance)",
+                first.slo_users_per_instance
+            ),
+            Box::new(|s: &Summary| s.scores.slo_minutes_lost.to_string()),
+        ),
+        score_row("first breach (users ≥ target × s) at", |s| {
+            secs(s.first_breach_s)
+        }),
+        score_row("reaction: breach → desired raised", |s| {
+            secs(s.reaction_decided_s)
+        }),
+        score_row("reaction: breach → capacity added", |s| {
+            secs(s.reaction_serving_s)
+        }),
     ];
     let label_w = rows
         .iter()
