@@ -84,3 +84,30 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
     /// State changes of `alarms` and the group's scaling activities since `since_ms`.
     async fn events(&self, alarms: &[String], since_ms: u64) -> Result<Vec<AwsEvent>, NativeError>;
 }
+
+/// The policies the native tests map, pinned here rather than taken from the defaults
+/// (which are tuned by the simulator's scores and change): 10 s periods, scale-out +20 %
+/// / +50 % / +100 % at 0 / 15 / 40 above the threshold, scale-in −1 after 3 of 3 periods at
+/// or below 20.
+#[cfg(test)]
+pub(crate) fn test_policies() -> crate::policy::Policies {
+    use crate::policy::StepAdjustment;
+    let mut p = crate::policy::Policies::local_default();
+    p.scale_out.alarm.period_secs = 10.0;
+    p.scale_in.alarm.period_secs = 10.0;
+    let step = |lower: Option<f64>, upper: Option<f64>, scaling_adjustment: i32| StepAdjustment {
+        lower_bound: lower,
+        upper_bound: upper,
+        scaling_adjustment,
+    };
+    p.scale_out.steps = vec![
+        step(Some(0.0), Some(15.0), 20),
+        step(Some(15.0), Some(40.0), 50),
+        step(Some(40.0), None, 100),
+    ];
+    p.scale_in.alarm.threshold = 20.0;
+    p.scale_in.alarm.evaluation_periods = 3;
+    p.scale_in.alarm.datapoints_to_alarm = Some(3);
+    p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+    p
+}

@@ -6,10 +6,8 @@ use crate::policy::{Policies, PolicyMode};
 const GROUP: &str = "web";
 
 fn native() -> Policies {
-    let mut p = Policies::local_default();
+    let mut p = crate::native::test_policies();
     p.mode = PolicyMode::Native;
-    p.scale_out.alarm.period_secs = 10.0;
-    p.scale_in.alarm.period_secs = 10.0;
     p
 }
 

@@ -182,9 +182,7 @@ mod tests {
 
     #[test]
     fn renders_both_policies_and_alarms_with_every_field() {
-        let mut p = Policies::local_default();
-        p.scale_out.alarm.period_secs = 10.0;
-        p.scale_in.alarm.period_secs = 10.0;
+        let p = crate::native::test_policies();
         let y = render("web", "HelloFleet", &p);
         for want in [
             "  ScaleOutPolicy:\n    Type: AWS::AutoScaling::ScalingPolicy",
