@@ -9,6 +9,7 @@
 //!   operation and the endpoint; a config error's one line starts with the field.
 
 mod aws_faults_support;
+mod moto_group;
 
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,7 @@
 //! Every daemon and emulator is stopped by the test.
 
 mod daemon_support;
+mod moto_group;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,30 +67,8 @@ struct Env {
 
 async fn env() -> Env {
     let moto = testkit::Moto::start();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("lc")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .unwrap();
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name("web")
-        .launch_configuration_name("lc")
-        .min_size(1)
-        .max_size(5)
-        .desired_capacity(1)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    let sdk = moto_group::sdk(&moto).await;
+    moto_group::create_group(&sdk, "web", (1, 5, 1)).await;
     // The table as infra/fleet.yaml declares it (LeaseTable).
     aws_sdk_dynamodb::Client::new(&sdk)
         .create_table()

@@ -6,7 +6,8 @@
 //! neither (it evaluates the policies itself and only calls SetDesiredCapacity), so every
 //! operation used here is one moto implements.
 
-use aws_sdk_autoscaling::config::Credentials;
+mod moto_group;
+
 use aws_smithy_types::DateTime;
 use controller::aggregate::ReportBook;
 use controller::aws::AwsFleet;
@@ -23,35 +24,12 @@ use testkit::Moto;
 const GROUP: &str = "web";
 
 async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await
+    moto_group::sdk(moto).await
 }
 
 /// A launch configuration and a group of `desired` in moto.
 async fn create_group(sdk: &aws_config::SdkConfig, min: i32, max: i32, desired: i32) {
-    let asg = aws_sdk_autoscaling::Client::new(sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("hellofleet-lc")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .expect("CreateLaunchConfiguration");
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("hellofleet-lc")
-        .min_size(min)
-        .max_size(max)
-        .desired_capacity(desired)
-        .availability_zones("us-east-1a")
-        .availability_zones("us-east-1b")
-        .send()
-        .await
-        .expect("CreateAutoScalingGroup");
+    moto_group::create_group(sdk, GROUP, (min, max, desired)).await;
 }
 
 fn step(lower: Option<f64>, upper: Option<f64>, adj: i32) -> StepAdjustment {

@@ -10,11 +10,12 @@
 //! AWS's history are tested on recorded shapes (the `native::history` and `native::aws`
 //! unit tests: SDK types built as AWS returns them) rather than here.
 
+mod moto_group;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_autoscaling::config::Credentials;
 use aws_sdk_autoscaling::types::StepAdjustment;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use controller::config::{Config, ConfigWatch, Overrides};
@@ -27,12 +28,7 @@ use tokio_util::sync::CancellationToken;
 const GROUP: &str = "web";
 
 async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await
+    moto_group::sdk(moto).await
 }
 
 /// The config file: the group's bounds say 3..5 while the group sits at 2, so the
@@ -106,35 +102,11 @@ impl Drop for TempFile {
 }
 
 async fn create_group(sdk: &aws_config::SdkConfig) -> aws_sdk_autoscaling::Client {
-    let asg = aws_sdk_autoscaling::Client::new(sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("hellofleet-lc")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .expect("CreateLaunchConfiguration");
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("hellofleet-lc")
-        .min_size(1)
-        .max_size(5)
-        .desired_capacity(2)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .expect("CreateAutoScalingGroup");
-    asg
+    moto_group::create_group(sdk, GROUP, (1, 5, 2)).await
 }
 
 async fn desired(asg: &aws_sdk_autoscaling::Client) -> i32 {
-    let out = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .unwrap();
-    out.auto_scaling_groups()[0].desired_capacity().unwrap()
+    moto_group::desired_capacity(asg, GROUP).await
 }
 
 async fn policy_names(asg: &aws_sdk_autoscaling::Client) -> Vec<String> {

@@ -2,12 +2,12 @@
 //! and against the in-memory fleet. Every server and emulator is stopped by the test.
 
 mod daemon_support;
+mod moto_group;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_autoscaling::config::Credentials;
 use controller::aws::AwsFleet;
 use controller::config::{Config, Overrides};
 use controller::daemon::{StatusResponse, now_ms, run};
@@ -66,30 +66,8 @@ steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reach_cloudwatch() {
     let moto = testkit::Moto::start();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("lc")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .unwrap();
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name("web")
-        .launch_configuration_name("lc")
-        .min_size(1)
-        .max_size(5)
-        .desired_capacity(1)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    let sdk = moto_group::sdk(&moto).await;
+    moto_group::create_group(&sdk, "web", (1, 5, 1)).await;
 
     // The aws provider reads the key from the file the config names (no key, no start).
     let key_file = test_key_file("daemon-run-moto");

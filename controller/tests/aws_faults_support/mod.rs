@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_autoscaling::config::Credentials;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::Moto;
@@ -64,41 +63,12 @@ steps = [{{ upper_bound = 0, scaling_adjustment = -1 }}]
 
 /// Creates the group in moto directly (not through the proxy): min 1, max 5, `desired`.
 pub async fn create_group(moto: &Moto, desired: i32) -> aws_sdk_autoscaling::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("lc")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .expect("CreateLaunchConfiguration");
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("lc")
-        .min_size(1)
-        .max_size(5)
-        .desired_capacity(desired)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .expect("CreateAutoScalingGroup");
-    asg
+    let sdk = crate::moto_group::sdk(moto).await;
+    crate::moto_group::create_group(&sdk, GROUP, (1, 5, desired)).await
 }
 
 pub async fn desired_capacity(asg: &aws_sdk_autoscaling::Client) -> i32 {
-    let out = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .expect("DescribeAutoScalingGroups");
-    out.auto_scaling_groups()[0].desired_capacity().unwrap()
+    crate::moto_group::desired_capacity(asg, GROUP).await
 }
 
 /// A running `controller run`; killed on drop.
