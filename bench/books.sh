@@ -42,7 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 TOKEN="bench-token-0123456789abcdef"
 echo "$TOKEN" >"$TMP/token"
 

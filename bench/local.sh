@@ -14,6 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
 for tool in wrk taskset python3 curl; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y $tool" >&2; exit 2; }
 done
@@ -35,7 +38,6 @@ stop_stack() {
 }
 trap 'stop_stack; rm -rf "$WORK"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
 status() { curl -fsS "http://127.0.0.1:$API/api/status"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -38,34 +38,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 NGINX_PORT="$(free_port)"
 SVC_PORT="$(free_port)"
 REPEAT_BODY="$(for _ in $(seq 100); do printf 'Hello World\\n'; done)"
 
-mkdir -p "$TMP/nginx/logs"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  keepalive_requests 1000000;
-  default_type text/plain;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location = /hello { return 200 "Hello World"; }
-    location = /repeat { return 200 "$REPEAT_BODY"; }
-  }
-}
-EOF
+nginx_conf "$TMP/nginx" "$NGINX_PORT" "location = /repeat { return 200 \"$REPEAT_BODY\"; }"
 
 echo "== starting nginx (core $SERVER_CORE) on :$NGINX_PORT"
 taskset -c "$SERVER_CORE" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
@@ -79,7 +56,6 @@ SVC_PID=$!
 wait_up "$NGINX_PORT"
 wait_up "$SVC_PORT"
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 sleep 1
 IDLE_RSS_KB="$(rss_kb "$SVC_PID")"
 NGINX_WORKER="$(pgrep -P "$NGINX_PID" | head -1 || true)"
@@ -127,7 +103,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 LOADED_RSS_KB="$(rss_kb "$SVC_PID")"
 NGINX_RSS_KB="$( [ -n "$NGINX_WORKER" ] && rss_kb "$NGINX_WORKER" || echo 0)"
 

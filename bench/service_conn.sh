@@ -41,7 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ON_PORT="$(free_port)"
 OFF_PORT="$(free_port)"
 
@@ -80,7 +79,6 @@ for round in $(seq "$ROUNDS"); do
   RATIOS="$RATIOS $r"
 done
 
-median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ended="$(curl -fsS "http://127.0.0.1:$ON_PORT/metrics" | awk '/^hellofleet_connections_ended_total/ {print}' | tr '\n' ' ')"
 echo
 echo "== on: $ended"
