@@ -83,6 +83,11 @@ async fn a_missing_file_is_not_created_and_a_replaced_one_is_noticed() {
     std::fs::remove_file(&db).unwrap();
     wait_readyz(&p, StatusCode::SERVICE_UNAVAILABLE, "No such file").await;
     assert!(!std::path::Path::new(&db).exists());
+    // Told to create it (`?mode=rwc`): it does, and is ready.
+    let other = scratch.path("created.sqlite");
+    let q = instance(&scratch, &format!("{other}?mode=rwc"));
+    wait_readyz(&q, StatusCode::OK, "ready").await;
+    assert!(std::path::Path::new(&other).exists());
 }
 
 #[tokio::test]

@@ -126,6 +126,8 @@ pub struct Store {
     timeout: Duration,
     /// The SQLite file, and its (device, inode) when first found.
     file: Option<PathBuf>,
+    /// The URL says `mode=rwc`: the first connection creates the file.
+    create: bool,
     identity: Mutex<Option<(u64, u64)>>,
 }
 
@@ -176,6 +178,7 @@ impl Store {
             backend,
             timeout,
             file: sqlite_file(&url),
+            create: url.contains("mode=rwc"),
             identity: Mutex::new(None),
         })
     }
@@ -243,6 +246,14 @@ impl Store {
         };
         let meta = match tokio::time::timeout(self.timeout, tokio::fs::metadata(path)).await {
             Ok(Ok(m)) => m,
+            // Asked to create it, and not seen yet: the first connection will.
+            Ok(Err(e))
+                if self.create
+                    && e.kind() == std::io::ErrorKind::NotFound
+                    && self.identity.lock().is_ok_and(|k| k.is_none()) =>
+            {
+                return Ok(());
+            }
             Ok(Err(e)) => {
                 return Err(StoreError::Unavailable(format!(
                     "the database file {}: {e} (the service does not create it: \
