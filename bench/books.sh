@@ -100,6 +100,7 @@ books() { # NAME PORT
 
 echo "== books: the service on core $SERVER_CORE (pool 5), $DURATION each"
 P="$(free_port)"
+: >"$TMP/books.sqlite" # the service never creates it (controller up does)
 start_service "$P" --books-db "sqlite://$TMP/books.sqlite"
 books SQLite "$P"
 

@@ -291,6 +291,8 @@ fn the_mix_against_the_real_service_on_sqlite() {
     let token_path = dir.join("books.token");
     std::fs::write(&token_path, format!("{TOKEN}-real-service-0123456789\n")).unwrap();
     let token = format!("{TOKEN}-real-service-0123456789");
+    // Created beforehand, as `controller up` does (the service never creates it).
+    std::fs::write(dir.join("books.sqlite"), b"").unwrap();
     let db = format!("sqlite://{}", dir.join("books.sqlite").display());
     let service = TestService::start_with(
         "i-mix",

@@ -135,8 +135,8 @@ pub struct Args {
     /// pool); one more is 503 with Retry-After. 10,000! takes about 2.4 ms of CPU.
     #[arg(long, env = "FACTORIAL_CONCURRENCY", default_value_t = 8)]
     pub factorial_concurrency: usize,
-    /// The books database every instance shares: `sqlite://PATH` (WAL; created if
-    /// missing) or `postgres://USER:PASSWORD@HOST/DB` (the environment, not the
+    /// The books database every instance shares: `sqlite://PATH` (WAL; never
+    /// created unless the URL ends `?mode=rwc`: `controller up` creates it) or `postgres://USER:PASSWORD@HOST/DB` (the environment, not the
     /// command line, for a URL with a password). Not given: `/books` answers 503.
     #[arg(long, env = "BOOKS_DB")]
     pub books_db: Option<String>,

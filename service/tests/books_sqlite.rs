@@ -13,6 +13,8 @@ use hyper::StatusCode;
 
 fn two_instances(scratch: &Scratch) -> (Process, Process) {
     let token = books::token_file(&scratch.0);
+    // Created once beforehand, as `controller up` does: the service never creates it.
+    std::fs::write(scratch.path("books.sqlite"), b"").unwrap();
     let db = format!("sqlite://{}", scratch.path("books.sqlite"));
     let flags = [
         "--books-db",

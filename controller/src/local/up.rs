@@ -53,6 +53,11 @@ pub enum LocalError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot create the books database {path}: {source}")]
+    BooksDb {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "port {port} ({what}) is already in use: stop what uses it, or choose another port with {flag}"
     )]
@@ -142,6 +147,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let books_db = std::fs::canonicalize(&local.data_dir)
         .unwrap_or_else(|_| local.data_dir.clone())
         .join(BOOKS_DB_FILE_NAME);
+    create_books_db(&books_db)?;
     let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
     raise_open_files_limit();
     let balancer_listener = bind(
@@ -235,8 +241,27 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
 const LOCAL_MAX_CONNECTION_REQUESTS: u64 = 50;
 
 /// The books database of a local run, in its data dir: one SQLite file
-/// (WAL mode) that every instance opens.
+/// (WAL mode) that `up` creates and every instance opens.
 const BOOKS_DB_FILE_NAME: &str = "books.sqlite";
+
+/// Creates the run's books database file once, here, if it is not there yet
+/// (empty: SQLite takes a zero-length file for an empty database, and the first
+/// instance's migrations fill it). The instances never create it (issue 17): a
+/// file moved or deleted under the running fleet is then an instance not ready,
+/// naming the path, rather than a second, empty database.
+fn create_books_db(path: &std::path::Path) -> Result<(), LocalError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|source| LocalError::BooksDb {
+            path: path.display().to_string(),
+            source,
+        })
+}
 
 /// Every flow through the balancer holds two descriptors here and one in an
 /// instance: lift the soft limit (often 1,024) to the hard one, for this process

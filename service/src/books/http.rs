@@ -6,13 +6,21 @@
 //! | `GET /books/{id}` | 200 + `ETag`; 404 |
 //! | `POST /books` | 201 + `Location` + `ETag`; 409 duplicate isbn |
 //! | `PUT /books/{id}` (whole) / `PATCH /books/{id}` (fields given) | 200 + `ETag`; 404; 409; 412 `If-Match` not met |
+//!
+//! A `PATCH` that changes nothing (`{}`, or the values the book has) writes
+//! nothing: 200 with the book and its `ETag` as they were. `GET /books` refuses
+//! any parameter but `limit` and `after`, and either given twice (400 naming it).
 //! | `DELETE /books/{id}` | 204; 404; 412 |
 //!
 //! Writes need `Authorization: Bearer <token>` (else 401, checked before the
 //! body) and a JSON body (`Content-Type: application/json`, else 415; at most
-//! [`MAX_BODY`] bytes, else 413; not JSON: 400; not a valid book: 422). A
-//! database that is not ready, or that fails a call, is 503 with `Retry-After`.
-//! Errors are JSON `{"error": "…"}`.
+//! [`MAX_BODY`] bytes, else 413; not JSON: 400; not a valid book: 422). The
+//! media type is compared case-insensitively (`application/JSON` is JSON). A
+//! database that is not ready, or that fails a call, is 503 with `Retry-After`;
+//! one whose file is corrupt (SQLite's "file is not a database" or "malformed",
+//! PostgreSQL's `XX001`/`XX002`) is 500 naming it (no retry will help; readiness
+//! goes off at the next ping, and then it is the 503 of a database not ready,
+//! naming the corruption). Errors are JSON `{"error": "…"}`, 413 included.
 
 // `Result<_, Response>` is the early answer of a handler's checks, returned
 // once per request straight to the handler: its size costs a copy, not a box.
@@ -22,6 +30,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -74,6 +83,13 @@ fn unavailable(msg: &str) -> Response {
 fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::Conflict(msg) => error(StatusCode::CONFLICT, &msg),
+        StoreError::Corrupt(detail) => {
+            tracing::error!(error = %detail, "books: the database file is corrupt");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the books database is corrupt: {detail}"),
+            )
+        }
         // Readiness is the watch loop's to decide (one slow call under load, e.g. a
         // writer waiting out another's lock, must not take the instance out of rotation).
         StoreError::Unavailable(detail) => {
@@ -81,6 +97,24 @@ fn store_error(e: StoreError) -> Response {
             unavailable("the books database is unavailable; try again")
         }
     }
+}
+
+/// The body, or axum's refusal of it (over [`MAX_BODY`]: 413) as a JSON error.
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    body.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            error(
+                status,
+                &format!("the body must be at most {MAX_BODY} bytes"),
+            )
+        } else {
+            error(
+                status,
+                &format!("the body could not be read: {}", r.body_text()),
+            )
+        }
+    })
 }
 
 fn body_error(e: BodyError) -> Response {
@@ -206,8 +240,16 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Response
     }
 }
 
-async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let books = match ready(&state).and_then(|b| writable(&b, &headers, true).map(|()| b)) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let body = match body_of(body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -225,10 +267,14 @@ async fn replace(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (books, id, pre) = match prepare(&state, &id, &headers, true) {
         Ok(p) => p,
+        Err(r) => return r,
+    };
+    let body = match body_of(body) {
+        Ok(b) => b,
         Err(r) => return r,
     };
     let fields = match model::parse_full(&body) {
@@ -254,10 +300,14 @@ async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let (books, id, pre) = match prepare(&state, &id, &headers, true) {
         Ok(p) => p,
+        Err(r) => return r,
+    };
+    let body = match body_of(body) {
+        Ok(b) => b,
         Err(r) => return r,
     };
     // Refuse a bad body before touching the database.
@@ -283,6 +333,10 @@ async fn patch(
             Ok(f) => f,
             Err(e) => return body_error(e),
         };
+        // Nothing changes (`{}`, or the values it has): no write, the same ETag.
+        if fields == current.fields {
+            return book_response(StatusCode::OK, &current);
+        }
         // Written only over the version just read: no lost update.
         let only = Precondition::Versions(vec![current.version]);
         match books.store().update(id, &fields, &only).await {

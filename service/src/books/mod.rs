@@ -6,9 +6,11 @@
 //!
 //! [`Books`] holds the store, the write token's hash and the readiness the
 //! [`watch`] loop keeps: it applies the migrations (retrying until they are
-//! in), then pings the database every second. While the database is not
-//! ready, `/readyz` is 503 and every `/books` request is answered 503 with
-//! `Retry-After` at once rather than after a timeout.
+//! in), then pings the database every second (the SQLite file still the one
+//! it found, the books table readable: see [`store::Store::ping`]). While the
+//! database is not ready, `/readyz` is 503 and every `/books` request is
+//! answered 503 with `Retry-After` at once rather than after a timeout; the
+//! log line and the 503 say why (a missing file by its path, a corrupt one).
 
 pub mod http;
 pub mod model;
@@ -127,6 +129,8 @@ pub async fn watch(books: Arc<Books>, every: Duration, stop: CancellationToken) 
         }
         let check = async {
             if !books.migrated.load(Relaxed) {
+                // Before connecting: a missing file is named, never created.
+                books.store.check_file().await?;
                 books.store.migrate().await?;
                 books.migrated.store(true, Relaxed);
                 tracing::info!(backend = ?books.store.backend(), "books migrations applied");

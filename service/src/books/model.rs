@@ -210,11 +210,24 @@ impl Precondition {
     }
 }
 
-/// `GET /books`' `limit` and `after` (the last id of the previous page).
+/// `GET /books`' `limit` and `after` (the last id of the previous page); any other
+/// parameter, or one of these twice, is an error naming it.
 pub fn parse_page(query: Option<&str>) -> Result<(i64, i64), String> {
     let (mut limit, mut after) = (DEFAULT_LIMIT, 0);
+    let mut seen = (false, false);
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let once = match key {
+            "limit" => &mut seen.0,
+            "after" => &mut seen.1,
+            _ => {
+                let shown: String = key.chars().take(40).collect();
+                return Err(format!("{shown}: unknown parameter (only limit and after)"));
+            }
+        };
+        if std::mem::replace(once, true) {
+            return Err(format!("{key}: given more than once"));
+        }
         match key {
             "limit" => {
                 limit = value
@@ -230,7 +243,7 @@ pub fn parse_page(query: Option<&str>) -> Result<(i64, i64), String> {
                     .filter(|n: &i64| *n >= 0)
                     .ok_or("after: must be the `next` cursor of an earlier page")?;
             }
-            _ => {}
+            _ => unreachable!("refused above"),
         }
     }
     Ok((limit, after))

@@ -151,7 +151,14 @@ fn if_match() {
 fn pages_and_ids() {
     assert_eq!(parse_page(None), Ok((DEFAULT_LIMIT, 0)));
     assert_eq!(parse_page(Some("limit=5&after=40")), Ok((5, 40)));
-    assert_eq!(parse_page(Some("limit=100&x=y")), Ok((100, 0)));
+    assert_eq!(parse_page(Some("limit=100&after=0")), Ok((100, 0)));
+    // Unknown or repeated parameters are refused, naming them.
+    let e = parse_page(Some("limit=100&offset=5")).unwrap_err();
+    assert!(e.starts_with("offset: unknown parameter"), "{e}");
+    let e = parse_page(Some("limit=5&limit=6")).unwrap_err();
+    assert!(e.starts_with("limit: given more than once"), "{e}");
+    let e = parse_page(Some("after=1&after=2")).unwrap_err();
+    assert!(e.starts_with("after: given more than once"), "{e}");
     assert!(parse_page(Some("limit=0")).is_err());
     assert!(parse_page(Some("limit=101")).is_err());
     assert!(parse_page(Some("limit=a")).is_err());

@@ -4,11 +4,22 @@
 //! timeout; the pool connects lazily, so an unreachable database is an error
 //! per call (and readiness off, see `super::watch`), never a failed start.
 //!
+//! The store never creates the SQLite file unless the URL says so
+//! (`?mode=rwc`): with instances sharing one file, a file moved or deleted
+//! under a running fleet must not become a fresh empty database on the next
+//! instance (two databases, colliding ids). `controller up` creates it once.
+//! [`Store::ping`] checks that the path still names the file the store first
+//! found there (device and inode) and reads the books table, so a missing,
+//! replaced or corrupt file turns readiness off, naming the path or the damage.
+//!
 //! Each write is one statement, so no row is ever half-written: a conditional
 //! `UPDATE … WHERE id = $ AND version IN (…)` is how `If-Match` is honoured
 //! without a read-then-write race.
 
 use std::borrow::Cow;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -51,6 +62,9 @@ pub enum StoreError {
     /// A unique constraint (the isbn): 409.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database file is damaged (no retry helps): 500, readiness off.
+    #[error("the database is corrupt: {0}")]
+    Corrupt(String),
 }
 
 fn classify(e: sqlx::Error) -> StoreError {
@@ -58,8 +72,42 @@ fn classify(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict("another book has this isbn".into())
         }
-        _ => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) if is_corrupt(db.code().as_deref(), db.message()) => {
+            StoreError::Corrupt(db.message().to_owned())
+        }
+        _ => unavailable_or_corrupt(e.to_string()),
     }
+}
+
+/// SQLite's `SQLITE_CORRUPT` (11) and `SQLITE_NOTADB` (26), extended codes
+/// included; PostgreSQL's `data_corrupted` and `index_corrupted`; or their messages.
+fn is_corrupt(code: Option<&str>, message: &str) -> bool {
+    let by_code = match code {
+        Some("XX001" | "XX002") => true,
+        Some(c) => c.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 11 | 26)),
+        None => false,
+    };
+    let m = message.to_ascii_lowercase();
+    by_code || m.contains("file is not a database") || m.contains("disk image is malformed")
+}
+
+/// An error known only by its text (a pool's connect, a migration's).
+fn unavailable_or_corrupt(message: String) -> StoreError {
+    if is_corrupt(None, &message) {
+        StoreError::Corrupt(message)
+    } else {
+        StoreError::Unavailable(message)
+    }
+}
+
+/// The file a `sqlite:` URL names (`sqlite://PATH?…` or `sqlite:PATH?…`); `None`
+/// for an in-memory database or another backend.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
+    (!memory).then(|| PathBuf::from(path))
 }
 
 /// What a conditional write found.
@@ -76,13 +124,19 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     timeout: Duration,
+    /// The SQLite file, and its (device, inode) when first found.
+    file: Option<PathBuf>,
+    /// The URL says `mode=rwc`: the first connection creates the file.
+    create: bool,
+    identity: Mutex<Option<(u64, u64)>>,
 }
 
 const COLUMNS: &str = "id, title, author, year, isbn, version";
 
 impl Store {
     /// A lazily connecting pool of at most `pool_size` connections; each call
-    /// (acquiring a connection included) takes at most `timeout`.
+    /// (acquiring a connection included) takes at most `timeout`. A SQLite URL
+    /// without `mode=` opens the file read-write without creating it (`mode=rw`).
     pub fn open(url: &str, pool_size: u32, timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url).ok_or_else(|| {
@@ -91,7 +145,7 @@ impl Store {
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
-                format!("{url}{sep}mode=rwc")
+                format!("{url}{sep}mode=rw")
             }
             _ => url.to_owned(),
         };
@@ -123,6 +177,9 @@ impl Store {
             pool,
             backend,
             timeout,
+            file: sqlite_file(&url),
+            create: url.contains("mode=rwc"),
+            identity: Mutex::new(None),
         })
     }
 
@@ -160,16 +217,72 @@ impl Store {
         let run = async { migrator.run(&self.pool).await.map_err(sqlx::Error::from) };
         // Migrations may wait on another instance's lock: twice the call bound.
         match tokio::time::timeout(self.timeout * 2, run).await {
-            Ok(r) => r.map_err(|e| StoreError::Unavailable(format!("migration: {e}"))),
+            Ok(r) => r.map_err(|e| unavailable_or_corrupt(format!("migration: {e}"))),
             Err(_) => Err(StoreError::Unavailable(
                 "migration: no answer in time".into(),
             )),
         }
     }
 
+    /// The SQLite file is still there and the same file; the books table reads.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded(async { sqlx::query("SELECT 1").execute(&self.pool).await.map(drop) })
-            .await
+        self.check_file().await?;
+        self.bounded(async {
+            // The table itself (its root page and first leaf), not a covering index:
+            // O(1), and a damaged table or schema fails it.
+            sqlx::query("SELECT id, version FROM books ORDER BY id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// The SQLite file exists and is the one first found at its path (a file
+    /// moved away and another put there, or none: an error naming the path).
+    pub async fn check_file(&self) -> Result<(), StoreError> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let meta = match tokio::time::timeout(self.timeout, tokio::fs::metadata(path)).await {
+            Ok(Ok(m)) => m,
+            // Asked to create it, and not seen yet: the first connection will.
+            Ok(Err(e))
+                if self.create
+                    && e.kind() == std::io::ErrorKind::NotFound
+                    && self.identity.lock().is_ok_and(|k| k.is_none()) =>
+            {
+                return Ok(());
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "the database file {}: {e} (the service does not create it: \
+                     `controller up` does; or add ?mode=rwc to the URL)",
+                    path.display()
+                )));
+            }
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "the database file {}: no answer within {:?}",
+                    path.display(),
+                    self.timeout
+                )));
+            }
+        };
+        let now = (meta.dev(), meta.ino());
+        let mut known = self.identity.lock().unwrap_or_else(|p| p.into_inner());
+        match *known {
+            None => *known = Some(now),
+            Some(first) if first != now => {
+                return Err(StoreError::Unavailable(format!(
+                    "the database file {} was replaced since this instance opened it \
+                     (moved or deleted, and another put there): restart the instance",
+                    path.display()
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Book>, StoreError> {
@@ -318,5 +431,32 @@ mod tests {
             version_clause(&Precondition::Versions(vec![]), 2),
             " AND 1 = 0"
         );
+    }
+
+    #[test]
+    fn sqlite_files_and_corruption() {
+        let f = |u: &str| sqlite_file(u).map(|p| p.display().to_string());
+        assert_eq!(
+            f("sqlite:///d/b.sqlite?mode=rw").as_deref(),
+            Some("/d/b.sqlite")
+        );
+        assert_eq!(f("sqlite://rel/b.sqlite").as_deref(), Some("rel/b.sqlite"));
+        assert_eq!(f("sqlite:b.sqlite").as_deref(), Some("b.sqlite"));
+        assert_eq!(f("sqlite::memory:"), None);
+        assert_eq!(f("sqlite://x?mode=memory"), None);
+        assert_eq!(f("postgres://u@h/db"), None);
+        assert!(is_corrupt(Some("26"), "file is not a database"));
+        assert!(is_corrupt(Some("779"), "x"));
+        assert!(is_corrupt(Some("XX001"), "x"));
+        assert!(is_corrupt(
+            None,
+            "error returned from database: (code: 11) database disk image is malformed"
+        ));
+        assert!(!is_corrupt(Some("5"), "database is locked"));
+        assert!(!is_corrupt(Some("23505"), "duplicate key"));
+        assert!(matches!(
+            unavailable_or_corrupt("migration: file is not a database".into()),
+            StoreError::Corrupt(_)
+        ));
     }
 }

@@ -27,17 +27,29 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Reply {
-    let mut b = hyper::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
+    let mut all = headers.to_vec();
     let bytes = match body {
         Some(v) => {
-            b = b.header("content-type", "application/json");
+            all.push(("content-type", "application/json"));
             Bytes::from(v.to_string())
         }
         None => Bytes::new(),
     };
+    send_bytes(c, method, url, &all, bytes).await
+}
+
+/// A request with exactly these headers and body bytes.
+pub async fn send_bytes(
+    c: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    bytes: Bytes,
+) -> Reply {
+    let mut b = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
     let resp = tokio::time::timeout(
         Duration::from_secs(30),
         c.request(b.body(Full::new(bytes)).unwrap()),
@@ -218,6 +230,85 @@ pub async fn validation_and_auth(c: &HttpClient, base: &str) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = get(c, &format!("{base}/books?after=x")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    outsider_findings(c, base).await;
+}
+
+/// Issue 17's outsider findings: unknown and repeated list parameters, the
+/// 413's body, the media type's case, an empty `PATCH`.
+async fn outsider_findings(c: &HttpClient, base: &str) {
+    let url = format!("{base}/books");
+    for (query, named) in [
+        ("offset=5", "offset"),
+        ("limit=5&offset=5", "offset"),
+        ("limit=5&limit=6", "limit"),
+        ("after=1&after=2", "after"),
+    ] {
+        let r = get(c, &format!("{url}?{query}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.body);
+        let e = json_of(&r)["error"].as_str().unwrap().to_owned();
+        assert!(e.starts_with(named), "{query}: {e}");
+    }
+    // Over 16 KiB: 413, as JSON like every other error.
+    let big = json!({"title": "x".repeat(20_000), "author": "A"});
+    let r = send(c, "POST", &url, &[AUTH], Some(&big)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(
+        json_of(&r)["error"].as_str().unwrap().contains("16384"),
+        "{}",
+        r.body
+    );
+    // Media types are case-insensitive.
+    let body = Bytes::from(r#"{"title":"Upper","author":"Case"}"#);
+    for ct in ["application/JSON", "Application/Json; charset=UTF-8"] {
+        let r = send_bytes(c, "POST", &url, &[AUTH, ("content-type", ct)], body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{ct}: {}", r.body);
+    }
+    let r = send_bytes(
+        c,
+        "POST",
+        &url,
+        &[AUTH, ("content-type", "text/plain")],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+    // A PATCH that changes nothing writes nothing: the same version and ETag.
+    let (id, tag) = create(c, base, json!({"title": "Still", "author": "Same"})).await;
+    let one = format!("{url}/{id}");
+    for patch in [json!({}), json!({"title": "Still"})] {
+        let r = send(c, "PATCH", &one, &[AUTH], Some(&patch)).await;
+        assert_eq!(r.status, StatusCode::OK, "{patch}: {}", r.body);
+        assert_eq!(etag(&r), tag, "{patch}");
+        assert_eq!(json_of(&r)["title"], "Still", "{patch}");
+    }
+    let r = send(
+        c,
+        "PATCH",
+        &one,
+        &[AUTH, ("if-match", &tag)],
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!((r.status, etag(&r)), (StatusCode::OK, tag.clone()));
+    let r = send(
+        c,
+        "PATCH",
+        &one,
+        &[AUTH, ("if-match", "\"v9\"")],
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
+    assert_eq!(etag(&get(c, &one).await), tag);
+    let r = send(c, "PATCH", &one, &[AUTH], Some(&json!({"title": "Moved"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(etag(&r), "\"v2\"", "a real change still bumps the version");
 }
 
 /// Two PUTs with the same `If-Match` at once: exactly one 200, the other 412.
