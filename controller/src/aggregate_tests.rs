@@ -21,6 +21,7 @@ pub(crate) fn instance(
         launched_at_ms: 0,
         in_service_at_ms,
         address: None,
+        reason: None,
     }
 }
 

@@ -173,6 +173,7 @@ pub fn snapshot_from(
             launched_at_ms: s.first_seen_ms,
             in_service_at_ms: s.in_service_at_ms,
             address: None,
+            reason: None,
         });
     }
     let listed: std::collections::HashSet<&str> = instances.iter().map(|i| i.id.as_str()).collect();

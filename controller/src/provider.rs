@@ -32,6 +32,9 @@ pub struct InstanceInfo {
     pub in_service_at_ms: Option<u64>,
     /// `host:port` the instance serves on, if known.
     pub address: Option<String>,
+    /// Why it is not serving, if the provider knows (local: the last non-200
+    /// `/readyz` or `/healthz` answer; aws: `None`).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

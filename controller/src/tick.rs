@@ -309,6 +309,7 @@ impl Reconciler {
                 in_flight: m.in_flight,
                 launched_at_ms: i.launched_at_ms,
                 address: i.address.clone(),
+                reason: i.reason.clone(),
             })
             .collect();
         let count =

@@ -204,6 +204,7 @@ fn instance(n: u32, launched_at_ms: u64, users: u64) -> InstanceStatus {
         in_flight: users / 4,
         launched_at_ms,
         address: Some(format!("127.0.0.1:{}", 41000 + n)),
+        reason: None,
     }
 }
 

@@ -75,6 +75,21 @@ pub struct InstanceRow {
     pub in_flight: String,
     pub age: String,
     pub address: String,
+    /// Why it is not serving (the provider's words), or empty; shown whole as
+    /// the state cell's `title` and cut to [`REASON_SHORT`] characters in it.
+    pub reason: String,
+    pub reason_short: String,
+}
+
+/// Characters of an instance's reason shown in the table (the rest in its `title`).
+pub const REASON_SHORT: usize = 48;
+
+/// `s` cut to `max` characters, with `…` when cut. Pure.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -241,6 +256,8 @@ pub fn instances(list: &[InstanceStatus], now_ms: u64) -> Vec<InstanceRow> {
                 fmt_age(now_ms.saturating_sub(i.launched_at_ms))
             },
             address: i.address.clone().unwrap_or_default(),
+            reason: i.reason.clone().unwrap_or_default(),
+            reason_short: shorten(i.reason.as_deref().unwrap_or_default(), REASON_SHORT),
         })
         .collect()
 }

@@ -198,6 +198,11 @@ pub struct InstanceStatus {
     /// `host:port` the instance serves on, if known.
     #[serde(default)]
     pub address: Option<String>,
+    /// Why the instance is not serving, when the provider knows (e.g. its last
+    /// non-200 `/readyz` answer, `"/readyz 503: books database … not found"`);
+    /// absent when it is fine. Text from the instance: untrusted, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]

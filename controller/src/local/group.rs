@@ -107,6 +107,9 @@ pub(super) struct Member {
     pub launched_at_ms: u64,
     pub in_service_at_ms: Option<u64>,
     pub pid: Option<u32>,
+    /// The last non-200 `/readyz` or `/healthz` answer, as a reason
+    /// (`"/readyz 503: <body>"`); cleared by a 200.
+    pub reason: Option<String>,
     /// Its data dir's slot and path (`data_dir/instances/slot-N`).
     pub slot: u64,
     pub data_dir: PathBuf,
@@ -285,6 +288,7 @@ impl Fleet for LocalGroup {
                     launched_at_ms: m.launched_at_ms,
                     in_service_at_ms: m.in_service_at_ms,
                     address: Some(m.addr.to_string()),
+                    reason: m.reason.clone(),
                 })
                 .collect(),
         })
@@ -394,6 +398,7 @@ fn launch(inner: &Arc<Inner>, state: &mut GroupState) {
         launched_at_ms: instance::now_ms(),
         in_service_at_ms: None,
         pid: None,
+        reason: None,
         terminate: CancellationToken::new(),
     };
     tracing::info!(instance = %id, zone = %member.zone, port, data_dir = %member.data_dir.display(), "launching");

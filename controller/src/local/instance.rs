@@ -21,7 +21,7 @@ use tokio::process::{Child, Command};
 
 use super::PARENT_WATCH_ENV;
 use super::group::{Inner, Member};
-use super::probe::get_status;
+use super::probe::{get_answer, reason};
 use super::restart::{AfterCrash, after_crash};
 
 /// Wall clock, Unix milliseconds.
@@ -78,7 +78,14 @@ pub(super) async fn run(inner: Arc<Inner>, member: Member) {
             .iter()
             .any(|m| m.id == id && m.in_service_at_ms.is_none());
     if !matches!(exit, Exit::Requested) {
-        tracing::warn!(instance = %id, reason = ?exit, "instance unhealthy: replacing it");
+        let why = inner
+            .lock()
+            .members
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.reason.clone())
+            .unwrap_or_default();
+        tracing::warn!(instance = %id, reason = ?exit, why = %why, "instance unhealthy: replacing it");
     }
     inner.update(&id, |m| {
         m.lifecycle = Lifecycle::Terminating;
@@ -183,9 +190,10 @@ async fn boot(inner: &Inner, m: &Member, child: &mut Child) -> Option<Exit> {
     let o = &inner.options;
     let deadline = Instant::now() + o.boot_timeout;
     loop {
-        if get_status(m.addr, "/readyz", Duration::from_secs(1), o.proxy_protocol).await
-            == Some(200)
-        {
+        let answer = get_answer(m.addr, "/readyz", Duration::from_secs(1), o.proxy_protocol).await;
+        let ready = answer.as_ref().is_ok_and(|a| a.status == 200);
+        note_reason(inner, m, reason("/readyz", &answer));
+        if ready {
             return None;
         }
         if Instant::now() >= deadline {
@@ -218,7 +226,10 @@ async fn serve(inner: &Inner, m: &Member, child: &mut Child) -> Exit {
             _ = m.terminate.cancelled() => return Exit::Requested,
             _ = ticks.tick() => {
                 let timeout = o.health_interval.min(Duration::from_secs(2));
-                if get_status(m.addr, "/healthz", timeout, o.proxy_protocol).await == Some(200) {
+                let answer = get_answer(m.addr, "/healthz", timeout, o.proxy_protocol).await;
+                let healthy = answer.as_ref().is_ok_and(|a| a.status == 200);
+                note_reason(inner, m, reason("/healthz", &answer));
+                if healthy {
                     failures = 0;
                 } else {
                     failures += 1;
@@ -229,6 +240,18 @@ async fn serve(inner: &Inner, m: &Member, child: &mut Child) -> Exit {
                 }
             }
         }
+    }
+}
+
+/// Remembers the member's last probe reason (`None`: fine), when it changed.
+fn note_reason(inner: &Inner, m: &Member, why: Option<String>) {
+    let same = inner
+        .lock()
+        .members
+        .iter()
+        .any(|x| x.id == m.id && x.reason == why);
+    if !same {
+        inner.update(&m.id, |x| x.reason = why);
     }
 }
 

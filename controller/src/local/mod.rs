@@ -12,7 +12,8 @@
 //! - `key`: the run's report key (configured or random), a 0600 file the instances read.
 //! - `restart`: when a crashed instance is restarted in place or replaced, and
 //!   the data-dir slots a launch reuses (pure).
-//! - `probe`: the bounded HTTP `GET` used for `/readyz` and `/healthz`.
+//! - `probe`: the bounded HTTP `GET` used for `/readyz` and `/healthz` (status and the
+//!   body's first line, which the group keeps as the instance's `reason`).
 //! - `up`: `controller up`: config, ports, balancer, group, daemon, signals, clean stop.
 //!
 //! Instances are child processes of this very binary (`controller serve-instance`),

@@ -59,6 +59,7 @@ mod tests {
             launched_at_ms: launched,
             in_service_at_ms: None,
             pid: None,
+            reason: None,
             slot: 0,
             data_dir: std::path::PathBuf::new(),
             terminate: CancellationToken::new(),

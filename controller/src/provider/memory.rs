@@ -131,6 +131,7 @@ impl Inner {
                 launched_at_ms: self.now_ms,
                 in_service_at_ms: (!pending).then_some(self.now_ms),
                 address: Some(format!("127.0.0.1:{}", 20_000 + n)),
+                reason: None,
             });
         }
     }

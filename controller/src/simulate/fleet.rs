@@ -242,6 +242,7 @@ impl SimFleet {
                     launched_at_ms: i.launched_at,
                     in_service_at_ms: i.in_service_at,
                     address: None,
+                    reason: None,
                 })
                 .collect(),
         }
