@@ -1,6 +1,8 @@
 //! `controller up` with `/books`: the run's token is written 0600 under the data dir and
 //! printed with the URLs; both instances share one SQLite file, so a book written through
 //! the balancer is read back on each instance; `/api/status` shows books requests/s.
+//! With the file moved away, an instance that restarts is not ready, and `/api/status`
+//! says why, in the instance's own words (its `reason`).
 
 mod local_support;
 
@@ -8,6 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use local_support::{Policy, Stack};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -85,5 +89,55 @@ async fn two_local_instances_share_one_books_file() {
             |s| s.fleet.requests_per_second_by_family.books > 0.0,
         )
         .await;
+    assert!(stack.stop(Duration::from_secs(60)).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_not_ready_for_its_books_file_says_why_in_the_status() {
+    let policy = Policy {
+        min: 1,
+        max: 1,
+        scale_out_at: 1000.0,
+        scale_in_at: 0.0,
+    };
+    let mut stack = Stack::start("books-reason", policy).await;
+    let fine = stack.status().await.expect("status");
+    assert_eq!(fine.instances.len(), 1);
+    assert_eq!(fine.instances[0].reason, None, "{:?}", fine.instances[0]);
+    let raw = reqwest::get(format!("{}/api/status", stack.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!raw.contains("\"reason\""), "absent when fine: {raw}");
+
+    let file = stack.dir.join("books.sqlite");
+    std::fs::rename(&file, stack.dir.join("books.sqlite.moved")).unwrap();
+    // The instance crashes: restarted in place, it finds no books file.
+    let id = fine.instances[0].id.clone();
+    let pid = stack.instance_pid(&id).expect("the instance's process");
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    let s = stack
+        .wait_for(
+            "the instance's reason naming the books file",
+            Duration::from_secs(20),
+            |s| {
+                s.instances.iter().any(|i| {
+                    i.reason.as_deref().is_some_and(|r| {
+                        r.starts_with("/readyz 503: books database unavailable")
+                            && r.contains("books.sqlite")
+                    })
+                })
+            },
+        )
+        .await;
+    let i = s.instances.iter().find(|i| i.reason.is_some()).unwrap();
+    assert_ne!(i.lifecycle_state, proto::Lifecycle::InService, "{i:?}");
+    let why = i.reason.as_deref().unwrap();
+    assert!(
+        why.len() <= 320 && !why.chars().any(char::is_control),
+        "{why:?}"
+    );
     assert!(stack.stop(Duration::from_secs(60)).success());
 }

@@ -213,3 +213,33 @@ fn timeline_shows_the_source_and_never_folds_aws_rows_into_controller_ones() {
     assert_eq!((rows[0].source.as_str(), rows[0].count), ("aws", 1));
     assert_eq!((rows[1].source.as_str(), rows[1].count), ("controller", 2));
 }
+
+#[test]
+fn an_instance_says_why_it_is_not_serving_in_its_state_cell() {
+    let src = FakeSource::new(1_000_000, 2);
+    let mut s = src.status();
+    let why = "/readyz 503: books database unavailable: <b>/tmp/run/books.sqlite</b> not found (moved or deleted?)";
+    s.instances[1].reason = Some(why.into());
+    let rows = instances(&s.instances, s.updated_at_ms);
+    let row = rows.iter().find(|r| r.id == s.instances[1].id).unwrap();
+    assert_eq!(row.reason, why);
+    assert_eq!(row.reason_short.chars().count(), REASON_SHORT + 1);
+    assert!(row.reason_short.starts_with("/readyz 503: books database"));
+    assert!(row.reason_short.ends_with('…'));
+    let fine = rows.iter().find(|r| r.id == s.instances[0].id).unwrap();
+    assert_eq!((fine.reason.as_str(), fine.reason_short.as_str()), ("", ""));
+    // Rendered: whole in the title, short in the cell, escaped (it is the instance's text).
+    let live = crate::view::live(&s, &[], &[], crate::window::Window::default());
+    let html = crate::render::live_html(&live).unwrap();
+    assert!(
+        html.contains(r#"title="/readyz 503: books database unavailable: &#60;b&#62;/tmp/run/books.sqlite&#60;/b&#62; not found (moved or deleted?)""#)
+            || html.contains("&lt;b&gt;/tmp/run/books.sqlite&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>/tmp"), "{html}");
+    assert_eq!(html.matches(r#"class="why""#).count(), 1, "{html}");
+    assert!(
+        html.contains(">/readyz 503: books database unavailable: &"),
+        "{html}"
+    );
+}

@@ -339,4 +339,24 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&aws).unwrap()).unwrap();
         assert_eq!(back.source, "aws");
     }
+
+    #[test]
+    fn an_instance_reason_is_absent_when_fine_and_old_json_parses() {
+        let old = r#"{"id":"i-1","zone":"a","lifecycle_state":"InService","health":"Healthy",
+            "warming":false,"concurrent_users":0,"requests_per_second":0.0,
+            "log_events_per_second":0.0,"in_flight":0,"launched_at_ms":1}"#;
+        let i: InstanceStatus = serde_json::from_str(old).unwrap();
+        assert_eq!((i.reason.as_deref(), i.address.as_deref()), (None, None));
+        assert!(!serde_json::to_string(&i).unwrap().contains("reason"));
+        let why = InstanceStatus {
+            reason: Some("/readyz 503: books database unavailable".into()),
+            ..i
+        };
+        let json = serde_json::to_string(&why).unwrap();
+        assert!(
+            json.contains(r#""reason":"/readyz 503: books database unavailable""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<InstanceStatus>(&json).unwrap(), why);
+    }
 }
