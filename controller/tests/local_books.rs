@@ -1,8 +1,8 @@
 //! `controller up` with `/books`: the run's token is written 0600 under the data dir and
 //! printed with the URLs; both instances share one SQLite file, so a book written through
 //! the balancer is read back on each instance; `/api/status` shows books requests/s.
-//! With the file moved away, an instance that restarts is not ready, and `/api/status`
-//! says why, in the instance's own words (its `reason`).
+//! With the file moved away, the instance is not ready, and `/api/status` says why, in
+//! the instance's own words (its `reason`), in service and again once restarted.
 
 mod local_support;
 
@@ -114,26 +114,49 @@ async fn an_instance_not_ready_for_its_books_file_says_why_in_the_status() {
 
     let file = stack.dir.join("books.sqlite");
     std::fs::rename(&file, stack.dir.join("books.sqlite.moved")).unwrap();
+    // In service (its /healthz is 200), it is not ready: it says why and stays.
+    let named = |s: &proto::Status, state: proto::Lifecycle| {
+        s.instances.iter().any(|i| {
+            i.lifecycle_state == state
+                && i.reason.as_deref().is_some_and(|r| {
+                    r.starts_with("/readyz 503: books database unavailable")
+                        && r.contains("books.sqlite")
+                })
+        })
+    };
+    stack
+        .wait_for(
+            "the in-service instance's reason naming the books file",
+            Duration::from_secs(15),
+            |s| named(s, proto::Lifecycle::InService),
+        )
+        .await;
+    // The same file back (same inode): ready again, the reason goes.
+    std::fs::rename(stack.dir.join("books.sqlite.moved"), &file).unwrap();
+    stack
+        .wait_for(
+            "the reason cleared once ready again",
+            Duration::from_secs(15),
+            |s| {
+                s.instances.len() == 1
+                    && s.instances[0].lifecycle_state == proto::Lifecycle::InService
+                    && s.instances[0].reason.is_none()
+            },
+        )
+        .await;
+    std::fs::rename(&file, stack.dir.join("books.sqlite.moved")).unwrap();
     // The instance crashes: restarted in place, it finds no books file.
     let id = fine.instances[0].id.clone();
     let pid = stack.instance_pid(&id).expect("the instance's process");
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
     let s = stack
         .wait_for(
-            "the instance's reason naming the books file",
+            "the restarted (pending) instance's reason naming the books file",
             Duration::from_secs(20),
-            |s| {
-                s.instances.iter().any(|i| {
-                    i.reason.as_deref().is_some_and(|r| {
-                        r.starts_with("/readyz 503: books database unavailable")
-                            && r.contains("books.sqlite")
-                    })
-                })
-            },
+            |s| named(s, proto::Lifecycle::Pending),
         )
         .await;
     let i = s.instances.iter().find(|i| i.reason.is_some()).unwrap();
-    assert_ne!(i.lifecycle_state, proto::Lifecycle::InService, "{i:?}");
     let why = i.reason.as_deref().unwrap();
     assert!(
         why.len() <= 320 && !why.chars().any(char::is_control),

@@ -211,7 +211,9 @@ async fn boot(inner: &Inner, m: &Member, child: &mut Child) -> Option<Exit> {
 }
 
 /// In service: `/healthz` every interval until the process exits, checks fail
-/// `unhealthy_threshold` times in a row, or termination is requested.
+/// `unhealthy_threshold` times in a row, or termination is requested. After a
+/// 200, `/readyz` too, only for the member's `reason` (a live instance whose
+/// database is gone stays in service, and says so).
 async fn serve(inner: &Inner, m: &Member, child: &mut Child) -> Exit {
     let o = &inner.options;
     let mut failures = 0u32;
@@ -228,7 +230,14 @@ async fn serve(inner: &Inner, m: &Member, child: &mut Child) -> Exit {
                 let timeout = o.health_interval.min(Duration::from_secs(2));
                 let answer = get_answer(m.addr, "/healthz", timeout, o.proxy_protocol).await;
                 let healthy = answer.as_ref().is_ok_and(|a| a.status == 200);
-                note_reason(inner, m, reason("/healthz", &answer));
+                let why = if healthy {
+                    // Alive; whether it is ready (e.g. its database) is only told, not acted on.
+                    let ready = get_answer(m.addr, "/readyz", timeout, o.proxy_protocol).await;
+                    reason("/readyz", &ready)
+                } else {
+                    reason("/healthz", &answer)
+                };
+                note_reason(inner, m, why);
                 if healthy {
                     failures = 0;
                 } else {
