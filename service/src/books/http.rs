@@ -269,12 +269,8 @@ async fn replace(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (books, id, pre) = match prepare(&state, &id, &headers, true) {
+    let (books, id, pre, body) = match prepare_write(&state, &id, &headers, body) {
         Ok(p) => p,
-        Err(r) => return r,
-    };
-    let body = match body_of(body) {
-        Ok(b) => b,
         Err(r) => return r,
     };
     let fields = match model::parse_full(&body) {
@@ -302,12 +298,8 @@ async fn patch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (books, id, pre) = match prepare(&state, &id, &headers, true) {
+    let (books, id, pre, body) = match prepare_write(&state, &id, &headers, body) {
         Ok(p) => p,
-        Err(r) => return r,
-    };
-    let body = match body_of(body) {
-        Ok(b) => b,
         Err(r) => return r,
     };
     // Refuse a bad body before touching the database.
@@ -381,6 +373,17 @@ async fn remove(
 }
 
 /// A write to `/books/{id}`: ready, allowed, an id and its precondition.
+/// [`prepare`] for a write with a body (PUT, PATCH), then the body read within its bound.
+fn prepare_write(
+    state: &AppState,
+    raw_id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Arc<Books>, i64, Precondition, Bytes), Response> {
+    let (books, id, pre) = prepare(state, raw_id, headers, true)?;
+    Ok((books, id, pre, body_of(body)?))
+}
+
 fn prepare(
     state: &AppState,
     raw_id: &str,
