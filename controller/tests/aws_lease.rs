@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{post_signed, status, test_key_file};
+use daemon_support::{POLICIES, post_signed, status, test_key_file};
 
 const TABLE: &str = "hf-lease";
 
@@ -47,16 +47,6 @@ region = "us-east-1"
 operation_timeout = "2s"
 attempt_timeout = "1s"
 connect_timeout = "500ms"
-[policies.scale_out]
-name = "out"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.2 }
-steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
-[policies.scale_in]
-name = "in"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.2, evaluation_periods = 5 }
-steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 "#;
 
 struct Env {
@@ -110,7 +100,7 @@ impl Daemon {
     async fn start_with(env: &Env, holder: &str, store: Arc<dyn LeaseStore>) -> Daemon {
         let key_file = test_key_file(&format!("aws-lease-{holder}"));
         let toml = format!(
-            "{CONFIG}[reports]\nkey_file = {:?}\n[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n",
+            "{CONFIG}{POLICIES}[reports]\nkey_file = {:?}\n[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n",
             key_file.display().to_string()
         );
         let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();

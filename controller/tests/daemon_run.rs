@@ -19,7 +19,7 @@ use controller::synthetic::{report, user_ids};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{http, post_signed, status, test_key, test_key_file};
+use daemon_support::{POLICIES, http, post_signed, status, test_key, test_key_file};
 
 /// Every listed instance reports `users` distinct users now.
 async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64) {
@@ -51,16 +51,6 @@ publish = true
 namespace = "HelloFleetE2E"
 [aws]
 region = "us-east-1"
-[policies.scale_out]
-name = "out"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.2 }
-steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
-[policies.scale_in]
-name = "in"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.2, evaluation_periods = 5 }
-steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +62,7 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
     // The aws provider reads the key from the file the config names (no key, no start).
     let key_file = test_key_file("daemon-run-moto");
     let toml = format!(
-        "{CONFIG}[reports]\nkey_file = {:?}\n",
+        "{CONFIG}{POLICIES}[reports]\nkey_file = {:?}\n",
         key_file.display().to_string()
     );
     let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();

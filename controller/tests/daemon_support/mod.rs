@@ -84,3 +84,18 @@ pub async fn status(addr: SocketAddr) -> StatusResponse {
     assert_eq!(code, 200, "{body}");
     serde_json::from_str(&body).unwrap()
 }
+
+/// Step policies on users per instance for the daemon's end-to-end tests: +1 at 50 or more,
+/// -1 after 5 periods at 5 or fewer (0.2 s periods), as TOML to append to a config.
+pub const POLICIES: &str = r#"
+[policies.scale_out]
+name = "out"
+adjustment_type = "ChangeInCapacity"
+alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.2 }
+steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
+[policies.scale_in]
+name = "in"
+adjustment_type = "ChangeInCapacity"
+alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.2, evaluation_periods = 5 }
+steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
+"#;

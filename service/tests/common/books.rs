@@ -4,11 +4,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
-use super::{HttpClient, Reply, get};
+use super::{HttpClient, Reply, get, send_bytes};
 
 pub const TOKEN: &str = "books-test-token-0123456789";
 
@@ -36,35 +35,6 @@ pub async fn send(
         None => Bytes::new(),
     };
     send_bytes(c, method, url, &all, bytes).await
-}
-
-/// A request with exactly these headers and body bytes.
-pub async fn send_bytes(
-    c: &HttpClient,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    bytes: Bytes,
-) -> Reply {
-    let mut b = hyper::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let resp = tokio::time::timeout(
-        Duration::from_secs(30),
-        c.request(b.body(Full::new(bytes)).unwrap()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{method} {url} timed out"))
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
 }
 
 const AUTH: (&str, &str) = ("authorization", "Bearer books-test-token-0123456789");

@@ -53,13 +53,24 @@ pub async fn request(
     url: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
+    send_bytes(client, method, url, headers, Bytes::new()).await
+}
+
+/// A request with exactly these headers and body bytes (30 s at most).
+pub async fn send_bytes(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    bytes: Bytes,
+) -> Reply {
     let mut b = hyper::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
     let resp = tokio::time::timeout(
         Duration::from_secs(30),
-        client.request(b.body(Full::new(Bytes::new())).unwrap()),
+        client.request(b.body(Full::new(bytes)).unwrap()),
     )
     .await
     .unwrap_or_else(|_| panic!("{method} {url} timed out"))
