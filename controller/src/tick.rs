@@ -347,6 +347,7 @@ impl Reconciler {
                 scale_out_threshold: self.policies.scale_out.alarm.threshold,
                 scale_in_threshold: self.policies.scale_in.alarm.threshold,
                 tick_ms: self.settings.tick_ms,
+                mode: self.policies.mode.as_str().into(),
             },
             endpoint: self.settings.endpoint.clone(),
             health: proto::ControllerHealth::default(),

@@ -427,6 +427,10 @@ async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
     assert_eq!(fleet.desired_calls(), vec![3], "SetDesiredCapacity called");
     let s: StatusResponse = get_json(&state, "/api/status").await;
     assert_eq!(s.status.group.desired_capacity, 3);
+    assert_eq!(
+        s.status.policy.mode, "native",
+        "the status says who runs the policies"
+    );
     let decisions: Vec<proto::DecisionRecord> = get_json(&state, "/api/decisions").await;
     assert_eq!(decisions.len(), 1);
     let d = &decisions[0];

@@ -51,6 +51,7 @@ impl FakeSource {
                 scale_out_threshold: SCALE_OUT,
                 scale_in_threshold: SCALE_IN,
                 tick_ms: 1000,
+                mode: "controller".into(),
             },
             endpoint: Some("http://127.0.0.1:8080".into()),
             health: proto::ControllerHealth::default(),

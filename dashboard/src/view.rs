@@ -56,6 +56,8 @@ pub struct Summary {
     pub metric: String,
     pub scale_out_threshold: String,
     pub scale_in_threshold: String,
+    /// Who runs the step policies, in words.
+    pub policies_by: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +224,17 @@ pub fn summary(s: &Status) -> Summary {
         metric: s.policy.metric.clone(),
         scale_out_threshold: fmt_num(s.policy.scale_out_threshold),
         scale_in_threshold: fmt_num(s.policy.scale_in_threshold),
+        policies_by: policies_by(&s.policy.mode),
+    }
+}
+
+/// `[policies] mode` in words for the summary line.
+fn policies_by(mode: &str) -> &'static str {
+    match mode {
+        "native" => "run by AWS (native step policies the controller keeps in sync)",
+        "stack" => "run by AWS (step policies from a CloudFormation stack)",
+        "controller" => "run by the controller",
+        _ => "run in a mode this dashboard does not know",
     }
 }
 

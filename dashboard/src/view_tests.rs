@@ -243,3 +243,25 @@ fn an_instance_says_why_it_is_not_serving_in_its_state_cell() {
         "{html}"
     );
 }
+
+#[test]
+fn the_summary_says_who_runs_the_policies() {
+    check(
+        policies_by,
+        vec![
+            ("controller", "run by the controller"),
+            (
+                "native",
+                "run by AWS (native step policies the controller keeps in sync)",
+            ),
+            (
+                "stack",
+                "run by AWS (step policies from a CloudFormation stack)",
+            ),
+            (
+                "something-newer",
+                "run in a mode this dashboard does not know",
+            ),
+        ],
+    );
+}

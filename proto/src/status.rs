@@ -228,6 +228,14 @@ pub struct PolicySummary {
     pub scale_out_threshold: f64,
     pub scale_in_threshold: f64,
     pub tick_ms: u64,
+    /// Who runs the step policies (`[policies] mode`): `controller`, or `native` / `stack`
+    /// (AWS's own step policies and alarms). Absent in older JSON: `controller`.
+    #[serde(default = "controller_mode")]
+    pub mode: String,
+}
+
+fn controller_mode() -> String {
+    "controller".into()
 }
 
 /// One policy evaluation, as data. `action` is `scale_out`, `scale_in` or `none`.
@@ -358,5 +366,22 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<InstanceStatus>(&json).unwrap(), why);
+    }
+
+    #[test]
+    fn the_policy_mode_defaults_to_controller_in_older_json() {
+        let old = r#"{"metric":"ConcurrentUsersPerInstance","scale_out_threshold":50.0,
+            "scale_in_threshold":20.0,"tick_ms":1000}"#;
+        let p: PolicySummary = serde_json::from_str(old).unwrap();
+        assert_eq!(p.mode, "controller");
+        let native = PolicySummary {
+            mode: "native".into(),
+            ..p
+        };
+        let json = serde_json::to_string(&native).unwrap();
+        assert_eq!(
+            serde_json::from_str::<PolicySummary>(&json).unwrap(),
+            native
+        );
     }
 }

@@ -187,6 +187,7 @@ impl Shared {
                 scale_out_threshold: config.policies.scale_out.alarm.threshold,
                 scale_in_threshold: config.policies.scale_in.alarm.threshold,
                 tick_ms: config.tick.as_millis() as u64,
+                mode: config.policies.mode.as_str().into(),
             },
             endpoint,
             health: proto::ControllerHealth::default(),

@@ -169,6 +169,7 @@ impl FakeController {
                 scale_out_threshold: 100.0,
                 scale_in_threshold: 20.0,
                 tick_ms: 1000,
+                mode: "controller".into(),
             },
             endpoint: None,
             health: proto::ControllerHealth::default(),
