@@ -35,6 +35,15 @@ else
   echo "$want_py" | $SUDO tee "$VENV/.hellofleet-pins" >/dev/null
 fi
 
+# rustfmt and clippy: scripts/test.sh runs both; a minimal rustup profile lacks them.
+for comp in rustfmt clippy; do
+  if ! cargo "${comp/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null 2>&1 || { echo "error: cargo $comp is missing and there is no rustup to add it" >&2; exit 1; }
+    echo "== rustup component add $comp"
+    rustup component add "$comp"
+  fi
+done
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== cargo install cargo-nextest"
   cargo install --locked cargo-nextest

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every crate's tests, infra checks.
-# Needs moto_server, chromium and the infra linters: `bash .ci/install.sh` installs them.
+# The README's test command, and exactly what CI (.ci/run) runs. On a fresh machine it first
+# installs what the tests need (.ci/install.sh: Debian packages, the Python and npm tools,
+# cargo-nextest, cfn-guard; root or sudo); on a machine that has them that step takes seconds.
+# HF_SKIP_INSTALL=1 skips it (then a missing tool fails its test, naming how to install it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${HF_SKIP_INSTALL:-0}" != 1 ]; then
+  echo "== install what the tests need (.ci/install.sh; HF_SKIP_INSTALL=1 skips)"
+  bash .ci/install.sh
+fi
 # The Python test tools (moto_server, locust) live in .ci/install.sh's virtualenv.
 export PATH="${HF_VENV:-/opt/hellofleet-venv}/bin:$PATH"
 
