@@ -1014,6 +1014,17 @@ jenkinsfile() { # every stage runs a script of this repository, and credentials 
 }
 t "Jenkinsfile: every stage runs an existing script; credentials by binding only" jenkinsfile
 
+readme_test_command_is_ci() { # the README's test command is what .ci/run runs, and it installs what is missing first
+  local readme ci
+  readme="$(awk '/^```sh/{f=1;next} f&&/^```/{exit} f' README.md | sed -n 2p | sed -E 's/ *#.*//')"
+  [ -n "$readme" ] || { echo "README: no second command in the first sh block"; return 1; }
+  ci="$(grep -vE '^\s*(#|$|set |cd |start=|echo )' .ci/run)"
+  [ "$ci" = "$readme" ] || { echo ".ci/run runs '$ci', the README says '$readme'"; return 1; }
+  grep -q '^  bash .ci/install.sh$' scripts/test.sh || { echo "scripts/test.sh does not install first"; return 1; }
+  if grep -qE '^[^#]*\.ci/install\.sh' .ci/run; then echo ".ci/run installs on its own"; return 1; fi
+}
+t "README: its test command is exactly what .ci/run runs, and it installs what is missing itself" readme_test_command_is_ci
+
 jenkins_no_silent_skip() { # the pipeline fails fast instead of skipping, and keeps optional settings
   local stages
   ! grep -q "when { branch" Jenkinsfile || { echo "a 'when { branch }' only works in a multibranch job"; return 1; }
