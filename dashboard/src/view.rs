@@ -5,7 +5,9 @@
 //! inputs always render the same HTML (which lets the router cache a tick's
 //! fragment for every open dashboard).
 
-use proto::{DecisionRecord, Health, InstanceStatus, Lifecycle, MetricPoint, Status};
+use proto::{
+    Action, DecisionRecord, Health, InstanceStatus, Lifecycle, MetricPoint, Reason, Status,
+};
 
 use crate::chart::{self, Chart, HLineInput, SeriesInput, Shape};
 use crate::window::Window;
@@ -403,11 +405,11 @@ fn hline(label: &str, class: &'static str, value: f64) -> HLineInput {
 /// last scale-out off the list.
 pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
     // (row, earliest time, latest time, raw reason)
-    let mut rows: Vec<(DecisionRow, u64, u64, &str)> = Vec::new();
+    let mut rows: Vec<(DecisionRow, u64, u64, Reason)> = Vec::new();
     for d in decisions.iter().rev() {
-        let folds = d.action == "none"
+        let folds = d.action == Action::None
             && rows.last().is_some_and(|(r, _, _, reason)| {
-                r.action == "none" && *reason == d.reason && r.source == d.source
+                r.action == "none" && *reason == d.reason && r.source == d.source.as_str()
             });
         if folds {
             let (row, first, _, _) = rows.last_mut().expect("checked above");
@@ -418,7 +420,7 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
         if rows.len() == MAX_DECISION_ROWS {
             break;
         }
-        rows.push((decision_row(d), d.at_ms, d.at_ms, &d.reason));
+        rows.push((decision_row(d), d.at_ms, d.at_ms, d.reason));
     }
     rows.into_iter()
         .map(|(mut row, first, last, _)| {
@@ -431,11 +433,10 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
 }
 
 fn decision_row(d: &DecisionRecord) -> DecisionRow {
-    let (action, class) = match d.action.as_str() {
-        "scale_out" => ("scale out", "out"),
-        "scale_in" => ("scale in", "in"),
-        "none" => ("none", "none"),
-        _ => ("other", "none"),
+    let (action, class) = match d.action {
+        Action::ScaleOut => ("scale out", "out"),
+        Action::ScaleIn => ("scale in", "in"),
+        Action::None => ("none", "none"),
     };
     let class = if d.applied == Some(false) {
         format!("{class} failed")
@@ -452,7 +453,7 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
         count: 1,
         class,
         action,
-        reason: d.reason.replace('_', " "),
+        reason: d.reason.as_str().replace('_', " "),
         explanation: d.explanation.clone(),
         capacity: if d.capacity_before == d.capacity_after {
             d.capacity_before.to_string()
@@ -461,7 +462,7 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
         },
         metric,
         step: d.step.clone().unwrap_or_default(),
-        source: d.source.clone(),
+        source: d.source.as_str().to_string(),
     }
 }
 

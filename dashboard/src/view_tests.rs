@@ -79,7 +79,7 @@ fn record(at_ms: u64, action: &str, reason: &str) -> DecisionRecord {
     DecisionRecord {
         at_ms,
         tick: at_ms / 1000,
-        action: action.into(),
+        action: serde_json::from_value(action.into()).expect("an action"),
         policy: None,
         metric: "ConcurrentUsersPerInstance".into(),
         metric_value: Some(25.0),
@@ -87,10 +87,10 @@ fn record(at_ms: u64, action: &str, reason: &str) -> DecisionRecord {
         step: None,
         capacity_before: 2,
         capacity_after: if action == "scale_out" { 3 } else { 2 },
-        reason: reason.into(),
+        reason: proto::Reason::parse(reason).expect("a reason"),
         explanation: format!("{action} because {reason}"),
         applied: None,
-        source: proto::SOURCE_CONTROLLER.into(),
+        source: proto::DecisionSource::Controller,
     }
 }
 
@@ -202,7 +202,7 @@ fn charts_cover_the_window_and_draw_thresholds() {
 #[test]
 fn timeline_shows_the_source_and_never_folds_aws_rows_into_controller_ones() {
     let mut aws = record(3_000, "none", "within_band");
-    aws.source = proto::SOURCE_AWS.into();
+    aws.source = proto::DecisionSource::Aws;
     let ds = vec![
         record(1_000, "none", "within_band"),
         record(2_000, "none", "within_band"),
