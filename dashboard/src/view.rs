@@ -11,6 +11,8 @@ use proto::{
 
 use crate::chart::{self, Chart, HLineInput, SeriesInput, Shape};
 use crate::window::Window;
+/// Numbers as the reports write them (one formatter for the workspace).
+pub use ::chart::format::{int as fmt_int, num as fmt_num};
 
 /// At most this many rows in the decision timeline.
 pub const MAX_DECISION_ROWS: usize = 25;
@@ -464,50 +466,6 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
         step: d.step.clone().unwrap_or_default(),
         source: d.source.as_str().to_string(),
     }
-}
-
-/// `12,345`.
-pub fn fmt_int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A rate or average with about three significant digits: `0.25`, `7.5`,
-/// `12.3`, `456`, `12.3k`, `4.5M`; `–` when not a number.
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return "–".into();
-    }
-    let a = v.abs();
-    let s = if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.1}k", v / 1e3)
-    } else if a >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    // `7.50` → `7.5`, `12.0k` → `12k`
-    trim_zeros(&s)
-}
-
-fn trim_zeros(s: &str) -> String {
-    let (num, suffix) = s.split_at(s.trim_end_matches(['k', 'M']).len());
-    if !num.contains('.') {
-        return s.to_string();
-    }
-    let num = num.trim_end_matches('0').trim_end_matches('.');
-    format!("{num}{suffix}")
 }
 
 /// An age: `45s`, `3m 12s`, `2h 05m`, `3d 4h`.

@@ -13,46 +13,6 @@ fn check<T: std::fmt::Debug + PartialEq, U: std::fmt::Debug>(
 }
 
 #[test]
-fn integers_get_thousands_separators() {
-    check(
-        fmt_int,
-        vec![
-            (0, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (1234567, "1,234,567"),
-        ]
-        .into_iter()
-        .map(|(n, s)| (n, s.to_string()))
-        .collect(),
-    );
-}
-
-#[test]
-fn rates_show_about_three_significant_digits() {
-    check(
-        fmt_num,
-        vec![
-            (0.0, "0"),
-            (0.25, "0.25"),
-            (7.5, "7.5"),
-            (7.456, "7.46"),
-            (12.34, "12.3"),
-            (20.0, "20"),
-            (456.7, "457"),
-            (12_345.0, "12.3k"),
-            (12_000.0, "12k"),
-            (4_500_000.0, "4.5M"),
-            (f64::NAN, "–"),
-            (f64::INFINITY, "–"),
-        ]
-        .into_iter()
-        .map(|(n, s)| (n, s.to_string()))
-        .collect(),
-    );
-}
-
-#[test]
 fn ages_and_clock_times() {
     check(
         fmt_age,
