@@ -3,12 +3,12 @@
 //! Used by loadgen (users, instances and p99 over a run) and by `controller simulate`
 //! (capacity against a users trace). Generic on purpose: a title, an x axis of seconds,
 //! named series of `(x, y)` points on a left or right axis, and horizontal threshold lines.
-//! The dashboard draws its inline charts with the same [`scale`], [`path`] and [`format`].
+//! The dashboard draws its inline charts with the same [`scale`], [`path`] and [`format`](mod@format).
 //!
 //! - [`model`]: [`Chart`], [`Series`], [`Threshold`], [`Axis`] — plain data with builders.
 //! - [`scale`]: pure axis math (nice ticks and ceilings, value → pixel). No I/O.
 //! - [`path`]: SVG path data from points in pixels, pure.
-//! - [`format`]: numbers as text (readings, tick labels, summary columns), for the whole
+//! - [`format`](mod@format): numbers as text (readings, tick labels, summary columns), for the whole
 //!   workspace, pure.
 //! - [`svg`]: [`to_svg`] and [`stack_to_svg`] (charts one above the other), pure.
 //! - `png` (feature `png`, off by default): `to_png` / `to_png_bytes` / `stack_to_png`,
