@@ -3,12 +3,17 @@
 //! Used by loadgen (users, instances and p99 over a run) and by `controller simulate`
 //! (capacity against a users trace). Generic on purpose: a title, an x axis of seconds,
 //! named series of `(x, y)` points on a left or right axis, and horizontal threshold lines.
+//! The dashboard draws its inline charts with the same [`scale`], [`path`] and [`format`](mod@format).
 //!
 //! - [`model`]: [`Chart`], [`Series`], [`Threshold`], [`Axis`] — plain data with builders.
-//! - [`scale`]: pure axis math (nice ticks, value → pixel, tick labels). No I/O.
+//! - [`scale`]: pure axis math (nice ticks and ceilings, value → pixel). No I/O.
+//! - [`path`]: SVG path data from points in pixels, pure.
+//! - [`format`](mod@format): numbers as text (readings, tick labels, summary columns), for the whole
+//!   workspace, pure.
 //! - [`svg`]: [`to_svg`] and [`stack_to_svg`] (charts one above the other), pure.
-//! - [`png`]: [`to_png`] / [`to_png_bytes`] / [`stack_to_png`], rasterized with resvg; text needs a font from
-//!   `/usr/share/fonts` (Debian's `fonts-dejavu-core`), else a clear [`ChartError::NoFont`].
+//! - `png` (feature `png`, off by default): `to_png` / `to_png_bytes` / `stack_to_png`,
+//!   rasterized with resvg; text needs a font from `/usr/share/fonts` (Debian's
+//!   `fonts-dejavu-core`), else a clear `ChartError::NoFont`.
 //!
 //! ```
 //! use chart::{Chart, Series, Threshold};
@@ -20,11 +25,15 @@
 //! assert!(chart::to_svg(&c).starts_with("<svg"));
 //! ```
 
+pub mod format;
 pub mod model;
+pub mod path;
+#[cfg(feature = "png")]
 pub mod png;
 pub mod scale;
 pub mod svg;
 
 pub use model::{Axis, Chart, LineStyle, Series, Threshold};
+#[cfg(feature = "png")]
 pub use png::{ChartError, FONT_DIR, stack_to_png, to_png, to_png_bytes};
 pub use svg::{stack_to_svg, to_svg};

@@ -1,5 +1,9 @@
-//! Axis math: "nice" tick steps (1, 2, 5 × 10ⁿ), value → pixel mapping, tick labels.
-//! Pure functions, no I/O.
+//! Axis math: "nice" tick steps (1, 2, 5 × 10ⁿ) and ceilings (1, 2, 2.5, 5 × 10ⁿ), value →
+//! pixel mapping. Pure functions, no I/O. Tick labels: [`crate::format::tick`].
+//!
+//! Two kinds of scale, one [`Scale`]: the report charts' ([`x_scale`], [`y_scale`]: ticks
+//! every nice step, ends on a tick) and the dashboard's compact ones ([`ceil_scale`]: from 0
+//! to a nice ceiling, a few equal intervals).
 
 /// An axis range with evenly spaced ticks that include both ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +29,37 @@ impl Scale {
             0.0
         };
         lo_px + t * (hi_px - lo_px)
+    }
+
+    /// As [`Self::map`], with `value` first brought into `[min, max]` (a line above the
+    /// scale is drawn along its edge).
+    pub fn map_clamped(&self, value: f64, lo_px: f64, hi_px: f64) -> f64 {
+        self.map(value.clamp(self.min, self.max), lo_px, hi_px)
+    }
+}
+
+/// The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above `v` (1 for `v ≤ 1`).
+pub fn nice_ceil(v: f64) -> f64 {
+    if !v.is_finite() || v <= 1.0 {
+        return 1.0;
+    }
+    let exp = 10f64.powf(v.log10().floor());
+    let f = v / exp;
+    let nice = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .find(|n| f <= *n + 1e-9)
+        .unwrap_or(10.0);
+    nice * exp
+}
+
+/// A scale from 0 to the nice ceiling of `max` plus 5 % headroom, in `intervals` equal
+/// steps (the dashboard's: `0`, half and the top for 2).
+pub fn ceil_scale(max: f64, intervals: u32) -> Scale {
+    let top = nice_ceil(max * 1.05);
+    Scale {
+        min: 0.0,
+        max: top,
+        step: top / f64::from(intervals.max(1)),
     }
 }
 
@@ -103,43 +138,6 @@ fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
         })
 }
 
-/// A tick label: as many decimals as the step needs, thousands as `k`, millions as `M`.
-pub fn format_tick(value: f64, step: f64) -> String {
-    let abs_step = step.abs();
-    if value != 0.0 && value.abs() >= 1e6 && abs_step >= 1e5 {
-        return trim(format!("{:.*}", decimals(abs_step / 1e6), value / 1e6)) + "M";
-    }
-    if value != 0.0 && value.abs() >= 1e4 && abs_step >= 1e3 {
-        return trim(format!("{:.*}", decimals(abs_step / 1e3), value / 1e3)) + "k";
-    }
-    let s = format!("{:.*}", decimals(abs_step), value);
-    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
-        s[1..].to_string()
-    } else {
-        s
-    }
-}
-
-fn decimals(step: f64) -> usize {
-    if step <= 0.0 || !step.is_finite() {
-        return 0;
-    }
-    (0..6)
-        .find(|&d| {
-            let scaled = step * 10f64.powi(d as i32);
-            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
-        })
-        .unwrap_or(6)
-}
-
-fn trim(s: String) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +188,39 @@ mod tests {
     }
 
     #[test]
+    fn nice_ceil_rounds_up_to_1_2_2_5_5() {
+        for (v, want) in [
+            (0.0, 1.0),
+            (0.3, 1.0),
+            (1.2, 2.0),
+            (2.1, 2.5),
+            (3.0, 5.0),
+            (7.0, 10.0),
+            (10.0, 10.0),
+            (23.0, 25.0),
+            (420.0, 500.0),
+            (f64::NAN, 1.0),
+        ] {
+            assert_eq!(nice_ceil(v), want, "nice_ceil({v})");
+        }
+    }
+
+    #[test]
+    fn ceil_scales_have_headroom_and_equal_intervals() {
+        let s = ceil_scale(10.0, 2);
+        assert_eq!((s.min, s.max, s.step), (0.0, 20.0, 10.0), "10 × 1.05 → 20");
+        assert_eq!(s.ticks(), vec![0.0, 10.0, 20.0]);
+        assert_eq!(ceil_scale(40.0, 2).ticks(), vec![0.0, 25.0, 50.0]);
+        assert_eq!(ceil_scale(0.0, 2).max, 1.0);
+        assert_eq!(
+            s.map_clamped(30.0, 140.0, 8.0),
+            8.0,
+            "above the top: on the edge"
+        );
+        assert_eq!(s.map_clamped(-1.0, 140.0, 8.0), 140.0);
+    }
+
+    #[test]
     fn map_is_linear_and_flips_for_svg_y() {
         let s = Scale {
             min: 0.0,
@@ -199,21 +230,5 @@ mod tests {
         assert_eq!(s.map(0.0, 10.0, 110.0), 10.0);
         assert_eq!(s.map(50.0, 10.0, 110.0), 60.0);
         assert_eq!(s.map(100.0, 400.0, 40.0), 40.0);
-    }
-
-    #[test]
-    fn tick_labels() {
-        for (v, step, want) in [
-            (0.0, 20.0, "0"),
-            (40.0, 20.0, "40"),
-            (0.5, 0.5, "0.5"),
-            (0.25, 0.05, "0.25"),
-            (15000.0, 5000.0, "15k"),
-            (12500.0, 2500.0, "12.5k"),
-            (2_000_000.0, 500_000.0, "2M"),
-            (-0.0, 0.1, "0.0"),
-        ] {
-            assert_eq!(format_tick(v, step), want, "format_tick({v}, {step})");
-        }
     }
 }

@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::model::{Axis, Chart, LineStyle, Series};
-use crate::scale::{Scale, format_tick, x_scale, y_scale};
+use crate::format::tick as format_tick;
+use crate::model::{Axis, Chart, Series};
+use crate::path::{PathBuilder, Precision};
+use crate::scale::{Scale, x_scale, y_scale};
 
 /// Colours given to series and thresholds without one, in order.
 pub const PALETTE: [&str; 8] = [
@@ -125,24 +127,15 @@ fn series_color(series: &Series, index: usize) -> String {
 
 /// `M x y L …` (or `H`/`V` for steps); a non-finite point starts a new segment.
 fn path_data(series: &Series, px: impl Fn(f64) -> f64, py: impl Fn(f64) -> f64) -> String {
-    let mut d = String::new();
-    let mut pen_down = false;
+    let mut d = PathBuilder::new(series.style, Precision::Fixed);
     for &(x, y) in &series.points {
-        if !(x.is_finite() && y.is_finite()) {
-            pen_down = false;
-            continue;
-        }
-        let (px, py) = (px(x), py(y));
-        if !pen_down {
-            let _ = write!(d, "M{px:.1} {py:.1}");
-            pen_down = true;
-        } else if series.style == LineStyle::Step {
-            let _ = write!(d, "H{px:.1}V{py:.1}");
+        if x.is_finite() && y.is_finite() {
+            d.point(px(x), py(y));
         } else {
-            let _ = write!(d, "L{px:.1} {py:.1}");
+            d.gap();
         }
     }
-    d
+    d.finish()
 }
 
 fn axes(s: &mut String, chart: &Chart, f: &Frame, xs: &Scale, y1: &Scale, y2: Option<&Scale>) {

@@ -185,7 +185,7 @@ fn a_scale_in_is_held_while_an_instance_drains_and_for_the_active_window_after()
         // Draining for the first four ticks, gone after.
         let snap = if k < 4 { &draining } else { &gone };
         let out = rec.step(snap, &mut book_with(snap, 5, now), now);
-        reasons.push((out.decision.action, out.record.reason.clone()));
+        reasons.push((out.decision.action, out.record.reason));
         if out.decision.action == Action::ScaleIn {
             break;
         }

@@ -1,9 +1,16 @@
 //! Chart geometry for the inline SVG charts: samples → paths, axis ticks and
 //! threshold lines in the SVG's coordinate space. Pure: no I/O, no clock.
 //!
-//! Coordinates are rounded to 0.1 so the markup stays small; a series is
-//! reduced to at most [`MAX_POINTS`] buckets (keeping each bucket's peak, so a
-//! spike above a threshold is never hidden).
+//! The maths is the `chart` crate's, as in loadgen's and the simulator's reports: a
+//! [`chart::scale::ceil_scale`] for values (0 to a nice ceiling, ticks at 0, half and the
+//! top), a [`Scale`] over the time window, [`PathBuilder`]'s compact paths (coordinates
+//! rounded to 0.1 so the markup stays small) and [`chart::format`]'s labels. What is the
+//! dashboard's own: the layout (its DOM, ids and classes), time-ago labels, and reducing a
+//! series to at most [`MAX_POINTS`] buckets (keeping each bucket's peak, so a spike above a
+//! threshold is never hidden).
+
+use chart::path::{PathBuilder, Precision, round1};
+use chart::scale::{Scale, ceil_scale};
 
 /// The SVG's viewBox size; CSS scales it to the page width.
 pub const WIDTH: f64 = 480.0;
@@ -15,14 +22,9 @@ const BOTTOM: f64 = HEIGHT - 20.0;
 /// At most this many points per series (≈ 2 units each).
 pub const MAX_POINTS: usize = 240;
 
-/// How a series is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// Straight segments between samples (rates, averages).
-    Line,
-    /// Horizontal then vertical segments (counts that change in steps).
-    Step,
-}
+/// How a series is drawn: `Line` (straight segments between samples: rates, averages) or
+/// `Step` (horizontal then vertical segments: counts that change in steps).
+pub use chart::LineStyle as Shape;
 
 /// One series to draw: samples `(at_ms, value)`; `None` is a gap.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,10 +98,15 @@ pub fn layout(from_ms: u64, to_ms: u64, series: &[SeriesInput], hlines: &[HLineI
         .chain(hlines.iter().map(|h| h.value))
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
-    let y_max = nice_ceil(data_max * 1.05);
-    let x =
-        |t: u64| round1(LEFT + (t - from_ms) as f64 / (to_ms - from_ms) as f64 * (RIGHT - LEFT));
-    let y = |v: f64| round1(BOTTOM - (v.clamp(0.0, y_max) / y_max) * (BOTTOM - TOP));
+    let ys = ceil_scale(data_max, 2);
+    let y_max = ys.max;
+    let xs = Scale {
+        min: from_ms as f64,
+        max: to_ms as f64,
+        step: (to_ms - from_ms) as f64 / 4.0,
+    };
+    let x = |t: u64| round1(xs.map(t as f64, LEFT, RIGHT));
+    let y = |v: f64| round1(ys.map_clamped(v, BOTTOM, TOP));
 
     let series = series
         .iter()
@@ -121,12 +128,13 @@ pub fn layout(from_ms: u64, to_ms: u64, series: &[SeriesInput], hlines: &[HLineI
             y: y(h.value),
         })
         .collect();
-    let y_ticks = [0.0, 0.5, 1.0]
-        .iter()
-        .map(|f| Tick {
-            pos: y(y_max * f),
+    let y_ticks = ys
+        .ticks()
+        .into_iter()
+        .map(|v| Tick {
+            pos: y(v),
             anchor: "end",
-            label: crate::view::fmt_num(y_max * f),
+            label: chart::format::num(v),
         })
         .collect();
     let span = to_ms - from_ms;
@@ -160,20 +168,6 @@ pub fn layout(from_ms: u64, to_ms: u64, series: &[SeriesInput], hlines: &[HLineI
         y_ticks,
         x_ticks,
     }
-}
-
-/// The smallest of 1, 2, 2.5, 5 × 10ⁿ at or above `v` (1 for `v ≤ 0`).
-pub fn nice_ceil(v: f64) -> f64 {
-    if !v.is_finite() || v <= 1.0 {
-        return 1.0;
-    }
-    let exp = 10f64.powf(v.log10().floor());
-    let f = v / exp;
-    let nice = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .into_iter()
-        .find(|n| f <= *n + 1e-9)
-        .unwrap_or(10.0);
-    nice * exp
 }
 
 /// Keeps the points inside the window and at most `max` of them: one per time
@@ -224,30 +218,14 @@ fn path(
     x: &dyn Fn(u64) -> f64,
     y: &dyn Fn(f64) -> f64,
 ) -> String {
-    use std::fmt::Write;
-    let mut d = String::new();
-    let mut prev: Option<f64> = None;
+    let mut d = PathBuilder::new(shape, Precision::Compact);
     for (t, v) in points {
         match v.filter(|v| v.is_finite()) {
-            None => prev = None,
-            Some(v) => {
-                let (px, py) = (x(*t), y(v));
-                match (prev, shape) {
-                    (None, _) => write!(d, "M{px} {py}"),
-                    (Some(_), Shape::Line) => write!(d, "L{px} {py}"),
-                    (Some(prev_y), Shape::Step) if prev_y == py => write!(d, "H{px}"),
-                    (Some(_), Shape::Step) => write!(d, "H{px}V{py}"),
-                }
-                .expect("write to String");
-                prev = Some(py);
-            }
+            None => d.gap(),
+            Some(v) => d.point(x(*t), y(v)),
         }
     }
-    d
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
+    d.finish()
 }
 
 #[cfg(test)]
@@ -260,24 +238,6 @@ mod tests {
             class: "c",
             shape,
             points,
-        }
-    }
-
-    #[test]
-    fn nice_ceil_rounds_up_to_1_2_2_5_5() {
-        for (v, want) in [
-            (0.0, 1.0),
-            (0.3, 1.0),
-            (1.2, 2.0),
-            (2.1, 2.5),
-            (3.0, 5.0),
-            (7.0, 10.0),
-            (10.0, 10.0),
-            (23.0, 25.0),
-            (420.0, 500.0),
-            (f64::NAN, 1.0),
-        ] {
-            assert_eq!(nice_ceil(v), want, "nice_ceil({v})");
         }
     }
 

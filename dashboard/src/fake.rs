@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 
 use proto::{
-    DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus, Lifecycle, MetricPoint,
-    PolicySummary, Status,
+    Action, DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus, Lifecycle,
+    MetricPoint, PolicySummary, Reason, Status,
 };
 use tokio::sync::watch;
 
@@ -212,22 +212,22 @@ fn instance(n: u32, launched_at_ms: u64, users: u64) -> InstanceStatus {
 fn decision(at_ms: u64, tick: u64, per: Option<f64>, before: u32, after: u32) -> DecisionRecord {
     let (action, reason, threshold, explanation) = if after > before {
         (
-            "scale_out",
-            "scaled",
+            Action::ScaleOut,
+            Reason::Scaled,
             Some(SCALE_OUT),
             format!("Users per instance above {SCALE_OUT}: desired {before} → {after}."),
         )
     } else if after < before {
         (
-            "scale_in",
-            "scaled",
+            Action::ScaleIn,
+            Reason::Scaled,
             Some(SCALE_IN),
             format!("Users per instance below {SCALE_IN}: desired {before} → {after}."),
         )
     } else {
         (
-            "none",
-            "within_band",
+            Action::None,
+            Reason::WithinBand,
             None,
             format!("Users per instance between {SCALE_IN} and {SCALE_OUT}: nothing to do."),
         )
@@ -235,22 +235,22 @@ fn decision(at_ms: u64, tick: u64, per: Option<f64>, before: u32, after: u32) ->
     DecisionRecord {
         at_ms,
         tick,
-        action: action.into(),
+        action,
         policy: threshold.map(|_| format!("{action}-policy")),
         metric: "ConcurrentUsersPerInstance".into(),
         metric_value: per,
         threshold,
         step: match action {
-            "scale_out" => Some("[0, +∞) → +1 ChangeInCapacity".into()),
-            "scale_in" => Some("(-∞, 0] → -1 ChangeInCapacity".into()),
-            _ => None,
+            Action::ScaleOut => Some("[0, +∞) → +1 ChangeInCapacity".into()),
+            Action::ScaleIn => Some("(-∞, 0] → -1 ChangeInCapacity".into()),
+            Action::None => None,
         },
         capacity_before: before,
         capacity_after: after,
-        reason: reason.into(),
+        reason,
         explanation,
         applied: (after != before).then_some(true),
-        source: proto::SOURCE_CONTROLLER.into(),
+        source: proto::DecisionSource::Controller,
     }
 }
 

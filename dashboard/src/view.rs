@@ -5,10 +5,14 @@
 //! inputs always render the same HTML (which lets the router cache a tick's
 //! fragment for every open dashboard).
 
-use proto::{DecisionRecord, Health, InstanceStatus, Lifecycle, MetricPoint, Status};
+use proto::{
+    Action, DecisionRecord, Health, InstanceStatus, Lifecycle, MetricPoint, Reason, Status,
+};
 
 use crate::chart::{self, Chart, HLineInput, SeriesInput, Shape};
 use crate::window::Window;
+/// Numbers as the reports write them (one formatter for the workspace).
+pub use ::chart::format::{int as fmt_int, num as fmt_num};
 
 /// At most this many rows in the decision timeline.
 pub const MAX_DECISION_ROWS: usize = 25;
@@ -403,11 +407,11 @@ fn hline(label: &str, class: &'static str, value: f64) -> HLineInput {
 /// last scale-out off the list.
 pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
     // (row, earliest time, latest time, raw reason)
-    let mut rows: Vec<(DecisionRow, u64, u64, &str)> = Vec::new();
+    let mut rows: Vec<(DecisionRow, u64, u64, Reason)> = Vec::new();
     for d in decisions.iter().rev() {
-        let folds = d.action == "none"
+        let folds = d.action == Action::None
             && rows.last().is_some_and(|(r, _, _, reason)| {
-                r.action == "none" && *reason == d.reason && r.source == d.source
+                r.action == "none" && *reason == d.reason && r.source == d.source.as_str()
             });
         if folds {
             let (row, first, _, _) = rows.last_mut().expect("checked above");
@@ -418,7 +422,7 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
         if rows.len() == MAX_DECISION_ROWS {
             break;
         }
-        rows.push((decision_row(d), d.at_ms, d.at_ms, &d.reason));
+        rows.push((decision_row(d), d.at_ms, d.at_ms, d.reason));
     }
     rows.into_iter()
         .map(|(mut row, first, last, _)| {
@@ -431,11 +435,10 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<DecisionRow> {
 }
 
 fn decision_row(d: &DecisionRecord) -> DecisionRow {
-    let (action, class) = match d.action.as_str() {
-        "scale_out" => ("scale out", "out"),
-        "scale_in" => ("scale in", "in"),
-        "none" => ("none", "none"),
-        _ => ("other", "none"),
+    let (action, class) = match d.action {
+        Action::ScaleOut => ("scale out", "out"),
+        Action::ScaleIn => ("scale in", "in"),
+        Action::None => ("none", "none"),
     };
     let class = if d.applied == Some(false) {
         format!("{class} failed")
@@ -452,7 +455,7 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
         count: 1,
         class,
         action,
-        reason: d.reason.replace('_', " "),
+        reason: d.reason.as_str().replace('_', " "),
         explanation: d.explanation.clone(),
         capacity: if d.capacity_before == d.capacity_after {
             d.capacity_before.to_string()
@@ -461,52 +464,8 @@ fn decision_row(d: &DecisionRecord) -> DecisionRow {
         },
         metric,
         step: d.step.clone().unwrap_or_default(),
-        source: d.source.clone(),
+        source: d.source.as_str().to_string(),
     }
-}
-
-/// `12,345`.
-pub fn fmt_int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A rate or average with about three significant digits: `0.25`, `7.5`,
-/// `12.3`, `456`, `12.3k`, `4.5M`; `–` when not a number.
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return "–".into();
-    }
-    let a = v.abs();
-    let s = if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.1}k", v / 1e3)
-    } else if a >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    // `7.50` → `7.5`, `12.0k` → `12k`
-    trim_zeros(&s)
-}
-
-fn trim_zeros(s: &str) -> String {
-    let (num, suffix) = s.split_at(s.trim_end_matches(['k', 'M']).len());
-    if !num.contains('.') {
-        return s.to_string();
-    }
-    let num = num.trim_end_matches('0').trim_end_matches('.');
-    format!("{num}{suffix}")
 }
 
 /// An age: `45s`, `3m 12s`, `2h 05m`, `3d 4h`.

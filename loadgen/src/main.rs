@@ -58,10 +58,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     });
     let outcome = loadgen::run(config, shutdown).await?;
     let s = &outcome.summary;
-    let p = |q: f64| {
-        s.percentile(q)
-            .map_or("-".to_string(), |v| format!("{v:.1}ms"))
-    };
+    let p = |q: f64| chart::format::fixed(s.percentile(q), 1, "ms");
     println!(
         "total: requests={} rps={:.1} p50={} p95={} p99={} errors={} ({:.2}%)",
         s.requests,

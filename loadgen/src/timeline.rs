@@ -86,7 +86,7 @@ impl Row {
 
     /// The line printed on stdout for this step.
     pub fn line(&self) -> String {
-        let lat = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}ms"));
+        let lat = |v: Option<f64>| chart::format::fixed(v, 1, "ms");
         let mut s = format!(
             "t={:>6.1}s users={:<6} rps={:<9.1} p50={:<9} p95={:<9} p99={:<9} errors={} ({:.2}%) instances={}",
             self.time_s,

@@ -1,5 +1,6 @@
 //! Wire types shared across hellofleet. No I/O lives here.
 //!
+//! - [`decision`]: the decision vocabulary (action, reason, source), as enums.
 //! - [`report`]: the load report an instance sends to the controller.
 //! - [`sign`]: HMAC-SHA256 signatures of pushed reports (sign / verify, pure).
 //! - [`sketch`]: a mergeable HyperLogLog of active user ids, so the fleet-wide
@@ -7,16 +8,18 @@
 //! - [`status`]: the controller's JSON API (`/api/status`, `/api/decisions`,
 //!   `/api/metrics`), read by the dashboard, loadgen and scripts.
 
+pub mod decision;
 pub mod report;
 pub mod sign;
 pub mod sketch;
 pub mod status;
 
+pub use decision::{Action, DecisionSource, Reason, ReasonCode, ReasonError};
 pub use report::{Families, FamilyCounts, FamilyRates, LoadReport, LogCounters};
 pub use sketch::UserSketch;
 pub use status::{
     CallError, ControllerHealth, DecisionRecord, FleetTotals, GroupStatus, Health, InstanceStatus,
-    LeaseStatus, Lifecycle, MetricPoint, PolicySummary, SOURCE_AWS, SOURCE_CONTROLLER, Status,
+    LeaseStatus, Lifecycle, MetricPoint, PolicySummary, Status,
 };
 
 /// Header carried by every service response.

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decision::{Action, DecisionSource, Reason};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// `local` or `aws`.
@@ -238,12 +240,13 @@ fn controller_mode() -> String {
     "controller".into()
 }
 
-/// One policy evaluation, as data. `action` is `scale_out`, `scale_in` or `none`.
+/// One policy evaluation, as data. The vocabulary ([`Action`], [`Reason`],
+/// [`DecisionSource`]) is in [`crate::decision`], serialised as snake_case strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRecord {
     pub at_ms: u64,
     pub tick: u64,
-    pub action: String,
+    pub action: Action,
     /// The policy that acted or was closest to acting.
     pub policy: Option<String>,
     pub metric: String,
@@ -254,27 +257,17 @@ pub struct DecisionRecord {
     pub capacity_before: u32,
     pub capacity_after: u32,
     /// Short machine-readable reason: `scaled`, `within_band`, `warming_up`,
-    /// `at_max`, `at_min`, `stale_data`, `no_data`, `not_enough_datapoints`…
-    pub reason: String,
+    /// `at_max`, `at_min`, `stale_data`, `no_data`, `provider_error`…
+    pub reason: Reason,
     /// One human sentence explaining the decision.
     pub explanation: String,
     /// Whether applying the change to the provider succeeded (None: nothing to apply).
     #[serde(default)]
     pub applied: Option<bool>,
-    /// Who decided: [`SOURCE_CONTROLLER`] (the controller's own policy engine) or
-    /// [`SOURCE_AWS`] (native mode: an alarm state change or a scaling activity read from
-    /// AWS). Absent in older JSON: the controller.
-    #[serde(default = "controller_source")]
-    pub source: String,
-}
-
-/// [`DecisionRecord::source`] of the controller's own decisions.
-pub const SOURCE_CONTROLLER: &str = "controller";
-/// [`DecisionRecord::source`] of what AWS did (native mode).
-pub const SOURCE_AWS: &str = "aws";
-
-fn controller_source() -> String {
-    SOURCE_CONTROLLER.into()
+    /// Who decided: the controller's own policy engine or AWS (native mode). Absent in
+    /// older JSON: the controller.
+    #[serde(default)]
+    pub source: DecisionSource,
 }
 
 /// One sample of the fleet, for charts.
@@ -338,9 +331,9 @@ mod tests {
             "metric_value":null,"threshold":null,"step":null,"capacity_before":1,
             "capacity_after":1,"reason":"no_data","explanation":"x"}"#;
         let d: DecisionRecord = serde_json::from_str(old).unwrap();
-        assert_eq!(d.source, SOURCE_CONTROLLER);
+        assert_eq!(d.source, DecisionSource::Controller);
         let aws = DecisionRecord {
-            source: SOURCE_AWS.into(),
+            source: DecisionSource::Aws,
             ..d
         };
         let back: DecisionRecord =

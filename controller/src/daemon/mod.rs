@@ -454,13 +454,13 @@ pub async fn tick_once(
 
 /// Native mode: the group's own policies act, so the engine's view is shown as what it is.
 fn as_native(record: &mut proto::DecisionRecord) {
-    if record.action != "none" {
+    if record.action != proto::Action::None {
         record.explanation = format!(
             "Native mode: AWS's alarms and step policies act, the controller only publishes. Its own engine would have said: {}",
             record.explanation
         );
-        record.action = "none".into();
-        record.reason = "native_mode".into();
+        record.action = proto::Action::None;
+        record.reason = proto::Reason::NativeMode;
         record.capacity_after = record.capacity_before;
         record.step = None;
     }
@@ -476,7 +476,7 @@ fn provider_error_record(
     proto::DecisionRecord {
         at_ms: now,
         tick,
-        action: "none".into(),
+        action: proto::Action::None,
         policy: None,
         metric: rec.policies().scale_out.alarm.metric.as_str().into(),
         metric_value: None,
@@ -484,9 +484,9 @@ fn provider_error_record(
         step: None,
         capacity_before: group.desired_capacity,
         capacity_after: group.desired_capacity,
-        reason: "provider_error".into(),
+        reason: proto::Reason::ProviderError,
         explanation: format!("The group could not be read ({e}); nothing was decided."),
         applied: None,
-        source: proto::SOURCE_CONTROLLER.into(),
+        source: proto::DecisionSource::Controller,
     }
 }

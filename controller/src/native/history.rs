@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use proto::DecisionRecord;
+use proto::{Action, DecisionRecord, DecisionSource, Reason};
 
 use crate::policy::{Policies, StepPolicy};
 
@@ -111,7 +111,7 @@ pub fn event_record(
     let mut r = DecisionRecord {
         at_ms: event.at_ms(),
         tick,
-        action: "none".into(),
+        action: Action::None,
         policy: None,
         metric: policies.scale_out.alarm.metric.as_str().into(),
         metric_value: None,
@@ -119,10 +119,10 @@ pub fn event_record(
         step: None,
         capacity_before: desired,
         capacity_after: desired,
-        reason: String::new(),
+        reason: Reason::AwsActivity,
         explanation: String::new(),
         applied: None,
-        source: proto::SOURCE_AWS.into(),
+        source: DecisionSource::Aws,
     };
     match event {
         AwsEvent::AlarmState {
@@ -141,7 +141,7 @@ pub fn event_record(
             }
             r.metric_value = *value;
             let new = new_state.as_deref().unwrap_or("unknown");
-            r.reason = format!("alarm_{}", new.to_ascii_lowercase());
+            r.reason = Reason::alarm(new_state.as_deref());
             r.explanation = match (old_state, reason) {
                 (Some(old), Some(why)) => format!("AWS alarm {alarm}: {old} → {new}. {why}"),
                 _ => format!("AWS alarm {alarm}: {summary}"),
@@ -157,17 +157,16 @@ pub fn event_record(
                 r.capacity_before = from;
                 r.capacity_after = to;
                 r.action = match to.cmp(&from) {
-                    std::cmp::Ordering::Greater => "scale_out",
-                    std::cmp::Ordering::Less => "scale_in",
-                    std::cmp::Ordering::Equal => "none",
-                }
-                .into();
+                    std::cmp::Ordering::Greater => Action::ScaleOut,
+                    std::cmp::Ordering::Less => Action::ScaleIn,
+                    std::cmp::Ordering::Equal => Action::None,
+                };
             }
             r.policy = [&policies.scale_out, &policies.scale_in]
                 .into_iter()
                 .find(|p| cause.contains(&resource_name(group, &p.name)))
                 .map(|p| p.name.clone());
-            r.reason = "aws_activity".into();
+            r.reason = Reason::AwsActivity;
             r.applied = match status.as_str() {
                 "Successful" => Some(true),
                 "Failed" | "Cancelled" => Some(false),
