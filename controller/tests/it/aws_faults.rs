@@ -8,8 +8,7 @@
 //! - start-up against a blackhole fails within the operation timeout, in one line naming the
 //!   operation and the endpoint; a config error's one line starts with the field.
 
-mod aws_faults_support;
-mod moto_group;
+use crate::aws_faults_support;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,8 @@
 //! and takes over within a few ticks after the leader stops (released) or dies (expired).
 //! Every daemon and emulator is stopped by the test.
 
-mod daemon_support;
-mod moto_group;
+use crate::daemon_support;
+use crate::moto_group;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

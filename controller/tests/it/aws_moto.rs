@@ -6,7 +6,7 @@
 //! neither (it evaluates the policies itself and only calls SetDesiredCapacity), so every
 //! operation used here is one moto implements.
 
-mod moto_group;
+use crate::moto_group;
 
 use aws_smithy_types::DateTime;
 use controller::aggregate::ReportBook;

@@ -10,7 +10,7 @@
 //! AWS's history are tested on recorded shapes (the `native::history` and `native::aws`
 //! unit tests: SDK types built as AWS returns them) rather than here.
 
-mod moto_group;
+use crate::moto_group;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! than the cap stay open), and ordinary clients (curl, which this project did not write) are
 //! served throughout, also while silent connections fill the server.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,9 +1,9 @@
 //! `daemon::run_with_lease` with the in-memory fleet and sink and an in-memory lease store
-//! (the same conditional semantics as the DynamoDB one, `tests/aws_lease.rs`): a standby
+//! (the same conditional semantics as the DynamoDB one, `aws_lease.rs`): a standby
 //! neither applies (not even the configured start-up capacity) nor publishes; it takes over
 //! once the lease is free, and releases it at shutdown.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

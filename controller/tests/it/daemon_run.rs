@@ -1,8 +1,8 @@
 //! `daemon::run` end to end on a real socket: against moto (aws provider + CloudWatch sink),
 //! and against the in-memory fleet. Every server and emulator is stopped by the test.
 
-mod daemon_support;
-mod moto_group;
+use crate::daemon_support;
+use crate::moto_group;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! route family the reports carry. Writes
 //! `target/dashboard-controller-screenshot.png`. Chromium is killed when the test ends.
 
-mod daemon_support;
+use crate::daemon_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! With the file moved away, the instance is not ready, and `/api/status` says why, in
 //! the instance's own words (its `reason`), in service and again once restarted.
 
-mod local_support;
+use crate::local_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

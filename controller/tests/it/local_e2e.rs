@@ -3,7 +3,7 @@
 //! Zero failed requests over the whole run, zero lost log events (file sink lines
 //! = 20 × successful `/repeat`), and after SIGTERM no process of the fleet remains.
 
-mod local_support;
+use crate::local_support;
 
 use std::time::{Duration, Instant};
 

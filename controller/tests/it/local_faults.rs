@@ -8,7 +8,7 @@
 //!   A restart of the whole `up` process is not tested here: it takes its
 //!   instances with it by design (they stop when their controller goes away).
 
-mod local_support;
+use crate::local_support;
 
 use std::time::{Duration, Instant};
 

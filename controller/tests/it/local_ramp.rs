@@ -14,7 +14,7 @@
 //! Zero failed requests. Each ramp takes ~2 minutes; the request rate is low
 //! (think time ~2 s): the metric is users.
 
-mod local_support;
+use crate::local_support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! reports accepted (no 404 until the next tick); the key is a 0600 file, never on a command
 //! line.
 
-mod local_support;
+use crate::local_support;
 
 use std::time::Duration;
 

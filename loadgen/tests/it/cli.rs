@@ -1,6 +1,6 @@
 //! The real `loadgen` binary against the real service (in-process, free port).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

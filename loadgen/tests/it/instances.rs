@@ -4,7 +4,7 @@
 //! scale-out), each user's next connection goes through the balancer again, and the step
 //! line's `instances=` reaches 2 within a few steps.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! with `Location` and `ETag`), `GET /books/{id}` (`ETag`), `PATCH /books/{id}` (`If-Match`,
 //! 412 when stale). The stub counts what it saw and refuses anything off-contract.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,7 +1,7 @@
 //! `/books` on a real PostgreSQL server the test starts (`testkit::Postgres`):
 //! the same scenarios as on SQLite, then the database going away mid-load.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

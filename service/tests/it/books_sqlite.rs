@@ -1,7 +1,7 @@
 //! `/books` on the local default: two service processes on ONE SQLite file
 //! (WAL), as the local fleet runs them; curl and python as outside clients.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

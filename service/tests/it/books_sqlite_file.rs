@@ -3,7 +3,7 @@
 //! path), a file replaced under a running instance turns its readiness off,
 //! and a corrupt file turns readiness off and names the damage.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

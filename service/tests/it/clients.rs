@@ -2,7 +2,7 @@
 //! source addresses, PROXY v2 headers (trusted and not), curl, and keep-alive
 //! clients (python's http.client, a raw socket) meeting the connection limits.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `GET /api/v1/factorial` over HTTP: the table of answers, the 400s, and the
 //! bound on large ones (503 + Retry-After) while `/hello` stays fast.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The CloudWatch sink and the whole binary against moto's server, started by
 //! each test on a free loopback port (`testkit::Moto`).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

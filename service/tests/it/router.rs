@@ -1,6 +1,6 @@
 //! Every route through `app(state)` with `oneshot`: no socket.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

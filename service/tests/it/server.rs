@@ -1,6 +1,6 @@
 //! The real HTTP server on a loopback socket: limits, bad input, drain, report push.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! mid-run, restart on the same data dir, and exactly the answered events
 //! arrive, each once (by its id).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};

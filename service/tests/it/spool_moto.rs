@@ -3,7 +3,7 @@
 //! endpoint refusing connections), and lost responses making copies that the
 //! event ids expose.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
