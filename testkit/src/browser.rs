@@ -1,5 +1,5 @@
-//! A headless Chromium driven over the Chrome DevTools Protocol, for tests
-//! (feature `browser`). One browser, one page, one websocket; no background
+//! A headless Chromium driven over the Chrome DevTools Protocol, for tests.
+//! One browser, one page, one websocket; no background
 //! task: a command's reply is read in place and events met on the way are
 //! kept for [`Browser::events`].
 //!

@@ -47,17 +47,9 @@ connect_timeout = "200ms"
 attempt_timeout = "{attempt}"
 operation_timeout = "{operation}"
 max_attempts = 2
-[policies.scale_out]
-name = "out"
-adjustment_type = "ChangeInCapacity"
-alarm = {{ metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 30 }}
-steps = [{{ lower_bound = 0, scaling_adjustment = 1 }}]
-[policies.scale_in]
-name = "in"
-adjustment_type = "ChangeInCapacity"
-alarm = {{ metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 30 }}
-steps = [{{ upper_bound = 0, scaling_adjustment = -1 }}]
-"#
+{policies}"#,
+        // The tests' step policies, 30 s periods: nothing scales within a test.
+        policies = testkit::fixtures::step_policies(30.0, 1)
     )
 }
 

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{POLICIES, post_signed, status, test_key_file};
+use daemon_support::{policies, post_signed, status, test_key_file};
 
 const TABLE: &str = "hf-lease";
 
@@ -100,7 +100,8 @@ impl Daemon {
     async fn start_with(env: &Env, holder: &str, store: Arc<dyn LeaseStore>) -> Daemon {
         let key_file = test_key_file(&format!("aws-lease-{holder}"));
         let toml = format!(
-            "{CONFIG}{POLICIES}[reports]\nkey_file = {:?}\n[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n",
+            "{CONFIG}{}[reports]\nkey_file = {:?}\n[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n",
+            policies(),
             key_file.display().to_string()
         );
         let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();

@@ -19,7 +19,7 @@ use controller::synthetic::{report, user_ids};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{POLICIES, http, post_signed, status, test_key, test_key_file};
+use daemon_support::{http, policies, post_signed, status, test_key, test_key_file};
 
 /// Every listed instance reports `users` distinct users now.
 async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64) {
@@ -62,7 +62,8 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
     // The aws provider reads the key from the file the config names (no key, no start).
     let key_file = test_key_file("daemon-run-moto");
     let toml = format!(
-        "{CONFIG}{POLICIES}[reports]\nkey_file = {:?}\n",
+        "{CONFIG}{}[reports]\nkey_file = {:?}\n",
+        policies(),
         key_file.display().to_string()
     );
     let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();

@@ -1,5 +1,5 @@
-//! Shared by the daemon's integration tests: plain HTTP/1.1 calls to a running daemon, and
-//! signed report posts.
+//! Shared by the daemon's integration tests: plain HTTP/1.1 calls to a running daemon
+//! (through `testkit::http`), and signed report posts.
 
 #![allow(dead_code)]
 
@@ -8,8 +8,6 @@ use std::path::PathBuf;
 
 use controller::daemon::{StatusResponse, now_ms};
 use proto::sign::ReportKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The report key the tests' daemons and their report senders share.
 pub const TEST_KEY: &str = "test-report-key-shared-by-controller-and-fleet-0123456789";
@@ -42,27 +40,10 @@ pub async fn http_with(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(addr)
-        .await
-        .expect("connect to the daemon");
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{extra}\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let code = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    let r = testkit::http::request_async(addr, method, path, &all, body).await;
+    (r.status, r.body)
 }
 
 /// POSTs `report` signed with [`TEST_KEY`] now.
@@ -87,15 +68,6 @@ pub async fn status(addr: SocketAddr) -> StatusResponse {
 
 /// Step policies on users per instance for the daemon's end-to-end tests: +1 at 50 or more,
 /// -1 after 5 periods at 5 or fewer (0.2 s periods), as TOML to append to a config.
-pub const POLICIES: &str = r#"
-[policies.scale_out]
-name = "out"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.2 }
-steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
-[policies.scale_in]
-name = "in"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.2, evaluation_periods = 5 }
-steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
-"#;
+pub fn policies() -> String {
+    testkit::fixtures::step_policies(0.2, 5)
+}

@@ -15,7 +15,7 @@ use controller::daemon::{now_ms, run};
 use controller::metrics::MemorySink;
 use controller::provider::memory::MemoryFleet;
 use controller::synthetic::{report, user_ids};
-use dashboard::browser::Browser;
+use testkit::browser::Browser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -30,16 +30,6 @@ min_size = 1
 max_size = 4
 [api]
 listen = "127.0.0.1:0"
-[policies.scale_out]
-name = "out"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 0.3 }
-steps = [{ lower_bound = 0, scaling_adjustment = 1 }]
-[policies.scale_in]
-name = "in"
-adjustment_type = "ChangeInCapacity"
-alarm = { metric = "ConcurrentUsersPerInstance", threshold = 5, comparison = "LessThanOrEqualToThreshold", period_secs = 0.3, evaluation_periods = 5 }
-steps = [{ upper_bound = 0, scaling_adjustment = -1 }]
 "#;
 
 /// Every listed instance reports 80 distinct users (threshold 50), every 150 ms, until
@@ -113,7 +103,9 @@ const FAMILY_RATES: &str = r#"new Promise((resolve, reject) => {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_a_scale_out_without_a_reload() {
-    let mut config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
+    // The tests' step policies (+1 at 50 users per instance, -1 after 5 periods at 5), 0.3 s periods.
+    let toml = format!("{CONFIG}{}", testkit::fixtures::step_policies(0.3, 5));
+    let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
     config.reports.key = Some(test_key());
     let fleet = Arc::new(MemoryFleet::new("web", 1, 4, 1));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -189,16 +189,10 @@ async fn an_instance_that_stops_answering_is_marked_unhealthy_and_replaced() {
     g.shutdown().await;
 }
 
-/// `GET /repeat` over a raw socket; true on a 200 with the whole body.
+/// `GET /repeat` (testkit's HTTP/1 client); true on a 200 with the whole body.
 fn repeat_raw(addr: &str) -> bool {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET /repeat HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.starts_with("HTTP/1.1 200") && out.matches("Hello World\n").count() == 100
+    let r = testkit::http::get(addr.parse().expect("ip:port"), "/repeat");
+    r.status == 200 && r.body.matches("Hello World\n").count() == 100
 }
 
 fn pid_of(g: &Group, id: &str) -> Option<u32> {

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dashboard::browser::Browser;
 use dashboard::fake::FakeSource;
+use testkit::browser::Browser;
 use tokio_util::sync::CancellationToken;
 
 const T0: u64 = 1_800_000_000_000;

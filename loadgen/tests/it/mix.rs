@@ -349,20 +349,12 @@ fn the_mix_against_the_real_service_on_sqlite() {
         "{families:?}"
     );
     // The books users' records are in the store: list them over plain HTTP.
-    let port = service.addr.port();
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        conn,
-        "GET /books?limit=5 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    conn.read_to_string(&mut body).unwrap();
-    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    let list = testkit::http::get(service.addr, "/books?limit=5");
+    assert_eq!(list.status, 200, "{}", list.body);
     assert!(
-        body.contains("\"title\""),
-        "records created by loadgen: {body}"
+        list.body.contains("\"title\""),
+        "records created by loadgen: {}",
+        list.body
     );
     drop(service);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -9,13 +9,9 @@ use common::{InProcess, client, get, load_report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Writes raw bytes and reads until the server closes (bounded).
+/// Writes raw bytes and reads until the server closes (panics past 15 s).
 async fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let _ = s.write_all(bytes).await;
-    let mut out = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut out)).await;
-    assert!(read.is_ok(), "the server did not close the connection");
+    let out = testkit::http::exchange_async(addr, bytes, Duration::from_secs(15)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
 
