@@ -40,6 +40,16 @@ pub const FLAGS: &[&str] = &[
     "--remote-debugging-port=0",
 ];
 
+/// A script for [`Browser::eval`] on the hellofleet dashboard's page: resolves once its
+/// EventSource is open (the page marks `#conn` with class `on`), rejects after 20 s.
+pub const WAIT_FOR_LIVE_DASHBOARD: &str = r#"new Promise((resolve, reject) => {
+  const conn = document.getElementById('conn');
+  if (conn.className.includes('on')) return resolve(true);
+  const obs = new MutationObserver(() => { if (conn.className.includes('on')) { obs.disconnect(); resolve(true); } });
+  obs.observe(conn, { attributes: true, childList: true, characterData: true, subtree: true });
+  setTimeout(() => reject(new Error('stream not open after 20 s')), 20000);
+})"#;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
     #[error("cannot start {path}: {source}")]

@@ -81,14 +81,6 @@ fn wait_for_in_service(pred: &str) -> String {
     )
 }
 
-const WAIT_FOR_LIVE: &str = r#"new Promise((resolve, reject) => {
-  const conn = document.getElementById('conn');
-  if (conn.className.includes('on')) return resolve(true);
-  const obs = new MutationObserver(() => { if (conn.className.includes('on')) { obs.disconnect(); resolve(true); } });
-  obs.observe(conn, { attributes: true, childList: true, characterData: true, subtree: true });
-  setTimeout(() => reject(new Error('stream not open after 20 s')), 20000);
-})"#;
-
 /// Resolves with the four `#rps-FAMILY` cards as numbers once all are above 0 (checked on
 /// every change of the live section); rejects after 20 s.
 const FAMILY_RATES: &str = r#"new Promise((resolve, reject) => {
@@ -129,7 +121,9 @@ async fn the_dashboard_shows_a_scale_out_without_a_reload() {
         .unwrap();
     assert_eq!(shown, "1", "one instance before any load");
     b.eval("window.__marker = 1").await.unwrap();
-    b.eval(WAIT_FOR_LIVE).await.unwrap();
+    b.eval(testkit::browser::WAIT_FOR_LIVE_DASHBOARD)
+        .await
+        .unwrap();
 
     let load = CancellationToken::new();
     let pusher = tokio::spawn(push_load(addr, load.clone()));

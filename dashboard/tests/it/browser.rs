@@ -73,16 +73,6 @@ new Promise((resolve, reject) => {
   setTimeout(() => reject(new Error('in-service still ' + now() + ' after 20 s')), 20000);
 })"#;
 
-/// Resolves once the EventSource is open (the page marks `#conn` live).
-const WAIT_FOR_LIVE: &str = r#"
-new Promise((resolve, reject) => {
-  const conn = document.getElementById('conn');
-  if (conn.className.includes('on')) return resolve(true);
-  const obs = new MutationObserver(() => { if (conn.className.includes('on')) { obs.disconnect(); resolve(true); } });
-  obs.observe(conn, { attributes: true, childList: true, characterData: true, subtree: true });
-  setTimeout(() => reject(new Error('stream not open after 20 s')), 20000);
-})"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_count_changes_live_without_a_reload() {
     let (src, now) = fleet();
@@ -97,7 +87,9 @@ async fn instance_count_changes_live_without_a_reload() {
 
     assert_eq!(text(&mut b, "in-service").await, in_service.to_string());
     b.eval("window.__marker = 1").await.unwrap();
-    b.eval(WAIT_FOR_LIVE).await.unwrap();
+    b.eval(testkit::browser::WAIT_FOR_LIVE_DASHBOARD)
+        .await
+        .unwrap();
 
     // Scale out by two: the page must show it without navigating.
     let target = in_service + 2;

@@ -182,32 +182,25 @@ fn sigint_ends_a_ramp_cleanly_with_every_report() {
 fn signal_ends_a_ramp_cleanly(signal: &str) {
     let svc = TestService::start("i-signal");
     let dir = out_dir(&format!("sig{signal}"));
-    let mut child = loadgen()
-        .args([
-            "ramp",
-            "-H",
-            &svc.url,
-            "--start-users",
-            "1",
-            "--step-users",
-            "1",
-            "--step-every",
-            "1s",
-            "--max-users",
-            "20",
-            "--think-time",
-            "50ms",
-            "--out-dir",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut running = start(&[
+        "ramp",
+        "-H",
+        &svc.url,
+        "--start-users",
+        "1",
+        "--step-users",
+        "1",
+        "--step-every",
+        "1s",
+        "--max-users",
+        "20",
+        "--think-time",
+        "50ms",
+        "--out-dir",
+        dir.to_str().unwrap(),
+    ]);
     // Wait for the second step line: the ramp runs until stopped.
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(Some(child));
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut lines = running.stdout_lines();
     let mut seen = Vec::new();
     while seen
         .iter()
@@ -220,12 +213,7 @@ fn signal_ends_a_ramp_cleanly(signal: &str) {
             _ => panic!("loadgen stopped early: {seen:?}"),
         }
     }
-    let pid = running.0.as_ref().unwrap().id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    running.signal(signal);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let out = wait(running, Duration::from_secs(20));
     assert!(
@@ -268,29 +256,22 @@ fn a_ramp_without_max_users_grows_past_a_thousand_until_stopped() {
     }
     let svc = TestService::start("i-grow");
     let dir = out_dir("grow");
-    let mut child = loadgen()
-        .args([
-            "ramp",
-            "-H",
-            &svc.url,
-            "--start-users",
-            "600",
-            "--step-users",
-            "600",
-            "--step-every",
-            "1s",
-            "--think-time",
-            "2s",
-            "--out-dir",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(Some(child));
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut running = start(&[
+        "ramp",
+        "-H",
+        &svc.url,
+        "--start-users",
+        "600",
+        "--step-users",
+        "600",
+        "--step-every",
+        "1s",
+        "--think-time",
+        "2s",
+        "--out-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let mut lines = running.stdout_lines();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut steps = Vec::new();
     while !steps.iter().any(|l: &String| l.contains("users=1800 ")) {
@@ -301,14 +282,7 @@ fn a_ramp_without_max_users_grows_past_a_thousand_until_stopped() {
             _ => panic!("loadgen stopped early: {steps:?}"),
         }
     }
-    let pid = running.0.as_ref().unwrap().id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    running.signal("TERM");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let out = wait(running, Duration::from_secs(30));
     assert!(out.status.success(), "{}", text(&out.stderr));

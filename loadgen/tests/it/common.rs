@@ -2,10 +2,10 @@
 //! controller serving a real `proto::Status`, and the `loadgen` binary with a deadline.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -210,15 +210,38 @@ impl Drop for Running {
     }
 }
 
-/// Runs `loadgen` with `args`; panics if it takes longer than `limit`.
-pub fn run(args: &[&str], limit: Duration) -> Output {
+impl Running {
+    /// Its stdout, line by line (taken from the child: call once).
+    pub fn stdout_lines(&mut self) -> Lines<BufReader<ChildStdout>> {
+        let child = self.0.as_mut().expect("running");
+        BufReader::new(child.stdout.take().expect("stdout piped, taken once")).lines()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.0.as_ref().expect("running").id().to_string();
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -{signal} {pid}");
+    }
+}
+
+/// Starts `loadgen` with `args`, stdout and stderr piped; killed on drop.
+pub fn start(args: &[&str]) -> Running {
     let child = loadgen()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn loadgen");
-    wait(Running(Some(child)), limit)
+    Running(Some(child))
+}
+
+/// Runs `loadgen` with `args`; panics if it takes longer than `limit`.
+pub fn run(args: &[&str], limit: Duration) -> Output {
+    wait(start(args), limit)
 }
 
 pub fn wait(mut running: Running, limit: Duration) -> Output {

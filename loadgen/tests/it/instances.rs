@@ -6,7 +6,6 @@
 
 use crate::common;
 
-use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -82,32 +81,23 @@ fn after_a_scale_out_the_step_lines_count_both_instances() {
     let lb = TestBalancer::start();
     lb.handle.set_backends(vec![backend(&a)]);
     let dir = out_dir("instances");
-    let child = loadgen()
-        .args([
-            "steady",
-            "-H",
-            &lb.url,
-            "-u",
-            "6",
-            "--interval",
-            "1s",
-            "--think-time",
-            "20ms",
-            "--out-dir",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(Some(child));
-    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
+    let mut running = start(&[
+        "steady",
+        "-H",
+        &lb.url,
+        "-u",
+        "6",
+        "--interval",
+        "1s",
+        "--think-time",
+        "20ms",
+        "--out-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let lines = running.stdout_lines();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in lines.map_while(Result::ok) {
             if tx.send(line).is_err() {
                 return;
             }
@@ -142,14 +132,7 @@ fn after_a_scale_out_the_step_lines_count_both_instances() {
         "instances=2 within 10 steps of the scale-out:\n{}",
         seen.join("\n")
     );
-    let pid = running.0.as_ref().unwrap().id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    running.signal("TERM");
     let rest: Vec<String> = rx.iter().collect();
     let out = wait(running, Duration::from_secs(20));
     assert!(out.status.success(), "{:?}", out.status);

@@ -103,13 +103,7 @@ async fn repeat_answers_100_lines_and_logs_20_events() {
     call(&r.state, "GET", "/repeat", &[("x-user-id", "u1")]).await;
     r.finish.cancel();
     r.shipper.await.unwrap();
-    let mut got: Vec<String> = r
-        .sink
-        .stored()
-        .iter()
-        .map(|e| e.message.to_string())
-        .collect();
-    got.sort();
+    let got = common::sorted_messages(&r.sink);
     assert_eq!(
         common::repeat_texts(&got),
         common::expected_repeat_messages(2)

@@ -178,13 +178,7 @@ async fn drain_finishes_in_flight_requests_and_flushes_logs() {
     );
     assert_eq!(reply.headers["connection"], "close");
     svc.stop().await;
-    let mut got: Vec<String> = svc
-        .sink
-        .stored()
-        .iter()
-        .map(|e| e.message.to_string())
-        .collect();
-    got.sort();
+    let got = common::sorted_messages(&svc.sink);
     assert_eq!(
         common::repeat_texts(&got),
         common::expected_repeat_messages(6),

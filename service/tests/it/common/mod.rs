@@ -240,6 +240,17 @@ impl Drop for Process {
 }
 
 /// Events with the 20 `/repeat` messages, `n` of each, as a sorted list.
+/// The messages `sink` stored, sorted.
+pub fn sorted_messages(sink: &MemorySink) -> Vec<String> {
+    let mut got: Vec<String> = sink
+        .stored()
+        .iter()
+        .map(|e| e.message.to_string())
+        .collect();
+    got.sort();
+    got
+}
+
 pub fn expected_repeat_messages(requests: usize) -> Vec<String> {
     let mut v: Vec<String> = (0..requests)
         .flat_map(|_| (1..=20).map(|i| format!("Iteration {}: Hello World", i * 5)))
