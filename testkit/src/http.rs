@@ -1,7 +1,7 @@
 //! The tests' one HTTP/1.1 client of their own: one request per connection (`Connection:
 //! close`), read to the end within a deadline, then parsed into a [`Response`] (status,
-//! headers, body; a chunked body is decoded). Blocking ([`request`], [`get`]) and tokio
-//! ([`request_async`]) forms. Tests that send raw or malformed bytes on purpose use
+//! headers, body; a chunked body is decoded). Blocking ([`Request::send`], [`get`]) and
+//! tokio ([`Request::send_async`]) forms. Tests that send raw or malformed bytes on purpose use
 //! [`exchange`] / [`exchange_async`]: the bytes as given, the answer as sent.
 //!
 //! Where a test wants a client this project did not write, it uses curl, reqwest or hyper
@@ -68,73 +68,77 @@ impl Response {
     }
 }
 
-/// The bytes of a request with `Host`, `Content-Length` and `Connection: close`, then
-/// `headers`, then `body`.
-pub fn request_bytes(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Vec<u8> {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
+/// One request: `Host`, `Content-Length` and `Connection: close` are added to `headers`.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
 }
 
-/// One request, blocking; panics (naming the request) on a connection error, a timeout or
-/// an answer that is not HTTP.
-pub fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Response {
-    try_request(addr, method, path, headers, body.as_bytes())
-        .unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
+impl<'a> Request<'a> {
+    pub fn new(method: &'a str, path: &'a str) -> Self {
+        Request {
+            method,
+            path,
+            headers: &[],
+            body: b"",
+        }
+    }
+
+    pub fn headers(self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        Request { headers, ..self }
+    }
+
+    pub fn body(self, body: &'a [u8]) -> Self {
+        Request { body, ..self }
+    }
+
+    /// The bytes on the wire: the request line, `Host`, `headers`, `Content-Length`,
+    /// `Connection: close`, the body.
+    pub fn bytes(&self, addr: SocketAddr) -> Vec<u8> {
+        let mut head = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\n", self.method, self.path);
+        for (name, value) in self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        ));
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(self.body);
+        bytes
+    }
+
+    /// Sends it, blocking; panics (naming the request) on a connection error, a timeout or
+    /// an answer that is not HTTP.
+    pub fn send(&self, addr: SocketAddr) -> Response {
+        self.answer(addr, &exchange(addr, &self.bytes(addr), TIMEOUT))
+    }
+
+    /// [`Request::send`] on a tokio runtime.
+    pub async fn send_async(&self, addr: SocketAddr) -> Response {
+        self.answer(
+            addr,
+            &exchange_async(addr, &self.bytes(addr), TIMEOUT).await,
+        )
+    }
+
+    fn answer(&self, addr: SocketAddr, raw: &[u8]) -> Response {
+        Response::parse(raw).unwrap_or_else(|| {
+            let start = String::from_utf8_lossy(&raw[..raw.len().min(200)]);
+            panic!(
+                "{} http://{addr}{}: not an HTTP/1 answer: {start:?}",
+                self.method, self.path
+            )
+        })
+    }
 }
 
 /// `GET path`, blocking.
 pub fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, &[], "")
-}
-
-/// [`request`] with the error returned rather than raised (for readiness probes).
-pub fn try_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Response> {
-    let raw = try_exchange(
-        addr,
-        &request_bytes(addr, method, path, headers, body),
-        TIMEOUT,
-    )?;
-    parse_or_error(&raw)
-}
-
-/// One request on a tokio runtime; panics like [`request`].
-pub async fn request_async(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Response {
-    let bytes = request_bytes(addr, method, path, headers, body.as_bytes());
-    let raw = exchange_async(addr, &bytes, TIMEOUT).await;
-    parse_or_error(&raw).unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
+    Request::new("GET", path).send(addr)
 }
 
 /// Writes `bytes` as given (a write error is ignored: the server may close first), then
@@ -183,18 +187,6 @@ pub async fn exchange_async(addr: SocketAddr, bytes: &[u8], within: Duration) ->
     tokio::time::timeout(within, run)
         .await
         .unwrap_or_else(|_| panic!("{addr}: {}", timed_out(within)))
-}
-
-fn parse_or_error(raw: &[u8]) -> std::io::Result<Response> {
-    Response::parse(raw).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "not an HTTP/1 answer: {:?}",
-                String::from_utf8_lossy(&raw[..raw.len().min(200)])
-            ),
-        )
-    })
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
@@ -246,6 +238,18 @@ mod tests {
     fn decodes_a_chunked_body() {
         let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n6;x=y\r\n World\r\n0\r\n\r\n";
         assert_eq!(Response::parse(raw).unwrap().body, "Hello World");
+    }
+
+    #[test]
+    fn a_request_is_these_bytes() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let req = Request::new("POST", "/x")
+            .headers(&[("X-A", "1")])
+            .body(b"{}");
+        assert_eq!(
+            String::from_utf8(req.bytes(addr)).unwrap(),
+            "POST /x HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-A: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        );
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
 /// A blocking `GET` on loopback that reports whether any HTTP response came back (within 2 s).
 pub fn http_get_ok(port: u16, path: &str) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let bytes = http::request_bytes(addr, "GET", path, &[], b"");
+    let bytes = http::Request::new("GET", path).bytes(addr);
     http::try_exchange(addr, &bytes, Duration::from_secs(2))
         .is_ok_and(|answer| answer.starts_with(b"HTTP/1."))
 }

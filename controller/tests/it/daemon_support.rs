@@ -42,7 +42,11 @@ pub async fn http_with(
 ) -> (u16, String) {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
-    let r = testkit::http::request_async(addr, method, path, &all, body).await;
+    let r = testkit::http::Request::new(method, path)
+        .headers(&all)
+        .body(body.as_bytes())
+        .send_async(addr)
+        .await;
     (r.status, r.body)
 }
 
