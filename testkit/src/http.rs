@@ -175,10 +175,18 @@ pub fn try_exchange(addr: SocketAddr, bytes: &[u8], within: Duration) -> std::io
 
 /// [`exchange`] on a tokio runtime.
 pub async fn exchange_async(addr: SocketAddr, bytes: &[u8], within: Duration) -> Vec<u8> {
+    let connect = tokio::time::timeout(within, tokio::net::TcpStream::connect(addr));
+    let mut s = connect
+        .await
+        .unwrap_or_else(|_| panic!("{addr}: no connection within {within:?}"))
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    exchange_on(&mut s, bytes, within).await
+}
+
+/// [`exchange_async`] on a connection the test opened itself (to choose when, or to hold
+/// several at once).
+pub async fn exchange_on(s: &mut tokio::net::TcpStream, bytes: &[u8], within: Duration) -> Vec<u8> {
     let run = async {
-        let mut s = tokio::net::TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
         let _ = s.write_all(bytes).await;
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out).await;
@@ -186,7 +194,7 @@ pub async fn exchange_async(addr: SocketAddr, bytes: &[u8], within: Duration) ->
     };
     tokio::time::timeout(within, run)
         .await
-        .unwrap_or_else(|_| panic!("{addr}: {}", timed_out(within)))
+        .unwrap_or_else(|_| panic!("{}", timed_out(within)))
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use local_support::{Policy, Stack};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,25 +49,23 @@ async fn two_local_instances_share_one_books_file() {
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     // Two connections held open at once are placed on the two instances (least flows
     // first): each reads the same row from the one shared file.
-    let addr = stack.balancer.trim_start_matches("http://").to_owned();
-    let first = TcpStream::connect(&addr).await.unwrap();
+    let addr: std::net::SocketAddr = stack
+        .balancer
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let first = TcpStream::connect(addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = TcpStream::connect(&addr).await.unwrap();
+    let second = TcpStream::connect(addr).await.unwrap();
     let mut seen = std::collections::BTreeSet::new();
+    let get = testkit::http::Request::new("GET", &location).bytes(addr);
     for mut conn in [first, second] {
-        let get = format!("GET {location} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        conn.write_all(get.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
-            .await
-            .expect("answered within 5 s")
-            .unwrap();
-        let answer = String::from_utf8_lossy(&answer).to_lowercase();
-        assert!(answer.starts_with("http/1.1 200"), "{answer}");
-        assert!(answer.contains("quincas borba"), "{answer}");
+        let raw = testkit::http::exchange_on(&mut conn, &get, Duration::from_secs(5)).await;
+        let answer = testkit::http::Response::parse(&raw).expect("an HTTP/1 answer");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.body.contains("Quincas Borba"), "{answer:?}");
         let who = answer
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{}: ", proto::INSTANCE_ID_HEADER)))
+            .header(proto::INSTANCE_ID_HEADER)
             .expect("x-instance-id")
             .to_owned();
         seen.insert(who);
