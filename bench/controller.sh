@@ -6,5 +6,5 @@
 # when over budget. Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench -p controller --bench tick
-cargo bench -p controller --bench daemon_rss
+cargo bench -p controller --features test-support --bench tick
+cargo bench -p controller --features test-support --bench daemon_rss

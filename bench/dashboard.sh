@@ -11,12 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 clients="${1:-50}"
 ticks="${2:-20}"
-cargo build --release -q -p dashboard --example sse_bench
+cargo build --release -q -p dashboard --features test-support --example sse_bench
 bin=target/release/examples/sse_bench
 echo "# one window (5m) for every client"
 "$bin" --clients "$clients" --ticks "$ticks" --windows 5m
 echo "# clients spread over the 1m/5m/15m/1h windows (4 renders per tick)"
 "$bin" --clients "$clients" --ticks "$ticks" --windows mixed | grep '^sse'
 echo "# the real controller tick (daemon::tick_once, memory fleet) with 0 / $clients open dashboards"
-DASHBOARD_CLIENTS="$clients" cargo bench -q -p controller --bench dashboard_clients 2>&1 \
+DASHBOARD_CLIENTS="$clients" cargo bench -q -p controller --features test-support --bench dashboard_clients 2>&1 \
   | grep '^controller'

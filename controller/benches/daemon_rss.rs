@@ -6,7 +6,7 @@
 //! VmRSS / VmHWM from /proc. Reference in the same run: the same daemon's RSS before any
 //! report arrived. The child stops when its stdin closes and is killed on drop.
 //!
-//! `cargo bench -p controller --bench daemon_rss` (bench/controller.sh runs it).
+//! `cargo bench -p controller --features test-support --bench daemon_rss` (bench/controller.sh runs it).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

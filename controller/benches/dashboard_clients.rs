@@ -1,4 +1,4 @@
-//! Benchmark (`cargo bench -p controller --bench dashboard_clients`, run by
+//! Benchmark (`cargo bench -p controller --features test-support --bench dashboard_clients`, run by
 //! `bench/dashboard.sh`); it asserts nothing about speed. Does 50 open dashboards slow the controller's tick?
 //!
 //! The real daemon pieces (`Shared`, `Reconciler`, `daemon::tick_once`, `daemon::app` with

@@ -5,7 +5,7 @@
 //! Reference measured in the same run: one register-wise max over the 1,000 sketches alone
 //! (the floor of any correct de-duplicated count).
 //!
-//! `cargo bench -p controller --bench tick` (bench/controller.sh runs it).
+//! `cargo bench -p controller --features test-support --bench tick` (bench/controller.sh runs it).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -104,4 +104,5 @@ pub trait Fleet: Send + Sync {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory;

@@ -1,4 +1,5 @@
-//! An in-memory [`Source`] for tests, demos and benchmarks: a fleet whose
+//! An in-memory [`Source`] for tests, the example and benchmarks (unit tests and feature
+//! `test-support` only, never in a production build): a fleet whose
 //! figures the caller sets tick by tick. Time is passed in, never read.
 
 use std::sync::Mutex;

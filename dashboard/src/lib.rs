@@ -24,16 +24,15 @@
 //! - `render`: askama templates (`templates/`) and the per-tick fragment cache.
 //! - `routes`: the axum handlers.
 //! - `sse`: the hub that fans each tick's fragment out to the open streams.
-//! - [`fake`]: an in-memory [`Source`] for tests, demos and benchmarks.
-//! - `browser` (feature `browser`): headless Chromium over CDP, for tests.
+//! - `fake` (unit tests and feature `test-support` only): an in-memory [`Source`] for
+//!   tests, the example and the benchmarks; never in a production build.
 //!
 //! Invariants: the live section is a function of (tick, window) only, rendered
 //! once per tick and window however many dashboards are open; the
 //! controller's tick wakes one task (the hub), not one per dashboard.
 
-#[cfg(feature = "browser")]
-pub mod browser;
 pub mod chart;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 mod render;
 mod routes;

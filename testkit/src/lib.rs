@@ -3,19 +3,24 @@
 //! - [`Moto`]: moto's AWS API emulator on a free loopback port, killed on drop.
 //! - [`fault_proxy::FaultProxy`]: a TCP proxy that refuses, blackholes or drops responses.
 //! - [`Postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl, as `postgres` when root).
+//! - [`http`]: the one HTTP/1 client of the tests (and raw exchanges for malformed input).
+//! - [`fixtures`]: shared fixtures (the step policies of the controller's tests).
 //! - [`free_port`]: a free TCP port on 127.0.0.1.
-//! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it.
+//! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it;
+//!   [`browser::Browser`] drives it over the Chrome DevTools Protocol.
 //! - [`threads_cpu_ns`]: CPU time of this process's threads by name, for the benches.
 //!
 //! Tests never skip when a component is missing: they fail with the install command.
 
+pub mod browser;
 pub mod fault_proxy;
+pub mod fixtures;
+pub mod http;
 pub mod postgres;
 
 pub use postgres::Postgres;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -163,18 +168,12 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A blocking `GET` on loopback that reports whether any HTTP response came back.
+/// A blocking `GET` on loopback that reports whether any HTTP response came back (within 2 s).
 pub fn http_get_ok(port: u16, path: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    if stream.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    matches!(stream.read(&mut buf), Ok(n) if n >= 12 && buf.starts_with(b"HTTP/1."))
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let bytes = http::Request::new("GET", path).bytes(addr);
+    http::try_exchange(addr, &bytes, Duration::from_secs(2))
+        .is_ok_and(|answer| answer.starts_with(b"HTTP/1."))
 }
 
 /// CPU time (ns, from `/proc/self/task/*/schedstat`) of this process's threads whose

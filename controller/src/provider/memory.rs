@@ -1,4 +1,5 @@
-//! [`MemoryFleet`]: an in-memory [`Fleet`] for tests. `set_desired_capacity` launches or
+//! [`MemoryFleet`]: an in-memory [`Fleet`] for tests and benchmarks (unit tests and feature
+//! `test-support` only, never in a production build). `set_desired_capacity` launches or
 //! terminates fake instances at once; the clock is whatever the test sets.
 
 use std::sync::Mutex;

@@ -1,0 +1,3 @@
+//! chart's integration tests, one binary (every extra test binary re-links the workspace).
+
+mod png;

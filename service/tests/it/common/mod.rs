@@ -1,0 +1,296 @@
+//! Helpers shared by the service's integration tests.
+#![allow(dead_code)]
+
+pub mod books;
+pub mod crash;
+pub mod cwlogs;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use service::shipper::{LogSink, MemorySink};
+use service::{Args, Config};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: Args,
+}
+
+/// A validated config from flags; IMDS is always off in tests.
+pub fn config(flags: &[&str]) -> Config {
+    let mut argv = vec!["service", "--no-imds", "--host", "127.0.0.1"];
+    argv.extend_from_slice(flags);
+    Config::from_args(Cli::try_parse_from(argv).expect("flags parse").args).expect("valid flags")
+}
+
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+pub async fn request(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    send_bytes(client, method, url, headers, Bytes::new()).await
+}
+
+/// A request with exactly these headers and body bytes (30 s at most).
+pub async fn send_bytes(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    bytes: Bytes,
+) -> Reply {
+    let mut b = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.request(b.body(Full::new(bytes)).unwrap()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{method} {url} timed out"))
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+pub async fn get(client: &HttpClient, url: &str) -> Reply {
+    request(client, "GET", url, &[]).await
+}
+
+pub async fn load_report(client: &HttpClient, base: &str) -> proto::LoadReport {
+    let r = get(client, &format!("{base}{}", proto::LOAD_REPORT_PATH)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    serde_json::from_str(&r.body).expect("load report JSON")
+}
+
+/// An in-process service on 127.0.0.1:0 with the in-memory sink; shut down on drop.
+pub struct InProcess {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub sink: MemorySink,
+    pub shutdown: CancellationToken,
+    pub task: Option<tokio::task::JoinHandle<Result<(), service::ServiceError>>>,
+}
+
+impl InProcess {
+    pub async fn start(flags: &[&str]) -> InProcess {
+        let config = config(flags);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sink = MemorySink::new();
+        let shutdown = CancellationToken::new();
+        let dyn_sink: Arc<dyn LogSink> = Arc::new(sink.clone());
+        let task = tokio::spawn(service::run_with_sink(
+            config,
+            "i-test".into(),
+            listener,
+            shutdown.clone(),
+            dyn_sink,
+        ));
+        InProcess {
+            addr,
+            base: format!("http://{addr}"),
+            sink,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Triggers the drain and waits for `run` to return.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(60), task)
+                .await
+                .expect("run returns after shutdown")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The real `service` binary as a child process; killed on drop.
+pub struct Process {
+    pub child: Child,
+    pub port: u16,
+    pub base: String,
+    pub stderr: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts the binary and waits for its `listening on` line.
+    pub fn spawn(flags: &[&str], env: &[(&str, String)]) -> Process {
+        let port = testkit::free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_service"));
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-imds",
+        ])
+        .args(flags)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn the service binary");
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let keep = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = tx.send(());
+                }
+                keep.lock().unwrap().push(line);
+            }
+        });
+        let process = Process {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            stderr: lines,
+        };
+        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            panic!("service did not start:\n{}", process.stderr_text());
+        }
+        process
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Sends SIGTERM with `kill`.
+    pub fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> i32 {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "service did not exit within {within:?}:\n{}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Events with the 20 `/repeat` messages, `n` of each, as a sorted list.
+/// The messages `sink` stored, sorted.
+pub fn sorted_messages(sink: &MemorySink) -> Vec<String> {
+    let mut got: Vec<String> = sink
+        .stored()
+        .iter()
+        .map(|e| e.message.to_string())
+        .collect();
+    got.sort();
+    got
+}
+
+pub fn expected_repeat_messages(requests: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..requests)
+        .flat_map(|_| (1..=20).map(|i| format!("Iteration {}: Hello World", i * 5)))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The spec's text of each `/repeat` event (its ` [id=…]` suffix removed),
+/// sorted. Panics unless every message carries a well-formed id
+/// (`instance/start_ms/request/iteration`, the iteration matching the text)
+/// and no id occurs twice.
+pub fn repeat_texts(messages: &[String]) -> Vec<String> {
+    let mut ids = std::collections::HashSet::new();
+    let mut texts: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let (text, id) = split_id(m).unwrap_or_else(|| panic!("no id in {m:?}"));
+            assert!(ids.insert(id.to_owned()), "id {id} occurs twice");
+            text.to_owned()
+        })
+        .collect();
+    texts.sort();
+    texts
+}
+
+/// `("Iteration 5: Hello World", "i-1/1700000000000/42/5")` from a message,
+/// if it ends in a well-formed id whose iteration matches the text's.
+pub fn split_id(message: &str) -> Option<(&str, &str)> {
+    let (text, rest) = message.split_once(" [id=")?;
+    let id = rest.strip_suffix(']')?;
+    let parts: Vec<&str> = id.rsplitn(4, '/').collect();
+    let [iteration, request, start, instance] = parts[..] else {
+        return None;
+    };
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = !instance.is_empty()
+        && numeric(start)
+        && numeric(request)
+        && numeric(iteration)
+        && text == format!("Iteration {iteration}: Hello World");
+    ok.then_some((text, id))
+}
