@@ -21,7 +21,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::Client;
@@ -30,6 +29,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use proto::{Health, Lifecycle};
 
+use crate::clock::now_ms;
 use crate::config::AwsSettings;
 use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
 
@@ -189,12 +189,6 @@ pub fn snapshot_from(
         desired_capacity: size(group.desired_capacity()),
         instances,
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[async_trait]

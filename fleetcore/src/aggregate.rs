@@ -28,7 +28,7 @@
 
 use proto::{Health, UserSketch};
 
-use crate::provider::GroupSnapshot;
+use crate::snapshot::GroupSnapshot;
 
 #[path = "aggregate_book.rs"]
 mod book;

@@ -36,12 +36,13 @@ use proto::{
 };
 
 use crate::aggregate::{AggregateParams, FleetMetrics, ReportBook, aggregate};
+use crate::core_config::CoreConfig;
 use crate::metrics::{Datum, encode};
 use crate::policy::{
     Action, Alarms, Decision, FleetState, MetricName, MetricSample, Policies, Reason, Trend,
     apply_lookahead, evaluate,
 };
-use crate::provider::GroupSnapshot;
+use crate::snapshot::GroupSnapshot;
 
 /// What the reconciler needs besides the policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,20 +103,22 @@ impl Reconciler {
         }
     }
 
-    /// Settings from a validated config; `provider` and `endpoint` from the fleet.
+    /// Settings from a validated config (the controller's `&Config` converts);
+    /// `provider` and `endpoint` from the fleet.
     pub fn from_config(
-        config: &crate::config::Config,
+        config: impl Into<CoreConfig>,
         provider: &str,
         endpoint: Option<String>,
     ) -> Self {
+        let config: CoreConfig = config.into();
         Self::new(
-            config.policies.clone(),
+            config.policies,
             ReconcilerSettings {
                 min_size: config.group.min_size,
                 max_size: config.group.max_size,
                 tick_ms: config.tick.as_millis() as u64,
-                stale_after_ms: config.reports.stale_after.as_millis() as u64,
-                per_instance_metrics: config.metrics.per_instance,
+                stale_after_ms: config.stale_after.as_millis() as u64,
+                per_instance_metrics: config.per_instance_metrics,
                 provider: provider.into(),
                 endpoint,
             },

@@ -1,38 +1,17 @@
-//! `controller simulate`: replay a users trace through the SAME tick core the daemon runs
-//! ([`crate::tick::Reconciler`]: aggregation + policy engine) on a simulated clock, with
-//! instance boot, warmup and drain modelled, and report what the policies would do.
-//!
-//! - `trace`: CSV (`time,users`, or loadgen's `--csv` timeline) and the built-in traces.
-//! - `fleet`: the simulated group (lifecycle, traffic spread, load reports). Pure.
-//! - `engine`: the loop, one [`engine::Run`] per config or baseline. Pure and deterministic.
-//! - `baseline`: who decides ([`Model`]): the controller, or a model of AWS target tracking,
-//!   Kubernetes' HPA, or (`native`) the config's policies as AWS runs them (`native.rs`).
-//! - `scores`: the elasticity scores (θU, θO, τU, τO, instability, …) of a run. Pure.
-//! - `summary`: the figures, oscillation detection, the side-by-side text table. Pure.
-//! - `charts`: the runs as `chart` data (SVG and PNG are rendered by the `chart` crate).
-//!
-//! This module (`run`) is the only one here that reads or writes files.
-
-pub mod baseline;
-pub mod charts;
-pub mod engine;
-pub mod fleet;
-pub mod native;
-pub mod scores;
-pub mod summary;
-pub mod trace;
+//! `controller simulate`: the command. Reads the config(s) and the trace, runs the engine
+//! (`fleetcore::simulate`: the SAME tick core the daemon runs, on a simulated clock) once per
+//! config or baseline, and writes the summaries, the timelines and the charts
+//! (`crate::simulate::charts`). This is the only part of the simulator that reads or
+//! writes files.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use baseline::Model;
-pub use engine::{EPOCH_MS, Row, Run, SimParams, Simulator, simulate, simulate_model};
-pub use fleet::{ModelParams, SimFleet};
-pub use scores::{ScoreParams, Scores};
-pub use summary::{Summary, oscillations, to_text};
-pub use trace::{BuiltinParams, Trace, TraceError};
-
 use crate::config::{Config, ConfigError, Overrides};
+use crate::simulate::{
+    BuiltinParams, Model, ModelParams, Row, Run, ScoreParams, SimParams, Summary, Trace,
+    TraceError, charts, simulate_model, to_text, trace,
+};
 
 /// `controller simulate`: replay a users trace through the step policies.
 #[derive(Debug, Clone, clap::Args)]

@@ -12,14 +12,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::balancer::{Balancer, BalancerHandle, BalancerOptions, Strategy};
-use super::group::{GroupOptions, LocalGroup};
-use super::{LocalOptions, SettingError};
 use crate::config::{Config, ConfigError, Overrides, ProviderConfig};
+use crate::local::balancer::{Balancer, BalancerHandle, BalancerOptions, Strategy};
+use crate::local::group::{GroupOptions, LocalGroup};
+use crate::local::{LocalOptions, SettingError};
+use crate::provider::Fleet;
 
 /// `controller up`: the whole fleet on this machine.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,7 +80,9 @@ pub enum LocalError {
     #[error("the controller daemon failed: {0}")]
     Daemon(String),
     #[error(transparent)]
-    ReportKey(#[from] super::key::KeyFileError),
+    ReportKey(#[from] crate::local::key::KeyFileError),
+    #[error("starting the tokio runtime: {0}")]
+    Runtime(#[from] std::io::Error),
 }
 
 /// The built-in configuration when no file is given: the same as
@@ -141,8 +146,8 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         path: local.data_dir.display().to_string(),
         source,
     })?;
-    let report_key_file = super::key::prepare(&mut config.reports, &local.data_dir)?;
-    let (books_token_file, books_token) = super::key::books_token(&local.data_dir)?;
+    let report_key_file = crate::local::key::prepare(&mut config.reports, &local.data_dir)?;
+    let (books_token_file, books_token) = crate::local::key::books_token(&local.data_dir)?;
     // Absolute: the URL must not depend on the instances' working directory.
     let books_db = std::fs::canonicalize(&local.data_dir)
         .unwrap_or_else(|_| local.data_dir.clone())
@@ -218,7 +223,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let group = LocalGroup::start(group_options, handle, group_stop.clone());
 
     print_urls(balancer_addr, api_addr, &local, &books_token);
-    let result = daemon::supervise(&config, &group, api_listener, api_addr, &shutdown).await;
+    let result = supervise(&config, &group, api_listener, api_addr, &shutdown).await;
 
     tracing::info!("stopping: draining and stopping every instance");
     group_stop.cancel();
@@ -298,91 +303,83 @@ fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions, books
     println!("Ctrl-C stops everything it started.");
 }
 
-/// Runs the controller daemon against the group until shutdown or SIGHUP; restarts it on SIGUSR1.
-mod daemon {
-    use std::time::{Duration, Instant};
-
-    use tokio::signal::unix::{SignalKind, signal};
-
-    use super::*;
-    use crate::provider::Fleet;
-
-    fn outcome(
-        r: Result<Result<(), crate::daemon::DaemonError>, tokio::task::JoinError>,
-    ) -> Result<(), LocalError> {
-        match r {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(LocalError::Daemon(e.to_string())),
-            Err(e) => Err(LocalError::Daemon(e.to_string())),
-        }
+fn outcome(
+    r: Result<Result<(), crate::daemon::DaemonError>, tokio::task::JoinError>,
+) -> Result<(), LocalError> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(LocalError::Daemon(e.to_string())),
+        Err(e) => Err(LocalError::Daemon(e.to_string())),
     }
+}
 
-    /// The old server may hold the port for a moment after its shutdown.
-    async fn rebind(addr: SocketAddr) -> Result<TcpListener, LocalError> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match bind(
-                addr,
-                "the controller's API and dashboard, api.listen",
-                "--listen",
-            )
-            .await
-            {
-                Err(LocalError::PortInUse { .. }) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                other => return other,
+/// The old server may hold the port for a moment after its shutdown.
+async fn rebind(addr: SocketAddr) -> Result<TcpListener, LocalError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match bind(
+            addr,
+            "the controller's API and dashboard, api.listen",
+            "--listen",
+        )
+        .await
+        {
+            Err(LocalError::PortInUse { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            other => return other,
         }
     }
+}
 
-    pub(super) async fn supervise(
-        config: &Config,
-        group: &LocalGroup,
-        mut listener: TcpListener,
-        api_addr: SocketAddr,
-        shutdown: &CancellationToken,
-    ) -> Result<(), LocalError> {
-        let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
-        let sink = crate::metrics::sink_for(config, None).await;
-        let install = |kind: SignalKind, name: &str| {
-            signal(kind)
-                .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))
+/// Runs the controller daemon against the group until shutdown or SIGHUP; restarts it on
+/// SIGUSR1.
+async fn supervise(
+    config: &Config,
+    group: &LocalGroup,
+    mut listener: TcpListener,
+    api_addr: SocketAddr,
+    shutdown: &CancellationToken,
+) -> Result<(), LocalError> {
+    let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
+    let sink = crate::metrics::sink_for(config, None).await;
+    let install = |kind: SignalKind, name: &str| {
+        signal(kind)
+            .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))
+    };
+    let mut hangup = install(SignalKind::hangup(), "SIGHUP")?;
+    let mut usr1 = install(SignalKind::user_defined1(), "SIGUSR1")?;
+    let mut config = config.clone();
+    loop {
+        let stop = shutdown.child_token();
+        let mut run = tokio::spawn(crate::daemon::run(
+            config.clone(),
+            Arc::clone(&fleet),
+            Arc::clone(&sink),
+            listener,
+            stop.clone(),
+        ));
+        let restart = tokio::select! {
+            r = &mut run => return outcome(r),
+            () = shutdown.cancelled() => false,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: stopping");
+                false
+            }
+            _ = usr1.recv() => true,
         };
-        let mut hangup = install(SignalKind::hangup(), "SIGHUP")?;
-        let mut usr1 = install(SignalKind::user_defined1(), "SIGUSR1")?;
-        let mut config = config.clone();
-        loop {
-            let stop = shutdown.child_token();
-            let mut run = tokio::spawn(crate::daemon::run(
-                config.clone(),
-                Arc::clone(&fleet),
-                Arc::clone(&sink),
-                listener,
-                stop.clone(),
-            ));
-            let restart = tokio::select! {
-                r = &mut run => return outcome(r),
-                () = shutdown.cancelled() => false,
-                _ = hangup.recv() => {
-                    tracing::info!("SIGHUP: stopping");
-                    false
-                }
-                _ = usr1.recv() => true,
-            };
-            stop.cancel();
-            let ended = outcome(run.await);
-            if !restart {
-                return ended;
-            }
-            ended?;
-            // A restarted controller keeps the group's capacity: no start-up desired capacity.
-            config.group.desired_capacity = None;
-            listener = rebind(api_addr).await?;
-            tracing::warn!(
-                "SIGUSR1: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
-            );
+        stop.cancel();
+        let ended = outcome(run.await);
+        if !restart {
+            return ended;
         }
+        ended?;
+        // A restarted controller keeps the group's capacity: no start-up desired capacity.
+        config.group.desired_capacity = None;
+        listener = rebind(api_addr).await?;
+        tracing::warn!(
+            "SIGUSR1: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
+        );
     }
 }
 
@@ -409,7 +406,7 @@ mod tests {
         assert_eq!(config, Config::local_default());
         assert_eq!(
             local,
-            super::super::LocalSettings::default().validate().unwrap()
+            crate::local::LocalSettings::default().validate().unwrap()
         );
     }
 

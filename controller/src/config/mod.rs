@@ -21,7 +21,7 @@ pub use aws::{
 };
 use aws::{validate_aws, validate_lease};
 pub use file::{ConfigFile, ProviderKind};
-pub use overrides::{Overrides, RunArgs};
+pub use overrides::Overrides;
 pub use watch::ConfigWatch;
 
 use crate::local::LocalSettings;
@@ -42,13 +42,20 @@ pub struct Config {
     pub lease: Option<LeaseSettings>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupConfig {
-    pub name: String,
-    pub min_size: u32,
-    pub max_size: u32,
-    /// Applied once at start-up, when set.
-    pub desired_capacity: Option<u32>,
+/// `[group]`, validated; the pure core's type (the tick core and the simulator read it).
+pub use fleetcore::GroupConfig;
+
+impl From<&Config> for fleetcore::CoreConfig {
+    /// The parts of the configuration the pure core reads.
+    fn from(c: &Config) -> Self {
+        fleetcore::CoreConfig {
+            group: c.group.clone(),
+            tick: c.tick,
+            policies: c.policies.clone(),
+            stale_after: c.reports.stale_after,
+            per_instance_metrics: c.metrics.per_instance,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

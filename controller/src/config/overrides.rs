@@ -1,19 +1,7 @@
 //! CLI overrides for the common fields, applied to the file before validation (so errors
 //! still name the config field).
 
-use std::path::PathBuf;
-
 use super::file::{AwsFile, ConfigFile, ProviderKind};
-
-/// `controller run`: the daemon against the configured provider.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// The TOML config (see controller/examples/).
-    #[arg(long, env = "HELLOFLEET_CONFIG")]
-    pub config: PathBuf,
-    #[command(flatten)]
-    pub overrides: Overrides,
-}
 
 /// Flags that override the config file.
 #[derive(Debug, Clone, Default, PartialEq, clap::Args)]

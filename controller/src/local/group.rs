@@ -395,7 +395,7 @@ fn launch(inner: &Arc<Inner>, state: &mut GroupState) {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         lifecycle: Lifecycle::Pending,
         health: Health::Healthy,
-        launched_at_ms: instance::now_ms(),
+        launched_at_ms: crate::clock::now_ms(),
         in_service_at_ms: None,
         pid: None,
         reason: None,

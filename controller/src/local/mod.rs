@@ -14,7 +14,6 @@
 //!   the data-dir slots a launch reuses (pure).
 //! - `probe`: the bounded HTTP `GET` used for `/readyz` and `/healthz` (status and the
 //!   body's first line, which the group keeps as the instance's `reason`).
-//! - `up`: `controller up`: config, ports, balancer, group, daemon, signals, clean stop.
 //!
 //! Instances are child processes of this very binary (`controller serve-instance`),
 //! so `up` needs nothing built beforehand. Invariant: every process the group starts
@@ -28,14 +27,12 @@ pub mod key;
 mod placement;
 pub mod probe;
 pub mod restart;
-mod up;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use balancer::{Balancer, BalancerHandle, BalancerOptions, Strategy};
 pub use group::{GroupOptions, LocalGroup};
-pub use up::{LocalError, UpArgs, up};
 
 /// Set in an instance's environment by the group: stop when stdin reaches EOF.
 pub const PARENT_WATCH_ENV: &str = "HELLOFLEET_EXIT_WITH_PARENT";

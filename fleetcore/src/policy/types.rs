@@ -233,7 +233,7 @@ pub enum PolicyMode {
     #[default]
     Controller,
     /// The group carries the policies as AWS step scaling policies and CloudWatch alarms
-    /// (`crate::native`); the controller only publishes the metrics and explains what AWS did.
+    /// (`controller::native`); the controller only publishes the metrics and explains what AWS did.
     Native,
     /// Like `Native`, but the policies and alarms come from a CloudFormation stack
     /// (`controller policies render`): the controller never puts or deletes any (it still
