@@ -294,7 +294,7 @@ mod tests {
         .await;
         assert_eq!(
             sdk.timeout_config().and_then(|t| t.operation_timeout()),
-            Some(crate::config::DEFAULT_AWS_OPERATION_TIMEOUT)
+            Some(crate::config::defaults::AWS_OPERATION_TIMEOUT)
         );
         assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(3));
         let fleet = AwsFleet::new(&sdk, "web");

@@ -18,10 +18,12 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigError, Overrides, ProviderConfig};
-use crate::local::balancer::{Balancer, BalancerHandle, BalancerOptions, Strategy};
+use crate::config::{
+    Config, ConfigError, LocalOverrides, LocalSettings, Overrides, ProviderConfig, Strategy,
+    defaults,
+};
+use crate::local::balancer::{Balancer, BalancerHandle, BalancerOptions};
 use crate::local::group::{GroupOptions, LocalGroup};
-use crate::local::{LocalOptions, SettingError};
 use crate::provider::Fleet;
 
 /// `controller up`: the whole fleet on this machine.
@@ -47,8 +49,6 @@ pub struct UpArgs {
 pub enum LocalError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error(transparent)]
-    Setting(#[from] SettingError),
     #[error("`controller up` runs the local provider; use `controller run` for provider \"aws\"")]
     NotLocal,
     #[error("cannot create the data dir {path}: {source}")]
@@ -85,32 +85,26 @@ pub enum LocalError {
     Runtime(#[from] std::io::Error),
 }
 
-/// The built-in configuration when no file is given: the same as
-/// [`Config::local_default`], as a file, so CLI overrides apply to it.
-pub const LOCAL_DEFAULT_TOML: &str =
-    "[group]\nname = \"hellofleet-local\"\nmin_size = 1\nmax_size = 10\ndesired_capacity = 1\n";
-
-/// Stage one and two of the configuration; nothing has started yet.
-pub fn load_config(args: &UpArgs) -> Result<(Config, LocalOptions), LocalError> {
+/// Stage one and two of the configuration, once: the file (or the built-in defaults) with
+/// every flag written in, validated; nothing has started yet.
+pub fn load_config(args: &UpArgs) -> Result<(Config, LocalSettings), LocalError> {
+    let overrides = Overrides {
+        local: LocalOverrides {
+            api_port: args.api_port,
+            data_dir: args.data_dir.clone(),
+            strategy: args.strategy,
+        },
+        ..args.overrides.clone()
+    };
     let config = match &args.config {
-        Some(path) => Config::load(path, &args.overrides)?,
-        None => Config::from_toml(LOCAL_DEFAULT_TOML, "the built-in defaults", &args.overrides)?,
+        Some(path) => Config::load(path, &overrides)?,
+        None => Config::from_toml(defaults::LOCAL_TOML, "the built-in defaults", &overrides)?,
     };
     let ProviderConfig::Local(settings) = &config.provider else {
         return Err(LocalError::NotLocal);
     };
-    let mut settings = settings.clone();
-    if let Some(port) = args.api_port {
-        settings.balancer = SocketAddr::from(([127, 0, 0, 1], port)).to_string();
-    }
-    if let Some(dir) = &args.data_dir {
-        settings.data_dir = dir.display().to_string();
-    }
-    if let Some(s) = args.strategy {
-        settings.strategy = s;
-    }
-    let options = settings.validate()?;
-    Ok((config, options))
+    let settings = settings.clone();
+    Ok((config, settings))
 }
 
 async fn bind(
@@ -205,20 +199,10 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         "--books-token-file".into(),
         books_token_file.display().to_string(),
     ];
-    let mut group_options = GroupOptions::new(program, program_args, local.data_dir.clone());
-    group_options.name.clone_from(&config.group.name);
-    group_options.min_size = config.group.min_size;
-    group_options.max_size = config.group.max_size;
+    let mut group_options = GroupOptions::from_config(program, program_args, &config.group, &local);
     group_options.report_to = Some(url(api_addr));
     group_options.report_key_file = Some(report_key_file);
     group_options.endpoint = Some(url(balancer_addr));
-    group_options.zones.clone_from(&local.zones);
-    group_options.health_interval = local.health_check_interval;
-    group_options.unhealthy_threshold = local.unhealthy_threshold;
-    group_options.deregistration_delay = local.deregistration_delay;
-    group_options.boot_timeout = local.boot_timeout;
-    group_options.stop_timeout = local.stop_timeout;
-    group_options.proxy_protocol = local.proxy_protocol;
     let group_stop = CancellationToken::new();
     let group = LocalGroup::start(group_options, handle, group_stop.clone());
 
@@ -283,7 +267,7 @@ fn raise_open_files_limit() {
     }
 }
 
-fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions, books_token: &str) {
+fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalSettings, books_token: &str) {
     let api = url(api);
     let fleet = url(balancer);
     println!("hellofleet is up (local provider):");
@@ -404,10 +388,7 @@ mod tests {
     fn no_file_means_the_local_defaults() {
         let (config, local) = load_config(&args(&[])).unwrap();
         assert_eq!(config, Config::local_default());
-        assert_eq!(
-            local,
-            crate::local::LocalSettings::default().validate().unwrap()
-        );
+        assert_eq!(local, LocalSettings::default());
     }
 
     #[test]
