@@ -4,8 +4,8 @@
 //! `controller::tick`, …).
 //!
 //! Each tick (`daemon::tick_once`): observe the fleet → aggregate the load reports and decide
-//! with the step policies (`tick::Reconciler::step`, pure) → publish the metrics → apply the
-//! capacity change → record the decision.
+//! with the step policies (`tick::Reconciler::step`, pure) → publish the metrics and apply the
+//! capacity change, side by side → record the decision.
 //!
 //! Codemap:
 //! - [`cmd`]: the commands side by side (`run`, `up`, `simulate`, `policies`); `main.rs`

@@ -1,18 +1,19 @@
 //! The pure per-tick core: [`Reconciler::step`] = aggregate → decide, with everything the
 //! daemon needs to publish, apply and record.
 //!
-//! Both the daemon (`daemon::run`, live) and `controller simulate` (a replayed trace) drive
-//! THIS code, so a simulation shows exactly what the live controller would do:
+//! Both the daemon (`controller::daemon::tick_once`, live) and the simulator
+//! (`crate::simulate`, a replayed trace) drive THIS code, so a simulation shows exactly what
+//! the live controller would do. The order of a tick: observe → aggregate → decide (here)
+//! → publish and apply (side by side) → record:
 //!
 //! ```text
 //! let mut rec = Reconciler::new(policies, settings);       // once
 //! loop {                                                   // every tick
 //!     let snapshot = fleet.describe().await?;               // observe      (caller, I/O)
 //!     let out = rec.step(&snapshot, &mut book, now_ms);     // rates, aggregate + decide (pure)
-//!     sink.publish(&out.data).await;                        // publish      (caller, I/O)
-//!     if out.decision.changes_capacity() {                  // apply        (caller, I/O)
-//!         fleet.set_desired_capacity(out.decision.capacity_after).await;
-//!     }
+//!     join!(sink.publish(&out.data),                        // publish      (caller, I/O)
+//!           fleet.set_desired_capacity(..));                // apply, when the decision
+//!                                                           //   changes capacity (caller, I/O)
 //!     history.push(out.record);                             // record       (caller)
 //! }
 //! ```
