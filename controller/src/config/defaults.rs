@@ -1,11 +1,14 @@
 //! Every default of the configuration, in one place: what an absent TOML field (or the
 //! absent file of `controller up`) means. `controller/examples/*.toml` spell them out.
 //! The default step policies are the core's `Policies::local_default` (the simulator and
-//! the tests build them too); [`policies`] names them here.
+//! the tests build them too); [`policies`] names them here. `metrics.publish` defaults to
+//! the provider (on with `aws`, off with `local`); `lease.key` to the group's name.
 
 use std::time::Duration;
 
 use fleetcore::policy::Policies;
+
+use super::local::Strategy;
 
 /// `tick`.
 pub const TICK: &str = "5s";
@@ -34,6 +37,8 @@ pub const MAX_CONNECTIONS: usize = 1_024;
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// `reports.stale_after` absent: this many `reports.interval`s.
 pub const STALE_REPORT_INTERVALS: u32 = 3;
+/// `reports.require_signature`: unsigned reports are refused.
+pub const REQUIRE_SIGNATURE: bool = true;
 /// `reports.max_clock_skew`.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// `history.decisions`.
@@ -56,6 +61,8 @@ pub const LEASE_TICKS: u32 = 6;
 pub const LOCAL_BALANCER: &str = "127.0.0.1:8000";
 /// `local.data_dir`.
 pub const LOCAL_DATA_DIR: &str = "data";
+/// `local.strategy`.
+pub const LOCAL_STRATEGY: Strategy = Strategy::LeastFlows;
 /// `local.zones`.
 pub const LOCAL_ZONES: [&str; 2] = ["local-a", "local-b"];
 /// `local.health_check_interval`.

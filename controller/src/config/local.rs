@@ -125,7 +125,7 @@ impl TryFrom<LocalFile> for LocalSettings {
         Ok(LocalSettings {
             balancer,
             data_dir: data_dir.into(),
-            strategy: f.strategy.unwrap_or_default(),
+            strategy: f.strategy.unwrap_or(defaults::LOCAL_STRATEGY),
             zones,
             health_check_interval,
             unhealthy_threshold,

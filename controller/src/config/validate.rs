@@ -307,7 +307,7 @@ impl TryFrom<&file::ReportsFile> for ReportsConfig {
         Ok(ReportsConfig {
             interval,
             stale_after,
-            require_signature: r.require_signature.unwrap_or(true),
+            require_signature: r.require_signature.unwrap_or(defaults::REQUIRE_SIGNATURE),
             key_file,
             key_env,
             max_clock_skew,
