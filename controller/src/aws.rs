@@ -21,7 +21,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_autoscaling::Client;
@@ -30,6 +29,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use proto::{Health, Lifecycle};
 
+use crate::clock::now_ms;
 use crate::config::AwsSettings;
 use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
 
@@ -191,12 +191,6 @@ pub fn snapshot_from(
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 #[async_trait]
 impl Fleet for AwsFleet {
     fn kind(&self) -> &'static str {
@@ -300,7 +294,7 @@ mod tests {
         .await;
         assert_eq!(
             sdk.timeout_config().and_then(|t| t.operation_timeout()),
-            Some(crate::config::DEFAULT_AWS_OPERATION_TIMEOUT)
+            Some(crate::config::defaults::AWS_OPERATION_TIMEOUT)
         );
         assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(3));
         let fleet = AwsFleet::new(&sdk, "web");

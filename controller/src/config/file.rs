@@ -1,10 +1,13 @@
-//! The TOML file as given (stage one of two): serde types with defaults, unknown fields refused.
-//! [`super::Config::validate`] turns it into the validated [`super::Config`].
+//! The TOML file as given (stage one of two): the raw serde forms, unknown fields refused,
+//! an absent field `None` (its default is in [`super::defaults`], applied by validation).
+//! [`super::Config::validate`] (`TryFrom` for each part) turns it into the validated
+//! [`super::Config`]; CLI overrides ([`super::Overrides`]) are written into it before.
 
 use serde::Deserialize;
 
-use crate::local::LocalSettings;
-use crate::policy::Policies;
+use super::defaults;
+use super::local::Strategy;
+use crate::policy::{Lookahead, PolicyMode, StepPolicy};
 
 /// Which backend plays the Auto Scaling group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -35,9 +38,9 @@ pub struct ConfigFile {
     #[serde(default = "default_tick")]
     pub tick: String,
     pub group: GroupFile,
-    /// Absent: [`Policies::local_default`].
+    /// Absent: [`defaults::policies`].
     #[serde(default)]
-    pub policies: Option<Policies>,
+    pub policies: Option<PoliciesFile>,
     #[serde(default)]
     pub metrics: MetricsFile,
     #[serde(default)]
@@ -47,7 +50,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub history: HistoryFile,
     #[serde(default)]
-    pub local: Option<LocalSettings>,
+    pub local: Option<LocalFile>,
     #[serde(default)]
     pub aws: Option<AwsFile>,
     #[serde(default)]
@@ -55,7 +58,7 @@ pub struct ConfigFile {
 }
 
 pub fn default_tick() -> String {
-    "5s".into()
+    defaults::TICK.into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -71,7 +74,60 @@ pub struct GroupFile {
 }
 
 pub fn default_group_name() -> String {
-    "hellofleet".into()
+    defaults::GROUP_NAME.into()
+}
+
+/// `[policies]` as given: the two step policies (plain data of the core's engine) and
+/// the optional lookahead. `Policies::try_from` checks them as a whole (AWS's rules and the
+/// engine's own); the core's `Policies` is never read from a file directly.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoliciesFile {
+    /// Absent: `controller`.
+    #[serde(default)]
+    pub mode: PolicyMode,
+    pub scale_out: StepPolicy,
+    pub scale_in: StepPolicy,
+    /// `[policies.lookahead]`: off when absent.
+    #[serde(default)]
+    pub lookahead: Option<Lookahead>,
+}
+
+/// `[local]` as given: durations are humantime strings (`"500ms"`, `"3s"`); absent fields
+/// take [`defaults`]' `LOCAL_*` values.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalFile {
+    /// Address of the local balancer (the NLB's role).
+    #[serde(default)]
+    pub balancer: Option<String>,
+    /// Where instance logs (file sink) and state go.
+    #[serde(default)]
+    pub data_dir: Option<String>,
+    /// `least_flows` or `round_robin`.
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+    /// Simulated availability zones.
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
+    /// Period of the `/healthz` checks.
+    #[serde(default)]
+    pub health_check_interval: Option<String>,
+    /// Consecutive failed checks that make an instance unhealthy.
+    #[serde(default)]
+    pub unhealthy_threshold: Option<u32>,
+    /// Longest wait for a deregistered instance's connections to end before SIGTERM.
+    #[serde(default)]
+    pub deregistration_delay: Option<String>,
+    /// An instance not ready within this is replaced.
+    #[serde(default)]
+    pub boot_timeout: Option<String>,
+    /// Longest wait for an instance to exit after SIGTERM before SIGKILL.
+    #[serde(default)]
+    pub stop_timeout: Option<String>,
+    /// PROXY protocol v2 headers from the balancer to the instances.
+    #[serde(default)]
+    pub proxy_protocol: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]

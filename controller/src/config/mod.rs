@@ -1,33 +1,37 @@
-//! Configuration in two stages: the TOML file as given ([`file::ConfigFile`], plus CLI
-//! [`Overrides`]) → a validated [`Config`] (pure; every error names the field).
+//! Configuration, parsed once: the TOML file as given ([`file::ConfigFile`], raw serde forms)
+//! with the CLI's [`Overrides`] written into it (`up`'s flags included) → ONE validated
+//! [`Config`] (pure; every error names the field). Each part is built from its raw form by
+//! `TryFrom` (`Policies`, `GroupConfig`, [`LocalSettings`], [`AwsSettings`], …), every
+//! default is in [`defaults`], and the provider's settings are one enum ([`ProviderConfig`]).
 //!
 //! Nothing starts before [`Config::validate`] (or [`Config::load`]) has accepted the
 //! configuration. See `controller/examples/local.toml` and `aws.toml` for every field.
-//! `aws` (private) validates the `[aws]` section: region, call timeouts, attempts.
+//! Files: `file` (raw forms), `defaults`, `validate` (the `TryFrom`s of the whole and of the
+//! common sections), `local` (`[local]`), `aws` (`[aws]`, `[lease]`), `overrides` (CLI
+//! flags), `report_key` (`[reports]` signing), `watch` (reload on change).
 
 mod aws;
+pub mod defaults;
 pub mod file;
+mod local;
 mod overrides;
 mod report_key;
+mod validate;
 mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-pub use aws::{
-    AwsSettings, DEFAULT_AWS_ATTEMPT_TIMEOUT, DEFAULT_AWS_CONNECT_TIMEOUT,
-    DEFAULT_AWS_MAX_ATTEMPTS, DEFAULT_AWS_OPERATION_TIMEOUT, DEFAULT_LEASE_TICKS, LeaseSettings,
-};
-use aws::{validate_aws, validate_lease};
-pub use file::{ConfigFile, ProviderKind};
-pub use overrides::{Overrides, RunArgs};
+pub use aws::{AwsSettings, LeaseSettings};
+pub use file::{ConfigFile, PoliciesFile, ProviderKind};
+pub use local::{LocalSettings, Strategy};
+pub use overrides::{LocalOverrides, Overrides};
 pub use watch::ConfigWatch;
 
-use crate::local::LocalSettings;
 use crate::policy::Policies;
 
-/// The validated configuration of the daemon.
+/// The validated configuration of the daemon (and of `up` and `simulate`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub group: GroupConfig,
@@ -42,13 +46,20 @@ pub struct Config {
     pub lease: Option<LeaseSettings>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupConfig {
-    pub name: String,
-    pub min_size: u32,
-    pub max_size: u32,
-    /// Applied once at start-up, when set.
-    pub desired_capacity: Option<u32>,
+/// `[group]`, validated; the pure core's type (the tick core and the simulator read it).
+pub use fleetcore::GroupConfig;
+
+impl From<&Config> for fleetcore::CoreConfig {
+    /// The parts of the configuration the pure core reads.
+    fn from(c: &Config) -> Self {
+        fleetcore::CoreConfig {
+            group: c.group.clone(),
+            tick: c.tick,
+            policies: c.policies.clone(),
+            stale_after: c.reports.stale_after,
+            per_instance_metrics: c.metrics.per_instance,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,19 +129,6 @@ impl ProviderConfig {
     }
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
-pub const DEFAULT_NAMESPACE: &str = "HelloFleet";
-pub const DEFAULT_MAX_REPORT_BYTES: usize = 256 * 1024;
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
-pub const DEFAULT_REPORT_INTERVAL: Duration = Duration::from_secs(1);
-pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
-pub const DEFAULT_DECISIONS: usize = 1_000;
-/// Two hours of 5-second ticks.
-pub const DEFAULT_METRIC_POINTS: usize = 1_440;
-/// A group larger than this is a typo, not a fleet.
-pub const MAX_GROUP_SIZE: u32 = 10_000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -162,44 +160,15 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> ConfigError {
 }
 
 impl Config {
-    /// What `controller up` runs without a file: one to ten local instances.
+    /// What `controller up` runs without a file: one to ten local instances
+    /// ([`defaults::LOCAL_TOML`], every other field at its default).
     pub fn local_default() -> Config {
-        Config {
-            group: GroupConfig {
-                name: "hellofleet-local".into(),
-                min_size: 1,
-                max_size: 10,
-                desired_capacity: Some(1),
-            },
-            tick: Duration::from_secs(5),
-            policies: Policies::local_default(),
-            metrics: MetricsConfig {
-                publish: false,
-                namespace: DEFAULT_NAMESPACE.into(),
-                per_instance: false,
-            },
-            api: ApiConfig {
-                listen: DEFAULT_LISTEN.parse().expect("valid default address"),
-                max_report_bytes: DEFAULT_MAX_REPORT_BYTES,
-                header_timeout: DEFAULT_HEADER_TIMEOUT,
-                max_connections: DEFAULT_MAX_CONNECTIONS,
-            },
-            reports: ReportsConfig {
-                interval: DEFAULT_REPORT_INTERVAL,
-                stale_after: DEFAULT_REPORT_INTERVAL * 3,
-                require_signature: true,
-                key_file: None,
-                key_env: None,
-                max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
-                key: None,
-            },
-            history: HistoryConfig {
-                decisions: DEFAULT_DECISIONS,
-                metrics: DEFAULT_METRIC_POINTS,
-            },
-            provider: ProviderConfig::Local(LocalSettings::default()),
-            lease: None,
-        }
+        Config::from_toml(
+            defaults::LOCAL_TOML,
+            "the built-in defaults",
+            &Overrides::default(),
+        )
+        .expect("the built-in defaults are valid")
     }
 
     /// Reads `path`, applies `overrides`, validates.
@@ -225,264 +194,10 @@ impl Config {
         Self::validate(file)
     }
 
-    /// Stage two: the file as given → the validated config.
+    /// Stage two: the file as given → the validated config (`Config::try_from`).
     pub fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
-        let group = validate_group(&file.group)?;
-        let tick = duration("tick", &file.tick)?;
-        if tick < Duration::from_millis(100) || tick > Duration::from_secs(3_600) {
-            return Err(invalid(
-                "tick",
-                format!("{:?} is outside [100ms, 1h]", file.tick),
-            ));
-        }
-        let policies = file.policies.unwrap_or_else(Policies::local_default);
-        policies
-            .validate()
-            .map_err(|e| invalid(&e.path, &e.message))?;
-        for (name, p) in [
-            ("scale_out", &policies.scale_out),
-            ("scale_in", &policies.scale_in),
-        ] {
-            let period = Duration::from_millis(p.alarm.period_ms());
-            if period < tick {
-                return Err(invalid(
-                    &format!("policies.{name}.alarm.period_secs"),
-                    format!(
-                        "{} is shorter than the tick ({}): most periods would have no datapoint",
-                        p.alarm.period_secs, file.tick
-                    ),
-                ));
-            }
-        }
-        let provider = match (file.provider, file.local, file.aws) {
-            (ProviderKind::Local, local, None) => ProviderConfig::Local(local.unwrap_or_default()),
-            (ProviderKind::Aws, None, aws) => {
-                ProviderConfig::Aws(validate_aws(aws.unwrap_or_default())?)
-            }
-            (ProviderKind::Local, _, Some(_)) => {
-                return Err(invalid(
-                    "aws",
-                    "an [aws] section is given but provider is \"local\"",
-                ));
-            }
-            (ProviderKind::Aws, Some(_), _) => {
-                return Err(invalid(
-                    "local",
-                    "a [local] section is given but provider is \"aws\"",
-                ));
-            }
-        };
-        let lease = match (file.lease, file.provider) {
-            (None, _) => None,
-            (Some(l), ProviderKind::Aws) => Some(validate_lease(l, &group.name, tick)?),
-            (Some(_), ProviderKind::Local) => {
-                return Err(invalid(
-                    "lease",
-                    "a [lease] section is given but provider is \"local\" (one local controller needs none)",
-                ));
-            }
-        };
-        let metrics = MetricsConfig {
-            publish: file
-                .metrics
-                .publish
-                .unwrap_or(file.provider == ProviderKind::Aws),
-            namespace: validate_namespace(file.metrics.namespace)?,
-            per_instance: file.metrics.per_instance,
-        };
-        if policies.mode.aws_decides() {
-            validate_native_mode(&group, &policies, &provider, &metrics)?;
-        }
-        let listen = file.api.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let api = ApiConfig {
-            listen: listen.parse().map_err(|_| {
-                invalid(
-                    "api.listen",
-                    format!("{listen:?} is not an address like \"127.0.0.1:9090\""),
-                )
-            })?,
-            max_report_bytes: within(
-                "api.max_report_bytes",
-                file.api
-                    .max_report_bytes
-                    .unwrap_or(DEFAULT_MAX_REPORT_BYTES),
-                1_024,
-                16 << 20,
-            )?,
-            header_timeout: match &file.api.header_timeout {
-                Some(t) => duration("api.header_timeout", t)?,
-                None => DEFAULT_HEADER_TIMEOUT,
-            },
-            max_connections: within(
-                "api.max_connections",
-                file.api.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
-                4,
-                1_000_000,
-            )?,
-        };
-        if api.header_timeout < Duration::from_millis(100)
-            || api.header_timeout > Duration::from_secs(600)
-        {
-            return Err(invalid(
-                "api.header_timeout",
-                format!("{:?} is outside [100ms, 10m]", api.header_timeout),
-            ));
-        }
-        let reports = validate_reports(&file.reports)?;
-        let history = HistoryConfig {
-            decisions: within(
-                "history.decisions",
-                file.history.decisions.unwrap_or(DEFAULT_DECISIONS),
-                1,
-                100_000,
-            )?,
-            metrics: within(
-                "history.metrics",
-                file.history.metrics.unwrap_or(DEFAULT_METRIC_POINTS),
-                1,
-                1_000_000,
-            )?,
-        };
-        Ok(Config {
-            group,
-            tick,
-            policies,
-            metrics,
-            api,
-            reports,
-            history,
-            provider,
-            lease,
-        })
+        Config::try_from(file)
     }
-}
-
-fn validate_group(g: &file::GroupFile) -> Result<GroupConfig, ConfigError> {
-    let name = g.name.trim();
-    if name.is_empty() || name.len() > 255 {
-        return Err(invalid(
-            "group.name",
-            format!("{:?} must be 1 to 255 characters", g.name),
-        ));
-    }
-    if g.max_size == 0 {
-        return Err(invalid("group.max_size", "must be at least 1"));
-    }
-    if g.max_size > MAX_GROUP_SIZE {
-        return Err(invalid(
-            "group.max_size",
-            format!("{} is above {MAX_GROUP_SIZE}", g.max_size),
-        ));
-    }
-    if g.max_size < g.min_size {
-        return Err(ConfigError::Invalid {
-            field: "group.max_size".into(),
-            message: format!(
-                "group.max_size ({}) is below group.min_size ({})",
-                g.max_size, g.min_size
-            ),
-        });
-    }
-    if let Some(d) = g
-        .desired_capacity
-        .filter(|d| !(g.min_size..=g.max_size).contains(d))
-    {
-        return Err(invalid(
-            "group.desired_capacity",
-            format!(
-                "{d} is outside [group.min_size, group.max_size] = [{}, {}]",
-                g.min_size, g.max_size
-            ),
-        ));
-    }
-    Ok(GroupConfig {
-        name: name.into(),
-        min_size: g.min_size,
-        max_size: g.max_size,
-        desired_capacity: g.desired_capacity,
-    })
-}
-
-/// `[policies] mode = "native"` (or `"stack"`): an AWS group to carry the policies, published metrics for
-/// the alarms to watch, and nothing AWS would refuse (`crate::native::validate_native`).
-fn validate_native_mode(
-    group: &GroupConfig,
-    policies: &Policies,
-    provider: &ProviderConfig,
-    metrics: &MetricsConfig,
-) -> Result<(), ConfigError> {
-    if provider.kind() != ProviderKind::Aws {
-        return Err(invalid(
-            "policies.mode",
-            format!(
-                "{:?} needs provider = \"aws\": the policies and alarms live on an EC2 Auto Scaling group",
-                policies.mode.as_str()
-            ),
-        ));
-    }
-    if !metrics.publish {
-        return Err(invalid(
-            "policies.mode",
-            format!(
-                "{:?} needs metrics.publish = true: the alarms watch the metrics the controller publishes",
-                policies.mode.as_str()
-            ),
-        ));
-    }
-    crate::native::validate_native(&group.name, policies).map_err(|e| invalid(&e.path, &e.message))
-}
-
-fn validate_namespace(ns: Option<String>) -> Result<String, ConfigError> {
-    let ns = ns.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
-    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#:".contains(c);
-    if ns.is_empty() || ns.len() > 255 || !ns.chars().all(allowed) {
-        return Err(invalid(
-            "metrics.namespace",
-            format!("{ns:?} must be 1 to 255 of A-Z a-z 0-9 . - _ / # :"),
-        ));
-    }
-    if ns.starts_with("AWS/") {
-        return Err(invalid(
-            "metrics.namespace",
-            format!("{ns:?}: the AWS/ prefix is reserved"),
-        ));
-    }
-    Ok(ns)
-}
-
-fn validate_reports(r: &file::ReportsFile) -> Result<ReportsConfig, ConfigError> {
-    let interval = match &r.interval {
-        Some(s) => duration("reports.interval", s)?,
-        None => DEFAULT_REPORT_INTERVAL,
-    };
-    if interval < Duration::from_millis(100) || interval > Duration::from_secs(600) {
-        return Err(invalid(
-            "reports.interval",
-            format!("{interval:?} is outside [100ms, 10m]"),
-        ));
-    }
-    let stale_after = match &r.stale_after {
-        Some(s) => duration("reports.stale_after", s)?,
-        None => interval * 3,
-    };
-    if stale_after < interval {
-        return Err(invalid(
-            "reports.stale_after",
-            format!(
-                "{stale_after:?} is shorter than reports.interval ({interval:?}): every report would be stale"
-            ),
-        ));
-    }
-    let (key_file, key_env, max_clock_skew) = report_key::validate(r)?;
-    Ok(ReportsConfig {
-        interval,
-        stale_after,
-        require_signature: r.require_signature.unwrap_or(true),
-        key_file,
-        key_env,
-        max_clock_skew,
-        key: None,
-    })
 }
 
 fn duration(field: &str, text: &str) -> Result<Duration, ConfigError> {

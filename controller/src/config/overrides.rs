@@ -1,19 +1,11 @@
-//! CLI overrides for the common fields, applied to the file before validation (so errors
-//! still name the config field).
+//! CLI overrides, written into the file as given before validation (so errors still name
+//! the config field, and the config is validated once): the common flags ([`Overrides`])
+//! and `controller up`'s `[local]` ones ([`LocalOverrides`]).
 
 use std::path::PathBuf;
 
-use super::file::{AwsFile, ConfigFile, ProviderKind};
-
-/// `controller run`: the daemon against the configured provider.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// The TOML config (see controller/examples/).
-    #[arg(long, env = "HELLOFLEET_CONFIG")]
-    pub config: PathBuf,
-    #[command(flatten)]
-    pub overrides: Overrides,
-}
+use super::file::{AwsFile, ConfigFile, LocalFile, ProviderKind};
+use super::local::Strategy;
 
 /// Flags that override the config file.
 #[derive(Debug, Clone, Default, PartialEq, clap::Args)]
@@ -48,6 +40,39 @@ pub struct Overrides {
     /// Overrides `aws.region`.
     #[arg(long)]
     pub region: Option<String>,
+    /// `controller up`'s flags for `[local]` (set by `up` from its own arguments; no flag
+    /// of `run` or `simulate`).
+    #[arg(skip)]
+    pub local: LocalOverrides,
+}
+
+/// `controller up`'s overrides of `[local]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalOverrides {
+    /// `--api-port`: `local.balancer` becomes `127.0.0.1:PORT`.
+    pub api_port: Option<u16>,
+    /// `--data-dir`: `local.data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--strategy`: `local.strategy`.
+    pub strategy: Option<Strategy>,
+}
+
+impl LocalOverrides {
+    fn is_empty(&self) -> bool {
+        self == &LocalOverrides::default()
+    }
+
+    fn apply(&self, local: &mut LocalFile) {
+        if let Some(port) = self.api_port {
+            local.balancer = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)).to_string());
+        }
+        if let Some(dir) = &self.data_dir {
+            local.data_dir = Some(dir.display().to_string());
+        }
+        if let Some(s) = self.strategy {
+            local.strategy = Some(s);
+        }
+    }
 }
 
 impl Overrides {
@@ -88,6 +113,13 @@ impl Overrides {
         }
         if self.provider == Some(ProviderKind::Local) {
             file.aws = None;
+        }
+        // Only where `[local]` applies: with provider "aws" the command refuses the config
+        // anyway (`up` runs the local provider), and a `[local]` written here would make the
+        // error about the section instead.
+        if !self.local.is_empty() && file.provider == ProviderKind::Local {
+            self.local
+                .apply(file.local.get_or_insert_with(LocalFile::default));
         }
     }
 }

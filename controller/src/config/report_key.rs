@@ -35,7 +35,7 @@ pub(super) fn validate(
     };
     let skew = match &r.max_clock_skew {
         Some(s) => duration("reports.max_clock_skew", s)?,
-        None => super::DEFAULT_MAX_CLOCK_SKEW,
+        None => super::defaults::MAX_CLOCK_SKEW,
     };
     if skew < Duration::from_secs(1) || skew > Duration::from_secs(600) {
         return Err(invalid(

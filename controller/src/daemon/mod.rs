@@ -40,7 +40,7 @@ mod state;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -110,12 +110,8 @@ fn start_up_budget(config: &Config) -> Duration {
     config.provider.aws().operation_timeout * 3 + Duration::from_secs(1)
 }
 
-/// Wall-clock time, Unix milliseconds (the only clock the daemon reads).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+/// Wall-clock time, Unix milliseconds (the only clock the daemon reads: [`crate::clock`]).
+pub use crate::clock::now_ms;
 
 /// Runs the controller until `shutdown` is cancelled. Fails early (before serving) if the
 /// provider cannot describe the group or refuses the configured initial desired capacity,

@@ -30,26 +30,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How a new flow picks its backend.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    serde::Serialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// The backend with the fewest active flows (ties in round-robin order).
-    #[default]
-    LeastFlows,
-    /// Each backend in turn.
-    RoundRobin,
-}
+/// How a new flow picks its backend (`local.strategy`; a config type).
+pub use crate::config::Strategy;
 
 /// One registered target: an in-service, healthy instance.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,6 +31,7 @@ use super::balancer::{Backend, BalancerHandle};
 use super::instance;
 use super::placement::{pick_victim, pick_zone};
 use super::restart::{RestartPolicy, Slots, parse_slot, slot_name};
+use crate::config::{GroupConfig, LocalSettings};
 use crate::provider::{Fleet, GroupSnapshot, InstanceInfo, ProviderError};
 
 /// How the group launches and supervises instances.
@@ -72,27 +73,51 @@ pub struct GroupOptions {
 }
 
 impl GroupOptions {
-    pub fn new(program: PathBuf, program_args: Vec<String>, data_dir: PathBuf) -> Self {
+    /// The group `[group]` and `[local]` describe (what `controller up` runs); the caller
+    /// adds where instances report and the balancer's URL.
+    pub fn from_config(
+        program: PathBuf,
+        program_args: Vec<String>,
+        group: &GroupConfig,
+        local: &LocalSettings,
+    ) -> Self {
         Self {
-            name: "local".into(),
-            min_size: 1,
-            max_size: 10,
+            name: group.name.clone(),
+            min_size: group.min_size,
+            max_size: group.max_size,
             program,
             program_args,
-            data_dir,
+            data_dir: local.data_dir.clone(),
             report_to: None,
             report_key_file: None,
             endpoint: None,
-            zones: vec!["local-a".into(), "local-b".into()],
-            health_interval: Duration::from_secs(1),
-            unhealthy_threshold: 3,
+            zones: local.zones.clone(),
+            health_interval: local.health_check_interval,
+            unhealthy_threshold: local.unhealthy_threshold,
             readiness_poll: Duration::from_millis(25),
-            boot_timeout: Duration::from_secs(30),
-            deregistration_delay: Duration::from_secs(3),
-            stop_timeout: Duration::from_secs(30),
-            proxy_protocol: false,
+            boot_timeout: local.boot_timeout,
+            deregistration_delay: local.deregistration_delay,
+            stop_timeout: local.stop_timeout,
+            proxy_protocol: local.proxy_protocol,
             restart: RestartPolicy::default(),
         }
+    }
+
+    /// A group `local` of 1 to 10 with the `[local]` defaults in `data_dir`, without PROXY
+    /// headers (nothing in front of its instances sends them): for tests and tools.
+    pub fn new(program: PathBuf, program_args: Vec<String>, data_dir: PathBuf) -> Self {
+        let group = GroupConfig {
+            name: "local".into(),
+            min_size: 1,
+            max_size: 10,
+            desired_capacity: None,
+        };
+        let local = LocalSettings {
+            data_dir,
+            proxy_protocol: false,
+            ..LocalSettings::default()
+        };
+        Self::from_config(program, program_args, &group, &local)
     }
 }
 
@@ -395,7 +420,7 @@ fn launch(inner: &Arc<Inner>, state: &mut GroupState) {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         lifecycle: Lifecycle::Pending,
         health: Health::Healthy,
-        launched_at_ms: instance::now_ms(),
+        launched_at_ms: crate::clock::now_ms(),
         in_service_at_ms: None,
         pid: None,
         reason: None,

@@ -24,12 +24,7 @@ use super::group::{Inner, Member};
 use super::probe::{get_answer, reason};
 use super::restart::{AfterCrash, after_crash};
 
-/// Wall clock, Unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use crate::clock::now_ms;
 
 /// Why an instance leaves service.
 #[derive(Debug)]

@@ -1,18 +1,19 @@
 //! The pure per-tick core: [`Reconciler::step`] = aggregate → decide, with everything the
 //! daemon needs to publish, apply and record.
 //!
-//! Both the daemon (`daemon::run`, live) and `controller simulate` (a replayed trace) drive
-//! THIS code, so a simulation shows exactly what the live controller would do:
+//! Both the daemon (`controller::daemon::tick_once`, live) and the simulator
+//! (`crate::simulate`, a replayed trace) drive THIS code, so a simulation shows exactly what
+//! the live controller would do. The order of a tick: observe → aggregate → decide (here)
+//! → publish and apply (side by side) → record:
 //!
 //! ```text
 //! let mut rec = Reconciler::new(policies, settings);       // once
 //! loop {                                                   // every tick
 //!     let snapshot = fleet.describe().await?;               // observe      (caller, I/O)
 //!     let out = rec.step(&snapshot, &mut book, now_ms);     // rates, aggregate + decide (pure)
-//!     sink.publish(&out.data).await;                        // publish      (caller, I/O)
-//!     if out.decision.changes_capacity() {                  // apply        (caller, I/O)
-//!         fleet.set_desired_capacity(out.decision.capacity_after).await;
-//!     }
+//!     join!(sink.publish(&out.data),                        // publish      (caller, I/O)
+//!           fleet.set_desired_capacity(..));                // apply, when the decision
+//!                                                           //   changes capacity (caller, I/O)
 //!     history.push(out.record);                             // record       (caller)
 //! }
 //! ```
@@ -36,12 +37,13 @@ use proto::{
 };
 
 use crate::aggregate::{AggregateParams, FleetMetrics, ReportBook, aggregate};
+use crate::core_config::CoreConfig;
 use crate::metrics::{Datum, encode};
 use crate::policy::{
     Action, Alarms, Decision, FleetState, MetricName, MetricSample, Policies, Reason, Trend,
     apply_lookahead, evaluate,
 };
-use crate::provider::GroupSnapshot;
+use crate::snapshot::GroupSnapshot;
 
 /// What the reconciler needs besides the policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,20 +104,22 @@ impl Reconciler {
         }
     }
 
-    /// Settings from a validated config; `provider` and `endpoint` from the fleet.
+    /// Settings from a validated config (the controller's `&Config` converts);
+    /// `provider` and `endpoint` from the fleet.
     pub fn from_config(
-        config: &crate::config::Config,
+        config: impl Into<CoreConfig>,
         provider: &str,
         endpoint: Option<String>,
     ) -> Self {
+        let config: CoreConfig = config.into();
         Self::new(
-            config.policies.clone(),
+            config.policies,
             ReconcilerSettings {
                 min_size: config.group.min_size,
                 max_size: config.group.max_size,
                 tick_ms: config.tick.as_millis() as u64,
-                stale_after_ms: config.reports.stale_after.as_millis() as u64,
-                per_instance_metrics: config.metrics.per_instance,
+                stale_after_ms: config.stale_after.as_millis() as u64,
+                per_instance_metrics: config.per_instance_metrics,
                 provider: provider.into(),
                 endpoint,
             },

@@ -16,7 +16,7 @@ use super::scores::ScoreParams;
 use super::summary::{Summary, summarize};
 use super::trace::Trace;
 use crate::aggregate::ReportBook;
-use crate::config::Config;
+use crate::core_config::CoreConfig;
 use crate::policy::{Action, Reason};
 use crate::tick::{Reconciler, TickOutcome, sample_of};
 
@@ -79,7 +79,7 @@ pub struct Run {
     /// The config's name (file stem) or the baseline's, shown in summaries.
     pub label: String,
     pub model: Model,
-    pub config: Config,
+    pub config: CoreConfig,
     pub rows: Vec<Row>,
     /// Decisions that changed the capacity (with `applied = true`).
     pub actions: Vec<DecisionRecord>,
@@ -90,7 +90,7 @@ pub struct Run {
 /// report book. [`simulate`] steps it at a fixed tick; tests can step it at any times.
 #[derive(Debug, Clone)]
 pub struct Simulator {
-    config: Config,
+    config: CoreConfig,
     rec: Reconciler,
     /// `None`: the controller's own decisions (the tick core's); else a baseline's.
     baseline: Option<Baseline>,
@@ -104,20 +104,25 @@ pub struct Simulator {
 impl Simulator {
     /// A group as `config` starts it (desired = `group.desired_capacity` or min), warm, at
     /// `start_ms`. `peak_users` bounds the users the trace will bring.
-    pub fn new(config: &Config, p: &SimParams, peak_users: u64, start_ms: u64) -> Simulator {
+    pub fn new(
+        config: impl Into<CoreConfig>,
+        p: &SimParams,
+        peak_users: u64,
+        start_ms: u64,
+    ) -> Simulator {
         Simulator::with_model(config, Model::Controller, p, peak_users, start_ms)
     }
 
     /// As [`Simulator::new`], with `model` deciding the capacity (the tick core still
     /// aggregates the reports: every model sees the same figures).
     pub fn with_model(
-        config: &Config,
+        config: impl Into<CoreConfig>,
         model: Model,
         p: &SimParams,
         peak_users: u64,
         start_ms: u64,
     ) -> Simulator {
-        let mut config = config.clone();
+        let mut config: CoreConfig = config.into();
         if let Some(w) = p.warmup_ms {
             let secs = w as f64 / 1000.0;
             config.policies.scale_out.estimated_instance_warmup_secs = secs;
@@ -241,20 +246,21 @@ impl Simulator {
 }
 
 /// Replays `trace` through `config`'s policies, one tick every `config.tick`.
-pub fn simulate(label: &str, config: &Config, trace: &Trace, p: &SimParams) -> Run {
+pub fn simulate(label: &str, config: impl Into<CoreConfig>, trace: &Trace, p: &SimParams) -> Run {
     simulate_model(label, config, Model::Controller, trace, p)
 }
 
 /// Replays `trace` with `model` deciding, on `config`'s group, tick and policies.
 pub fn simulate_model(
     label: &str,
-    config: &Config,
+    config: impl Into<CoreConfig>,
     model: Model,
     trace: &Trace,
     p: &SimParams,
 ) -> Run {
-    let mut sim = Simulator::with_model(config, model, p, trace.peak(), EPOCH_MS);
+    let config: CoreConfig = config.into();
     let tick_ms = (config.tick.as_millis() as u64).max(1);
+    let mut sim = Simulator::with_model(config, model, p, trace.peak(), EPOCH_MS);
     let end = trace.end_ms();
     sim.rows.reserve((end / tick_ms + 1) as usize);
     let mut t = 0;

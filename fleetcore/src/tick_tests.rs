@@ -1,11 +1,39 @@
-use proto::Lifecycle;
+use proto::{Health, Lifecycle};
 
 use super::*;
 use crate::aggregate::ReportBook;
 use crate::policy::{Action, Policies};
-use crate::provider::GroupSnapshot;
-use crate::provider::memory::MemoryFleet;
+use crate::snapshot::{GroupSnapshot, InstanceInfo};
 use crate::synthetic::{report, user_ids};
+
+/// A group of `desired` healthy instances `i-mem-1…`, launched and in service at 0 (what
+/// the controller's in-memory fake starts with).
+fn group(name: &str, min: u32, max: u32, desired: u32) -> GroupSnapshot {
+    GroupSnapshot {
+        name: name.into(),
+        min_size: min,
+        max_size: max,
+        desired_capacity: desired,
+        instances: (1..=desired).map(|n| instance(n, 0, false)).collect(),
+    }
+}
+
+fn instance(n: u32, at_ms: u64, pending: bool) -> InstanceInfo {
+    InstanceInfo {
+        id: format!("i-mem-{n}"),
+        zone: if n % 2 == 1 { "mem-a" } else { "mem-b" }.into(),
+        lifecycle: if pending {
+            Lifecycle::Pending
+        } else {
+            Lifecycle::InService
+        },
+        health: Health::Healthy,
+        launched_at_ms: at_ms,
+        in_service_at_ms: (!pending).then_some(at_ms),
+        address: Some(format!("127.0.0.1:{}", 20_000 + n)),
+        reason: None,
+    }
+}
 
 fn reconciler(min: u32, max: u32) -> Reconciler {
     // Scale-in after three 5 s periods (the defaults wait five minutes), so the holds show.
@@ -48,8 +76,7 @@ fn book_with(snap: &GroupSnapshot, per_instance: u64, now_ms: u64) -> ReportBook
 
 #[test]
 fn over_the_threshold_scales_out_by_the_matched_step() {
-    let fleet = MemoryFleet::new("g", 1, 10, 2);
-    let snap = fleet.snapshot();
+    let snap = group("g", 1, 10, 2);
     let mut rec = reconciler(1, 10);
     let now = 1_000_000;
     // 60 users per instance: threshold 50, step [0, 15) → +20 % of 2 = 0.4 → 1 instance.
@@ -80,8 +107,7 @@ fn over_the_threshold_scales_out_by_the_matched_step() {
 
 #[test]
 fn never_past_max_even_far_over_the_threshold() {
-    let fleet = MemoryFleet::new("g", 1, 10, 3);
-    let snap = fleet.snapshot();
+    let snap = group("g", 1, 10, 3);
     let mut rec = reconciler(1, 4);
     let out = rec.step(&snap, &mut book_with(&snap, 500, 10_000), 10_000);
     assert_eq!(
@@ -94,8 +120,7 @@ fn never_past_max_even_far_over_the_threshold() {
 
 #[test]
 fn no_report_at_all_changes_nothing() {
-    let fleet = MemoryFleet::new("g", 1, 10, 3);
-    let snap = fleet.snapshot();
+    let snap = group("g", 1, 10, 3);
     let mut rec = reconciler(1, 10);
     for k in 0..5 {
         let out = rec.step(&snap, &mut ReportBook::new(), 100_000 + k * 5_000);
@@ -111,8 +136,7 @@ fn no_report_at_all_changes_nothing() {
 
 #[test]
 fn a_scale_in_is_held_while_some_in_service_instance_is_silent() {
-    let fleet = MemoryFleet::new("g", 1, 10, 3);
-    let snap = fleet.snapshot();
+    let snap = group("g", 1, 10, 3);
     let mut rec = reconciler(1, 10);
     let mut last = None;
     for k in 0..4u64 {
@@ -173,11 +197,10 @@ fn a_scale_in_is_held_while_some_in_service_instance_is_silent() {
 fn a_scale_in_is_held_while_an_instance_drains_and_for_the_active_window_after() {
     // Low load on 3 in-service instances, plus one draining: its users still reach it
     // over kept-alive connections, so the figures of the others miss them.
-    let fleet = MemoryFleet::new("g", 1, 10, 4);
-    fleet.update_instance("i-mem-4", |i| i.lifecycle = Lifecycle::Terminating);
-    let draining = fleet.snapshot();
-    fleet.update_instance("i-mem-4", |i| i.lifecycle = Lifecycle::Terminated);
-    let gone = fleet.snapshot();
+    let mut draining = group("g", 1, 10, 4);
+    draining.instances[3].lifecycle = Lifecycle::Terminating;
+    let mut gone = draining.clone();
+    gone.instances[3].lifecycle = Lifecycle::Terminated;
     let mut rec = reconciler(1, 10);
     let mut reasons = vec![];
     for k in 0..7u64 {
@@ -204,14 +227,12 @@ fn a_scale_in_is_held_while_an_instance_drains_and_for_the_active_window_after()
 
 #[test]
 fn warming_and_pending_instances_are_counted_as_such() {
-    let fleet = MemoryFleet::new("g", 1, 10, 2).with_pending_launches();
-    fleet.set_now(100_000);
-    futures::executor::block_on(crate::provider::Fleet::set_desired_capacity(&fleet, 4)).unwrap();
-    fleet.update_instance("i-mem-3", |i| {
-        i.lifecycle = Lifecycle::InService;
-        i.in_service_at_ms = Some(100_000);
-    });
-    let snap = fleet.snapshot();
+    // Two instances in service, desired raised to 4 at 100 s: two launches pending, one of
+    // which has just entered service (so it warms).
+    let mut snap = group("g", 1, 10, 2);
+    snap.desired_capacity = 4;
+    snap.instances.push(instance(3, 100_000, false));
+    snap.instances.push(instance(4, 100_000, true));
     let rec = reconciler(1, 10);
     let book = book_with(&snap, 10, 101_000);
     let metrics = crate::aggregate::aggregate(
@@ -230,7 +251,7 @@ fn warming_and_pending_instances_are_counted_as_such() {
 #[test]
 fn bounds_intersect_the_controller_and_the_group() {
     let rec = reconciler(2, 8);
-    let mut snap = MemoryFleet::new("g", 1, 5, 1).snapshot();
+    let mut snap = group("g", 1, 5, 1);
     assert_eq!(rec.bounds(&snap), (2, 5));
     snap.max_size = 1;
     assert_eq!(

@@ -9,7 +9,7 @@ use super::baseline::Model;
 use super::engine::{Row, SimParams};
 use super::scores::{ScoreSample, Scores, score};
 use super::trace::Trace;
-use crate::config::Config;
+use crate::core_config::CoreConfig;
 use crate::policy::Action;
 
 /// The figures of one run (`--json` prints these).
@@ -101,7 +101,7 @@ pub fn score_samples(rows: &[Row]) -> Vec<ScoreSample> {
 pub fn summarize(
     label: &str,
     model: Model,
-    config: &Config,
+    config: &CoreConfig,
     trace: &Trace,
     rows: &[Row],
     instance_ms: u64,

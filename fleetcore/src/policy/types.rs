@@ -1,4 +1,5 @@
-//! The policy configuration as data (read from the `[policies]` table of the TOML config).
+//! The policy configuration as data (the controller reads it from the `[policies]` table of
+//! the TOML config, whose raw form holds these step policies).
 //!
 //! ```toml
 //! [policies.scale_out]
@@ -233,7 +234,7 @@ pub enum PolicyMode {
     #[default]
     Controller,
     /// The group carries the policies as AWS step scaling policies and CloudWatch alarms
-    /// (`crate::native`); the controller only publishes the metrics and explains what AWS did.
+    /// (`controller::native`); the controller only publishes the metrics and explains what AWS did.
     Native,
     /// Like `Native`, but the policies and alarms come from a CloudFormation stack
     /// (`controller policies render`): the controller never puts or deletes any (it still
@@ -256,17 +257,16 @@ impl PolicyMode {
     }
 }
 
-/// The two policies of a group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The two policies of a group, as the engine runs them: checked with [`Policies::validate`]
+/// before use. Not read from a file directly: the controller's config reads its raw form
+/// (`[policies]`) and converts it, validating.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policies {
-    /// Absent: `controller`.
-    #[serde(default)]
     pub mode: PolicyMode,
     pub scale_out: StepPolicy,
     pub scale_in: StepPolicy,
     /// `[policies.lookahead]`: the optional trend projection for scale-out (off when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lookahead: Option<Lookahead>,
 }
 

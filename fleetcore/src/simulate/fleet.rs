@@ -18,7 +18,7 @@
 use proto::{Health, Lifecycle, LoadReport, LogCounters, UserSketch};
 
 use crate::aggregate::ReportBook;
-use crate::provider::{GroupSnapshot, InstanceInfo};
+use crate::snapshot::{GroupSnapshot, InstanceInfo};
 
 /// Smallest spacing of the cached union sketches.
 pub const CHECKPOINT: u64 = 256;

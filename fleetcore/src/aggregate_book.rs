@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use proto::LoadReport;
 
-use crate::provider::GroupSnapshot;
+use crate::snapshot::GroupSnapshot;
 
 /// One instance's latest report and the rates derived at the last tick.
 #[derive(Debug, Clone)]

@@ -12,14 +12,19 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::balancer::{Balancer, BalancerHandle, BalancerOptions, Strategy};
-use super::group::{GroupOptions, LocalGroup};
-use super::{LocalOptions, SettingError};
-use crate::config::{Config, ConfigError, Overrides, ProviderConfig};
+use crate::config::{
+    Config, ConfigError, LocalOverrides, LocalSettings, Overrides, ProviderConfig, Strategy,
+    defaults,
+};
+use crate::local::balancer::{Balancer, BalancerHandle, BalancerOptions};
+use crate::local::group::{GroupOptions, LocalGroup};
+use crate::provider::Fleet;
 
 /// `controller up`: the whole fleet on this machine.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,8 +49,6 @@ pub struct UpArgs {
 pub enum LocalError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error(transparent)]
-    Setting(#[from] SettingError),
     #[error("`controller up` runs the local provider; use `controller run` for provider \"aws\"")]
     NotLocal,
     #[error("cannot create the data dir {path}: {source}")]
@@ -77,35 +80,31 @@ pub enum LocalError {
     #[error("the controller daemon failed: {0}")]
     Daemon(String),
     #[error(transparent)]
-    ReportKey(#[from] super::key::KeyFileError),
+    ReportKey(#[from] crate::local::key::KeyFileError),
+    #[error("starting the tokio runtime: {0}")]
+    Runtime(#[from] std::io::Error),
 }
 
-/// The built-in configuration when no file is given: the same as
-/// [`Config::local_default`], as a file, so CLI overrides apply to it.
-pub const LOCAL_DEFAULT_TOML: &str =
-    "[group]\nname = \"hellofleet-local\"\nmin_size = 1\nmax_size = 10\ndesired_capacity = 1\n";
-
-/// Stage one and two of the configuration; nothing has started yet.
-pub fn load_config(args: &UpArgs) -> Result<(Config, LocalOptions), LocalError> {
+/// Stage one and two of the configuration, once: the file (or the built-in defaults) with
+/// every flag written in, validated; nothing has started yet.
+pub fn load_config(args: &UpArgs) -> Result<(Config, LocalSettings), LocalError> {
+    let overrides = Overrides {
+        local: LocalOverrides {
+            api_port: args.api_port,
+            data_dir: args.data_dir.clone(),
+            strategy: args.strategy,
+        },
+        ..args.overrides.clone()
+    };
     let config = match &args.config {
-        Some(path) => Config::load(path, &args.overrides)?,
-        None => Config::from_toml(LOCAL_DEFAULT_TOML, "the built-in defaults", &args.overrides)?,
+        Some(path) => Config::load(path, &overrides)?,
+        None => Config::from_toml(defaults::LOCAL_TOML, "the built-in defaults", &overrides)?,
     };
     let ProviderConfig::Local(settings) = &config.provider else {
         return Err(LocalError::NotLocal);
     };
-    let mut settings = settings.clone();
-    if let Some(port) = args.api_port {
-        settings.balancer = SocketAddr::from(([127, 0, 0, 1], port)).to_string();
-    }
-    if let Some(dir) = &args.data_dir {
-        settings.data_dir = dir.display().to_string();
-    }
-    if let Some(s) = args.strategy {
-        settings.strategy = s;
-    }
-    let options = settings.validate()?;
-    Ok((config, options))
+    let settings = settings.clone();
+    Ok((config, settings))
 }
 
 async fn bind(
@@ -141,8 +140,8 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         path: local.data_dir.display().to_string(),
         source,
     })?;
-    let report_key_file = super::key::prepare(&mut config.reports, &local.data_dir)?;
-    let (books_token_file, books_token) = super::key::books_token(&local.data_dir)?;
+    let report_key_file = crate::local::key::prepare(&mut config.reports, &local.data_dir)?;
+    let (books_token_file, books_token) = crate::local::key::books_token(&local.data_dir)?;
     // Absolute: the URL must not depend on the instances' working directory.
     let books_db = std::fs::canonicalize(&local.data_dir)
         .unwrap_or_else(|_| local.data_dir.clone())
@@ -200,25 +199,15 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         "--books-token-file".into(),
         books_token_file.display().to_string(),
     ];
-    let mut group_options = GroupOptions::new(program, program_args, local.data_dir.clone());
-    group_options.name.clone_from(&config.group.name);
-    group_options.min_size = config.group.min_size;
-    group_options.max_size = config.group.max_size;
+    let mut group_options = GroupOptions::from_config(program, program_args, &config.group, &local);
     group_options.report_to = Some(url(api_addr));
     group_options.report_key_file = Some(report_key_file);
     group_options.endpoint = Some(url(balancer_addr));
-    group_options.zones.clone_from(&local.zones);
-    group_options.health_interval = local.health_check_interval;
-    group_options.unhealthy_threshold = local.unhealthy_threshold;
-    group_options.deregistration_delay = local.deregistration_delay;
-    group_options.boot_timeout = local.boot_timeout;
-    group_options.stop_timeout = local.stop_timeout;
-    group_options.proxy_protocol = local.proxy_protocol;
     let group_stop = CancellationToken::new();
     let group = LocalGroup::start(group_options, handle, group_stop.clone());
 
     print_urls(balancer_addr, api_addr, &local, &books_token);
-    let result = daemon::supervise(&config, &group, api_listener, api_addr, &shutdown).await;
+    let result = supervise(&config, &group, api_listener, api_addr, &shutdown).await;
 
     tracing::info!("stopping: draining and stopping every instance");
     group_stop.cancel();
@@ -278,7 +267,7 @@ fn raise_open_files_limit() {
     }
 }
 
-fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions, books_token: &str) {
+fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalSettings, books_token: &str) {
     let api = url(api);
     let fleet = url(balancer);
     println!("hellofleet is up (local provider):");
@@ -298,91 +287,83 @@ fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalOptions, books
     println!("Ctrl-C stops everything it started.");
 }
 
-/// Runs the controller daemon against the group until shutdown or SIGHUP; restarts it on SIGUSR1.
-mod daemon {
-    use std::time::{Duration, Instant};
-
-    use tokio::signal::unix::{SignalKind, signal};
-
-    use super::*;
-    use crate::provider::Fleet;
-
-    fn outcome(
-        r: Result<Result<(), crate::daemon::DaemonError>, tokio::task::JoinError>,
-    ) -> Result<(), LocalError> {
-        match r {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(LocalError::Daemon(e.to_string())),
-            Err(e) => Err(LocalError::Daemon(e.to_string())),
-        }
+fn outcome(
+    r: Result<Result<(), crate::daemon::DaemonError>, tokio::task::JoinError>,
+) -> Result<(), LocalError> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(LocalError::Daemon(e.to_string())),
+        Err(e) => Err(LocalError::Daemon(e.to_string())),
     }
+}
 
-    /// The old server may hold the port for a moment after its shutdown.
-    async fn rebind(addr: SocketAddr) -> Result<TcpListener, LocalError> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match bind(
-                addr,
-                "the controller's API and dashboard, api.listen",
-                "--listen",
-            )
-            .await
-            {
-                Err(LocalError::PortInUse { .. }) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                other => return other,
+/// The old server may hold the port for a moment after its shutdown.
+async fn rebind(addr: SocketAddr) -> Result<TcpListener, LocalError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match bind(
+            addr,
+            "the controller's API and dashboard, api.listen",
+            "--listen",
+        )
+        .await
+        {
+            Err(LocalError::PortInUse { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            other => return other,
         }
     }
+}
 
-    pub(super) async fn supervise(
-        config: &Config,
-        group: &LocalGroup,
-        mut listener: TcpListener,
-        api_addr: SocketAddr,
-        shutdown: &CancellationToken,
-    ) -> Result<(), LocalError> {
-        let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
-        let sink = crate::metrics::sink_for(config, None).await;
-        let install = |kind: SignalKind, name: &str| {
-            signal(kind)
-                .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))
+/// Runs the controller daemon against the group until shutdown or SIGHUP; restarts it on
+/// SIGUSR1.
+async fn supervise(
+    config: &Config,
+    group: &LocalGroup,
+    mut listener: TcpListener,
+    api_addr: SocketAddr,
+    shutdown: &CancellationToken,
+) -> Result<(), LocalError> {
+    let fleet: Arc<dyn Fleet> = Arc::new(group.clone());
+    let sink = crate::metrics::sink_for(config, None).await;
+    let install = |kind: SignalKind, name: &str| {
+        signal(kind)
+            .map_err(|e| LocalError::Daemon(format!("cannot install the {name} handler: {e}")))
+    };
+    let mut hangup = install(SignalKind::hangup(), "SIGHUP")?;
+    let mut usr1 = install(SignalKind::user_defined1(), "SIGUSR1")?;
+    let mut config = config.clone();
+    loop {
+        let stop = shutdown.child_token();
+        let mut run = tokio::spawn(crate::daemon::run(
+            config.clone(),
+            Arc::clone(&fleet),
+            Arc::clone(&sink),
+            listener,
+            stop.clone(),
+        ));
+        let restart = tokio::select! {
+            r = &mut run => return outcome(r),
+            () = shutdown.cancelled() => false,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: stopping");
+                false
+            }
+            _ = usr1.recv() => true,
         };
-        let mut hangup = install(SignalKind::hangup(), "SIGHUP")?;
-        let mut usr1 = install(SignalKind::user_defined1(), "SIGUSR1")?;
-        let mut config = config.clone();
-        loop {
-            let stop = shutdown.child_token();
-            let mut run = tokio::spawn(crate::daemon::run(
-                config.clone(),
-                Arc::clone(&fleet),
-                Arc::clone(&sink),
-                listener,
-                stop.clone(),
-            ));
-            let restart = tokio::select! {
-                r = &mut run => return outcome(r),
-                () = shutdown.cancelled() => false,
-                _ = hangup.recv() => {
-                    tracing::info!("SIGHUP: stopping");
-                    false
-                }
-                _ = usr1.recv() => true,
-            };
-            stop.cancel();
-            let ended = outcome(run.await);
-            if !restart {
-                return ended;
-            }
-            ended?;
-            // A restarted controller keeps the group's capacity: no start-up desired capacity.
-            config.group.desired_capacity = None;
-            listener = rebind(api_addr).await?;
-            tracing::warn!(
-                "SIGUSR1: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
-            );
+        stop.cancel();
+        let ended = outcome(run.await);
+        if !restart {
+            return ended;
         }
+        ended?;
+        // A restarted controller keeps the group's capacity: no start-up desired capacity.
+        config.group.desired_capacity = None;
+        listener = rebind(api_addr).await?;
+        tracing::warn!(
+            "SIGUSR1: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
+        );
     }
 }
 
@@ -407,10 +388,7 @@ mod tests {
     fn no_file_means_the_local_defaults() {
         let (config, local) = load_config(&args(&[])).unwrap();
         assert_eq!(config, Config::local_default());
-        assert_eq!(
-            local,
-            super::super::LocalSettings::default().validate().unwrap()
-        );
+        assert_eq!(local, LocalSettings::default());
     }
 
     #[test]

@@ -523,32 +523,3 @@ fn validation_names_the_field() {
     p.scale_out.steps.reverse();
     p.validate().expect("order does not matter");
 }
-
-#[test]
-fn policies_read_from_toml_and_refuse_unknown_fields() {
-    let doc = r#"
-        [scale_out]
-        name = "scale-out"
-        adjustment_type = "PercentChangeInCapacity"
-        min_adjustment_magnitude = 1
-        estimated_instance_warmup_secs = 10
-        alarm = { metric = "ConcurrentUsersPerInstance", statistic = "Average", threshold = 50, comparison = "GreaterThanOrEqualToThreshold", period_secs = 5 }
-        steps = [ { lower_bound = 0, upper_bound = 15, scaling_adjustment = 20 },
-                  { lower_bound = 15, scaling_adjustment = 50 } ]
-        [scale_in]
-        name = "scale-in"
-        adjustment_type = "ChangeInCapacity"
-        alarm = { metric = "ConcurrentUsersPerInstance", threshold = 20, comparison = "LessThanOrEqualToThreshold", period_secs = 5, evaluation_periods = 3 }
-        steps = [ { upper_bound = 0, scaling_adjustment = -1 } ]
-    "#;
-    let p: Policies = toml::from_str(doc).expect("parses");
-    p.validate().expect("valid");
-    assert_eq!(p.scale_in.alarm.datapoints_needed(), 3);
-    assert_eq!(p.scale_out.steps[1].upper_bound, None);
-    let typo = doc.replace("min_adjustment_magnitude", "min_adjustment_magnitud");
-    let e = toml::from_str::<Policies>(&typo).expect_err("unknown field");
-    assert!(e.to_string().contains("min_adjustment_magnitud"), "{e}");
-    // Round trip through TOML.
-    let back: Policies = toml::from_str(&toml::to_string(&p).expect("serialises")).expect("parses");
-    assert_eq!(back, p);
-}

@@ -2,7 +2,7 @@
 //!
 //! Pure: no I/O, no clock (every time is an argument, Unix milliseconds).
 //!
-//! - [`ReportBook`] (`aggregate_book.rs`) keeps the latest [`LoadReport`] of each instance,
+//! - [`ReportBook`] (`aggregate_book.rs`) keeps the latest [`LoadReport`](proto::LoadReport) of each instance,
 //!   ordered by (process start, `seq`): a newer process start replaces the old one, an older
 //!   one is refused. Once per tick ([`ReportBook::roll_tick`]) it turns each instance's
 //!   counters into rates over the tick window: the counter at this tick minus the counter at
@@ -28,7 +28,7 @@
 
 use proto::{Health, UserSketch};
 
-use crate::provider::GroupSnapshot;
+use crate::snapshot::GroupSnapshot;
 
 #[path = "aggregate_book.rs"]
 mod book;

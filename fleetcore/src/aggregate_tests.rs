@@ -1,7 +1,7 @@
 use proto::{Health, Lifecycle, LoadReport, LogCounters, UserSketch};
 
 use super::*;
-use crate::provider::{GroupSnapshot, InstanceInfo};
+use crate::snapshot::{GroupSnapshot, InstanceInfo};
 
 const PARAMS: AggregateParams = AggregateParams {
     stale_after_ms: 3_000,
