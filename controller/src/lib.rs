@@ -26,7 +26,7 @@
 //! - [`errors`]: an error and its causes as one line, each message once.
 //! - [`clock`]: the one wall clock ([`clock::now_ms`]).
 //! - `daemon/`: the tick loop, the shared state and the HTTP API (`run`, `app`).
-//! - [`simulate`]: the simulator's charts, and the engine and command re-exported.
+//! - [`simulate`]: the simulator's charts and summary table, and the engine and command re-exported.
 //! - From `fleetcore`: [`policy`], [`aggregate`], [`tick`], [`synthetic`], and the
 //!   snapshot types (through [`provider`]) and the encoder (through [`metrics`]).
 

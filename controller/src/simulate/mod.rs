@@ -4,6 +4,8 @@
 //! the `chart` crate, which the core does not depend on).
 
 pub mod charts;
+pub mod text;
 
 pub use crate::cmd::simulate::{SimulateArgs, SimulateError, load_config, run, timeline_csv};
 pub use fleetcore::simulate::*;
+pub use text::to_text;

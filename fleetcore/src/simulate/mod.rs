@@ -23,5 +23,5 @@ pub use baseline::Model;
 pub use engine::{EPOCH_MS, Row, Run, SimParams, Simulator, simulate, simulate_model};
 pub use fleet::{ModelParams, SimFleet};
 pub use scores::{ScoreParams, Scores};
-pub use summary::{Summary, oscillations, to_text};
+pub use summary::{Summary, oscillations};
 pub use trace::{BuiltinParams, Trace, TraceError};
