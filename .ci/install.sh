@@ -22,7 +22,7 @@ fi
 # The Python tools go into their own virtualenv: Debian 12 and Ubuntu 24.04 refuse
 # `pip install` into the system Python (PEP 668). Everything that runs them looks there
 # first: testkit (moto_server, locust), scripts/test.sh and infra/tests/run.sh (PATH).
-# locust: the independent per-user keep-alive client of controller/tests/local_ramp.rs.
+# locust: the independent per-user keep-alive client of controller/tests/it/local_ramp.rs.
 VENV="${HF_VENV:-/opt/hellofleet-venv}"
 want_py="moto[server]==5.2.1 locust==2.47.0"
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.hellofleet-pins" 2>/dev/null)" = "$want_py" ]; then
