@@ -12,7 +12,7 @@
 //!   only parses the CLI and calls one.
 //! - [`config`]: TOML + CLI overrides → one validated [`config::Config`] (pure).
 //! - [`provider`]: the [`provider::Fleet`] trait every backend implements, and
-//!   [`provider::memory::MemoryFleet`], an in-memory fake for tests.
+//!   `provider::memory::MemoryFleet`, an in-memory fake for tests (only with `cfg(test)` or feature `test-support`).
 //! - [`aws`]: the EC2 Auto Scaling provider (the only module importing `aws_sdk_autoscaling`).
 //! - [`lease`]: the controller lease, pure (state machine, time an argument) and the
 //!   [`lease::LeaseStore`] trait; [`aws_lease`] its DynamoDB adapter (the only module

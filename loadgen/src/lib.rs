@@ -15,7 +15,7 @@
 //! - [`status`]: the controller's `/api/status` adapter.
 //! - [`timeline`]: rows, the printed line, CSV, charts, the run summary (pure).
 //! - [`slo`]: `--slo` parsing and evaluation (pure); [`histogram`]: latency buckets (pure).
-//! - [`run`]: one load test from start to written reports.
+//! - [`run`](mod@run): one load test from start to written reports.
 //!
 //! Invariants: the pure modules do no I/O and read no clock; every loop ends when the run
 //! does; a down controller only costs the capacity column, never the run.

@@ -23,7 +23,7 @@
 //! `middleware::from_fn` layered onto every route (a boxed service clone and
 //! a boxed future less per request). And `GET /hello`, the request load
 //! tests hammer, is answered by `Observe` directly with the same
-//! [`hello_response`] the router's handler returns (a test holds them equal):
+//! `hello_response` the router's handler returns (a test holds them equal):
 //! axum's route lookup, boxed route clone, boxed handler future and
 //! extensions map were a tenth of that request's CPU time. Together these
 //! took `/hello` from 0.74 to 0.99 of nginx's rate (`bench/service.sh`).

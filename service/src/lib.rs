@@ -2,7 +2,7 @@
 //!
 //! Codemap:
 //! - [`config`]: `Args` (clap flags + env) → validated `Config` (pure).
-//! - [`app`]: `app(state) -> App` — routes wrapped in the observing service.
+//! - [`app`](mod@app): `app(state) -> App` — routes wrapped in the observing service.
 //! - [`server`]: HTTP/1 accept loop, header limit, graceful drain, the client's
 //!   address (`server::proxy`: PROXY v2, pure) and bounded connection lives
 //!   (`server::lifetime`, pure).

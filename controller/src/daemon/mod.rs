@@ -115,7 +115,7 @@ pub use crate::clock::now_ms;
 
 /// Runs the controller until `shutdown` is cancelled. Fails early (before serving) if the
 /// provider cannot describe the group or refuses the configured initial desired capacity,
-/// within [`start_up_budget`]; returns `Ok` at once when `shutdown` comes during start-up.
+/// within `start_up_budget`; returns `Ok` at once when `shutdown` comes during start-up.
 pub async fn run(
     config: Config,
     fleet: Arc<dyn Fleet>,

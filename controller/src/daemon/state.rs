@@ -49,7 +49,7 @@ pub struct ReportCounters {
     pub old_process: AtomicU64,
 }
 
-/// [`ReportCounters`] as served in `/api/status` (`reports`).
+/// `ReportCounters` as served in `/api/status` (`reports`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct ReportStats {
     pub accepted: u64,

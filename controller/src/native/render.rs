@@ -1,6 +1,6 @@
 //! `controller policies render`: the native policies and alarms as a CloudFormation
 //! template (YAML), to deploy beside the fleet stack (see `infra/README.md`). Pure: the same
-//! [`wanted`](super::wanted) specs the controller would put, written out by hand (every
+//! [`super::wanted`] specs the controller would put, written out by hand (every
 //! string JSON-quoted, which YAML reads as is).
 //!
 //! The template takes the group's name as a parameter (default: the config's), so it works

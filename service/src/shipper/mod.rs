@@ -2,7 +2,7 @@
 //! one [`Shipper`] task batches them ([`batch`]), sends them to a [`LogSink`]
 //! and retries transient failures ([`retry`]) until they are stored.
 //!
-//! With a data dir, the queue is spooled ([`queue`], [`spool`]): a request's
+//! With a data dir, the queue is spooled ([`queue`](mod@queue), [`spool`]): a request's
 //! events are one [`record`] appended to a segment file before the request is
 //! answered, and the shipper moves the acknowledged offset ([`ack`]) as
 //! batches are stored, so the next process ships what this one left.
