@@ -201,8 +201,8 @@ pub struct Alarms {
 impl Alarms {
     pub fn new(policies: &Policies) -> Alarms {
         Alarms {
-            scale_out: AlarmState::new(&policies.scale_out.alarm),
-            scale_in: AlarmState::new(&policies.scale_in.alarm),
+            scale_out: AlarmState::new(policies.scale_out().alarm()),
+            scale_in: AlarmState::new(policies.scale_in().alarm()),
             last: None,
         }
     }

@@ -55,6 +55,7 @@ mod alarm;
 mod decide;
 mod decision;
 mod lookahead;
+mod raw;
 mod types;
 mod validate;
 
@@ -67,6 +68,7 @@ pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
 pub use decide::{Engine, apply_adjustment, evaluate, is_warming, round_percent};
 pub use decision::{Action, Decision, Reason};
 pub use lookahead::{Lookahead, Projection, Trend, apply as apply_lookahead};
+pub use raw::{RawPolicies, RawStepPolicy};
 pub use types::{
     AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, PolicyMode, Statistic,
     StepAdjustment, StepPolicy,

@@ -1,22 +1,13 @@
-//! The policy configuration as data (the controller reads it from the `[policies]` table of
-//! the TOML config, whose raw form holds these step policies).
-//!
-//! ```toml
-//! [policies.scale_out]
-//! name = "scale-out"
-//! adjustment_type = "PercentChangeInCapacity"
-//! min_adjustment_magnitude = 1
-//! estimated_instance_warmup_secs = 10
-//! alarm = { metric = "ConcurrentUsersPerInstance", statistic = "Average", threshold = 50,
-//!           comparison = "GreaterThanOrEqualToThreshold", period_secs = 5,
-//!           evaluation_periods = 1, datapoints_to_alarm = 1 }
-//! steps = [ { lower_bound = 0, upper_bound = 15, scaling_adjustment = 20 },
-//!           { lower_bound = 15, scaling_adjustment = 50 } ]
-//! ```
+//! The policy vocabulary (AWS's names) and the validated policies: [`StepPolicy`] and
+//! [`Policies`] have private fields and are built only by [`Policies::new`] (`validate`)
+//! from their raw form (`raw`), so everything the engine holds passed validation. [`Alarm`]
+//! and [`StepAdjustment`] are plain values: a validated policy holds only checked ones and
+//! hands out shared references.
 
 use serde::{Deserialize, Serialize};
 
 use super::lookahead::Lookahead;
+use super::raw::{RawPolicies, RawStepPolicy};
 
 /// How a step's `scaling_adjustment` is read (AWS names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,14 +159,14 @@ impl StepAdjustment {
     /// is the breaching side: true for a "greater" alarm (bounds `[lower, upper)`), false for
     /// a "less" alarm (bounds `(lower, upper]`), so a value exactly on the threshold finds
     /// the step that starts (or ends) there.
+    /// An absent bound has no limit, so a value of ±∞ (or one whose distance from the
+    /// threshold overflows to ±∞) finds the open-ended step.
     pub fn matches(&self, value: f64, threshold: f64, above: bool) -> bool {
         let d = value - threshold;
-        let lo = self.lower_bound.unwrap_or(f64::NEG_INFINITY);
-        let hi = self.upper_bound.unwrap_or(f64::INFINITY);
         if above {
-            lo <= d && d < hi
+            self.lower_bound.is_none_or(|lo| lo <= d) && self.upper_bound.is_none_or(|hi| d < hi)
         } else {
-            lo < d && d <= hi
+            self.lower_bound.is_none_or(|lo| lo < d) && self.upper_bound.is_none_or(|hi| d <= hi)
         }
     }
 
@@ -200,29 +191,87 @@ impl StepAdjustment {
     }
 }
 
-/// A step scaling policy: an alarm and what to do when it is in ALARM.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A validated step scaling policy: an alarm and what to do when it is in ALARM. Built only
+/// by [`Policies::new`] (from a [`RawStepPolicy`]), so it always holds at least one step,
+/// and its steps cover the breaching side of the threshold without gaps or overlaps; the
+/// fields are read through accessors and never change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepPolicy {
-    pub name: String,
-    pub alarm: Alarm,
-    pub adjustment_type: AdjustmentType,
-    pub steps: Vec<StepAdjustment>,
-    /// Only with `PercentChangeInCapacity`: change capacity by at least this many instances.
-    #[serde(default)]
-    pub min_adjustment_magnitude: Option<u32>,
-    /// How long a new instance is "warming" after it enters service.
-    #[serde(default)]
-    pub estimated_instance_warmup_secs: f64,
+    name: String,
+    alarm: Alarm,
+    adjustment_type: AdjustmentType,
+    steps: Vec<StepAdjustment>,
+    min_adjustment_magnitude: Option<u32>,
+    estimated_instance_warmup_secs: f64,
+    /// The step at the threshold (the lowest scale-out step, the highest scale-in step):
+    /// what [`StepPolicy::step_for`] gives a value that does not breach.
+    #[serde(skip)]
+    edge: StepAdjustment,
 }
 
 impl StepPolicy {
-    /// The step matching `value`, if any.
-    pub fn step_for(&self, value: f64) -> Option<&StepAdjustment> {
+    /// Only for [`super::validate`], once `raw` has passed its checks; `edge` is the step
+    /// that starts (scale-out) or ends (scale-in) at the threshold.
+    pub(super) fn from_checked(raw: RawStepPolicy, edge: StepAdjustment) -> StepPolicy {
+        StepPolicy {
+            name: raw.name,
+            alarm: raw.alarm,
+            adjustment_type: raw.adjustment_type,
+            steps: raw.steps,
+            min_adjustment_magnitude: raw.min_adjustment_magnitude,
+            estimated_instance_warmup_secs: raw.estimated_instance_warmup_secs,
+            edge,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn alarm(&self) -> &Alarm {
+        &self.alarm
+    }
+
+    pub fn adjustment_type(&self) -> AdjustmentType {
+        self.adjustment_type
+    }
+
+    /// The steps in the order given (never empty).
+    pub fn steps(&self) -> &[StepAdjustment] {
+        &self.steps
+    }
+
+    /// Only with `PercentChangeInCapacity`: change capacity by at least this many instances.
+    pub fn min_adjustment_magnitude(&self) -> Option<u32> {
+        self.min_adjustment_magnitude
+    }
+
+    /// How long a new instance is "warming" after it enters service.
+    pub fn estimated_instance_warmup_secs(&self) -> f64 {
+        self.estimated_instance_warmup_secs
+    }
+
+    /// The step for `value`. Total: a value that breaches the alarm falls in exactly one
+    /// step (validation refuses gaps and overlaps, the steps reach the threshold, and the
+    /// open-ended step takes ±∞); any other value (or NaN) gets the step at the threshold.
+    pub fn step_for(&self, value: f64) -> &StepAdjustment {
         let above = self.alarm.comparison.is_greater();
         self.steps
             .iter()
             .find(|s| s.matches(value, self.alarm.threshold, above))
+            .unwrap_or(&self.edge)
+    }
+
+    /// The raw form back (to build a changed policy with [`Policies::new`]).
+    pub fn to_raw(&self) -> RawStepPolicy {
+        RawStepPolicy {
+            name: self.name.clone(),
+            alarm: self.alarm.clone(),
+            adjustment_type: self.adjustment_type,
+            steps: self.steps.clone(),
+            min_adjustment_magnitude: self.min_adjustment_magnitude,
+            estimated_instance_warmup_secs: self.estimated_instance_warmup_secs,
+        }
     }
 }
 
@@ -257,20 +306,106 @@ impl PolicyMode {
     }
 }
 
-/// The two policies of a group, as the engine runs them: checked with [`Policies::validate`]
-/// before use. Not read from a file directly: the controller's config reads its raw form
-/// (`[policies]`) and converts it, validating.
+/// The two policies of a group, as the engine runs them: valid by construction, built only
+/// by [`Policies::new`] from their raw form (which the controller's config reads from
+/// `[policies]`). Serialises as that raw form.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policies {
-    pub mode: PolicyMode,
-    pub scale_out: StepPolicy,
-    pub scale_in: StepPolicy,
-    /// `[policies.lookahead]`: the optional trend projection for scale-out (off when absent).
+    mode: PolicyMode,
+    scale_out: StepPolicy,
+    scale_in: StepPolicy,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lookahead: Option<Lookahead>,
+    lookahead: Option<Lookahead>,
 }
 
 impl Policies {
+    /// Only for [`super::validate`], once both policies and how they relate are checked.
+    pub(super) fn from_checked(
+        mode: PolicyMode,
+        scale_out: StepPolicy,
+        scale_in: StepPolicy,
+        lookahead: Option<Lookahead>,
+    ) -> Policies {
+        Policies {
+            mode,
+            scale_out,
+            scale_in,
+            lookahead,
+        }
+    }
+
+    pub fn mode(&self) -> PolicyMode {
+        self.mode
+    }
+
+    pub fn scale_out(&self) -> &StepPolicy {
+        &self.scale_out
+    }
+
+    pub fn scale_in(&self) -> &StepPolicy {
+        &self.scale_in
+    }
+
+    /// `[policies.lookahead]`: the optional trend projection for scale-out (off when absent).
+    pub fn lookahead(&self) -> Option<&Lookahead> {
+        self.lookahead.as_ref()
+    }
+
+    /// These policies with `change` made to their raw form, validated again (the way to a
+    /// modified policy: a validated one never changes).
+    pub fn changed(
+        &self,
+        change: impl FnOnce(&mut RawPolicies),
+    ) -> Result<Policies, super::PolicyError> {
+        let mut raw = self.to_raw();
+        change(&mut raw);
+        Policies::new(raw)
+    }
+
+    /// The raw form back: change it and build again with [`Policies::new`].
+    pub fn to_raw(&self) -> RawPolicies {
+        RawPolicies {
+            mode: self.mode,
+            scale_out: self.scale_out.to_raw(),
+            scale_in: self.scale_in.to_raw(),
+            lookahead: self.lookahead,
+        }
+    }
+
+    /// The same policies run by `mode` (validation does not depend on it).
+    pub fn with_mode(&self, mode: PolicyMode) -> Policies {
+        Policies {
+            mode,
+            ..self.clone()
+        }
+    }
+
+    /// The same policies with both estimated instance warmups set to `warmup_ms` (the
+    /// simulator's `--warmup`). Cannot fail: any whole number of ms is a valid warmup.
+    pub fn with_warmup_ms(&self, warmup_ms: u64) -> Policies {
+        let secs = warmup_ms as f64 / 1000.0;
+        let mut p = self.clone();
+        p.scale_out.estimated_instance_warmup_secs = secs;
+        p.scale_in.estimated_instance_warmup_secs = secs;
+        p
+    }
+
+    /// The same policies with the scale-out and scale-in alarms' periods set to `out_ms` and
+    /// `in_ms` (at least 1 ms) and both statistics to `statistic` (the native simulation's
+    /// AWS periods). Cannot fail: a period of at least 1 ms and any statistic are valid, and
+    /// nothing the steps depend on (threshold, comparison) changes.
+    pub fn with_alarm_periods(&self, out_ms: u64, in_ms: u64, statistic: Statistic) -> Policies {
+        let mut p = self.clone();
+        for (a, ms) in [
+            (&mut p.scale_out.alarm, out_ms),
+            (&mut p.scale_in.alarm, in_ms),
+        ] {
+            a.period_secs = ms.max(1) as f64 / 1000.0;
+            a.statistic = statistic;
+        }
+        p
+    }
+
     /// The instance warmup (the scale-out policy's; AWS applies it to instances it launched).
     pub fn warmup_ms(&self) -> u64 {
         (self.scale_out.estimated_instance_warmup_secs.max(0.0) * 1000.0).round() as u64
@@ -292,9 +427,9 @@ impl Policies {
     /// --trace sawtooth --compare hpa`). The thresholds are far enough apart that no step
     /// lands the fleet across the other one (no oscillation under constant load).
     pub fn local_default() -> Policies {
-        Policies {
+        let raw = RawPolicies {
             mode: PolicyMode::Controller,
-            scale_out: StepPolicy {
+            scale_out: RawStepPolicy {
                 name: "scale-out".into(),
                 alarm: Alarm {
                     metric: MetricName::ConcurrentUsersPerInstance,
@@ -317,7 +452,7 @@ impl Policies {
                 min_adjustment_magnitude: Some(1),
                 estimated_instance_warmup_secs: 10.0,
             },
-            scale_in: StepPolicy {
+            scale_in: RawStepPolicy {
                 name: "scale-in".into(),
                 alarm: Alarm {
                     metric: MetricName::ConcurrentUsersPerInstance,
@@ -334,7 +469,9 @@ impl Policies {
                 estimated_instance_warmup_secs: 10.0,
             },
             lookahead: None,
-        }
+        };
+        // Constant input: the policy tests (`validation_names_the_field`) pin that it is valid.
+        Policies::new(raw).expect("the local default policies are valid")
     }
 }
 
