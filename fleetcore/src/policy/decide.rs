@@ -350,7 +350,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// `policies` should have passed [`Policies::validate`].
+    /// `policies` are valid by construction ([`Policies::new`]).
     pub fn new(policies: Policies) -> Engine {
         let alarms = Alarms::new(&policies);
         Engine { policies, alarms }

@@ -6,7 +6,8 @@
 //! How it is used, once per tick:
 //!
 //! ```text
-//! let mut alarms = Alarms::new(&policies);          // once, after policies.validate()
+//! let policies = Policies::new(raw)?;               // the only way to a Policies: validated
+//! let mut alarms = Alarms::new(&policies);          // once
 //! alarms.observe(now_ms, &sample);                  // every tick: feed this tick's metrics
 //! let d = evaluate(&policies, &fleet, &alarms, now_ms);   // → Decision (data)
 //! // apply d.capacity_after when d.action != Action::None, record d.to_record(tick, now_ms)
@@ -47,8 +48,17 @@
 //! - **Lookahead** (optional, `[policies.lookahead]`): a scale-out on the users projected one
 //!   warmup ahead; never a scale-in. See `lookahead`.
 //!
-//! Files: `types` (config data + validation), `alarm` (period aggregation, M-of-N),
-//! `decide` (the evaluation and its explanation), `decision` (the result as data),
+//! - **Valid by construction.** [`Policies`] and [`StepPolicy`] have private fields, read
+//!   through accessors, and are built only by [`Policies::new`] from their raw form
+//!   ([`RawPolicies`], [`RawStepPolicy`]: what the config file holds); nothing changes them
+//!   afterwards ([`Policies::changed`] validates a changed copy; `with_mode`,
+//!   `with_warmup_ms` and `with_alarm_periods` make the changes validation cannot refuse).
+//!   So a breach always finds exactly one step ([`StepPolicy::step_for`] is total) and
+//!   there is no "no step" decision.
+//!
+//! Files: `raw` (the policies as given), `validate` (`Policies::new`: the checks, naming the
+//! field), `types` (the vocabulary and the validated policies), `alarm` (period aggregation,
+//! M-of-N), `decide` (the evaluation and its explanation), `decision` (the result as data),
 //! `lookahead` (the trend projection).
 
 mod alarm;
