@@ -7,7 +7,8 @@
 
 use std::collections::VecDeque;
 
-use super::types::{Alarm, MetricName, Policies, Statistic};
+use super::policies::Policies;
+use super::types::{Alarm, MetricName, Statistic};
 
 /// This tick's fleet metrics, as the aggregation produced them.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -2,7 +2,8 @@
 
 use super::alarm::{AlarmEval, Alarms, MetricSample, SampleStatus};
 use super::decision::{Action, Decision, Reason};
-use super::types::{AdjustmentType, FleetState, Policies, StepAdjustment, StepPolicy};
+use super::policies::{Policies, StepPolicy};
+use super::types::{AdjustmentType, FleetState, StepAdjustment};
 
 /// AWS's rounding of a `PercentChangeInCapacity` result: values above 1 round down, values
 /// in (0, 1) become 1, values in (−1, 0) become −1, values below −1 round up (toward zero).

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::{apply_adjustment, num};
 use super::decision::{Action, Decision, Reason};
-use super::types::StepPolicy;
+use super::policies::StepPolicy;
 
 /// Samples kept at most (a 1 h window at a 1 s tick is 3,600: this bounds memory and work).
 pub const MAX_SAMPLES: usize = 4_096;

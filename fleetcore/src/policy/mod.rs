@@ -57,7 +57,7 @@
 //!   there is no "no step" decision.
 //!
 //! Files: `raw` (the policies as given), `validate` (`Policies::new`: the checks, naming the
-//! field), `types` (the vocabulary and the validated policies), `alarm` (period aggregation,
+//! field), `policies` (the validated policies), `types` (the vocabulary), `alarm` (period aggregation,
 //! M-of-N), `decide` (the evaluation and its explanation), `decision` (the result as data),
 //! `lookahead` (the trend projection).
 
@@ -65,6 +65,7 @@ mod alarm;
 mod decide;
 mod decision;
 mod lookahead;
+mod policies;
 mod raw;
 mod types;
 mod validate;
@@ -78,9 +79,10 @@ pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
 pub use decide::{Engine, apply_adjustment, evaluate, is_warming, round_percent};
 pub use decision::{Action, Decision, Reason};
 pub use lookahead::{Lookahead, Projection, Trend, apply as apply_lookahead};
+pub use policies::{Policies, StepPolicy};
 pub use raw::{RawPolicies, RawStepPolicy};
 pub use types::{
-    AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, PolicyMode, Statistic,
-    StepAdjustment, StepPolicy,
+    AdjustmentType, Alarm, Comparison, FleetState, MetricName, PolicyMode, Statistic,
+    StepAdjustment,
 };
 pub use validate::PolicyError;

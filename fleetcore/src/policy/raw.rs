@@ -24,7 +24,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::lookahead::Lookahead;
-use super::types::{AdjustmentType, Alarm, Policies, PolicyMode, StepAdjustment};
+use super::policies::Policies;
+use super::types::{AdjustmentType, Alarm, PolicyMode, StepAdjustment};
 
 /// A step scaling policy as given: an alarm and what to do when it is in ALARM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,8 +8,9 @@
 //! (`lower_bound = 0`) and reach +∞, scale-in steps reach −∞ and end at it; thresholds are
 //! finite, and each alarm's comparison is on its policy's side.
 
+use super::policies::{Policies, StepPolicy};
 use super::raw::{RawPolicies, RawStepPolicy};
-use super::types::{AdjustmentType, Alarm, Policies, StepAdjustment, StepPolicy};
+use super::types::{AdjustmentType, Alarm, StepAdjustment};
 
 /// A policy field that is not acceptable, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
