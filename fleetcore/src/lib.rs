@@ -5,7 +5,9 @@
 //!
 //! Codemap:
 //! - [`policy`]: the step-scaling engine with EC2 Auto Scaling's semantics (alarms, steps,
-//!   warmup, bounds) and the optional lookahead; the decision as data.
+//!   warmup, bounds) and the optional lookahead; the decision as data. Its policies are valid
+//!   by construction: [`policy::Policies::new`] checks their raw form and is the only way to
+//!   one.
 //! - [`aggregate`]: load reports + a group snapshot → fleet metrics (merged user sketches);
 //!   [`aggregate::ReportBook`] keeps each instance's latest report.
 //! - [`tick`]: [`tick::Reconciler::step`], the per-tick core (aggregate + decide) that the

@@ -96,7 +96,7 @@ impl Reconciler {
     pub fn new(policies: Policies, settings: ReconcilerSettings) -> Self {
         Self {
             alarms: Alarms::new(&policies),
-            trend: policies.lookahead.as_ref().map(Trend::new),
+            trend: policies.lookahead().map(Trend::new),
             policies,
             settings,
             tick: 0,
@@ -191,14 +191,14 @@ impl Reconciler {
         } else if decision.action == Action::ScaleIn && !settling.is_empty() {
             decision = hold_settling(decision, &settling, self.settle_until_ms, now_ms);
         }
-        if let (Some(l), Some(trend)) = (&self.policies.lookahead, &mut self.trend)
+        if let (Some(l), Some(trend)) = (self.policies.lookahead(), &mut self.trend)
             && let Some(users) = sample.usable(MetricName::ConcurrentUsers)
         {
             trend.observe(now_ms, users);
-            let horizon = l.horizon_ms(&self.policies.scale_out);
+            let horizon = l.horizon_ms(self.policies.scale_out());
             if let Some(p) = trend.project(horizon, l.max_growth) {
                 let max = fleet.max.max(fleet.min);
-                decision = apply_lookahead(&self.policies.scale_out, &p, max, decision);
+                decision = apply_lookahead(self.policies.scale_out(), &p, max, decision);
             }
         }
         if decision.action == Action::ScaleIn {
@@ -347,11 +347,11 @@ impl Reconciler {
                 requests_per_second_by_family: metrics.family_rates,
             },
             policy: PolicySummary {
-                metric: self.policies.scale_out.alarm.metric.as_str().into(),
-                scale_out_threshold: self.policies.scale_out.alarm.threshold,
-                scale_in_threshold: self.policies.scale_in.alarm.threshold,
+                metric: self.policies.scale_out().alarm().metric.as_str().into(),
+                scale_out_threshold: self.policies.scale_out().alarm().threshold,
+                scale_in_threshold: self.policies.scale_in().alarm().threshold,
                 tick_ms: self.settings.tick_ms,
-                mode: self.policies.mode.as_str().into(),
+                mode: self.policies.mode().as_str().into(),
             },
             endpoint: self.settings.endpoint.clone(),
             health: proto::ControllerHealth::default(),

@@ -37,9 +37,12 @@ fn instance(n: u32, at_ms: u64, pending: bool) -> InstanceInfo {
 
 fn reconciler(min: u32, max: u32) -> Reconciler {
     // Scale-in after three 5 s periods (the defaults wait five minutes), so the holds show.
-    let mut policies = Policies::local_default();
-    policies.scale_in.alarm.evaluation_periods = 3;
-    policies.scale_in.alarm.datapoints_to_alarm = Some(3);
+    let policies = Policies::local_default()
+        .changed(|p| {
+            p.scale_in.alarm.evaluation_periods = 3;
+            p.scale_in.alarm.datapoints_to_alarm = Some(3);
+        })
+        .expect("valid");
     Reconciler::new(
         policies,
         ReconcilerSettings {

@@ -76,8 +76,6 @@ pub enum Reason {
     ZeroAdjustment,
     /// The step's target is not beyond the desired capacity already requested.
     AlreadyAtTarget,
-    /// The value breaches but no step covers it (cannot happen with validated policies).
-    NoStep,
     /// This tick's figures are stale.
     StaleData,
     /// Scale-in held while users of draining instances move to the others (their figures
@@ -102,7 +100,7 @@ pub enum Reason {
 }
 
 /// Every named reason, for tables and parsing.
-const NAMED: [Reason; 19] = [
+const NAMED: [Reason; 18] = [
     Reason::Scaled,
     Reason::OutOfBounds,
     Reason::WithinBand,
@@ -112,7 +110,6 @@ const NAMED: [Reason; 19] = [
     Reason::AtMin,
     Reason::ZeroAdjustment,
     Reason::AlreadyAtTarget,
-    Reason::NoStep,
     Reason::StaleData,
     Reason::Settling,
     Reason::NoData,
@@ -139,7 +136,6 @@ impl Reason {
             Reason::AtMin => "at_min",
             Reason::ZeroAdjustment => "zero_adjustment",
             Reason::AlreadyAtTarget => "already_at_target",
-            Reason::NoStep => "no_step",
             Reason::StaleData => "stale_data",
             Reason::Settling => "settling",
             Reason::NoData => "no_data",

@@ -105,7 +105,7 @@ pub enum SimulateError {
 /// How a config's policies run: a config with `[policies] mode = "native"` (or `"stack"`)
 /// is simulated as AWS would run its policies, any other by the controller's engine.
 fn model_of(config: &Config) -> Model {
-    if config.policies.mode.aws_decides() {
+    if config.policies.mode().aws_decides() {
         Model::Native
     } else {
         Model::Controller
@@ -198,7 +198,7 @@ fn params_of(args: &SimulateArgs, config: &Config) -> Result<SimParams, Simulate
             })
         }
     };
-    let alarm = &config.policies.scale_out.alarm;
+    let alarm = config.policies.scale_out().alarm();
     let default_target = match alarm.metric {
         crate::policy::MetricName::ConcurrentUsersPerInstance => alarm.threshold,
         _ => 50.0,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::defaults;
 use super::local::Strategy;
-use crate::policy::{Lookahead, PolicyMode, StepPolicy};
+use crate::policy::{Lookahead, PolicyMode, RawStepPolicy};
 
 /// Which backend plays the Auto Scaling group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -77,17 +77,17 @@ pub fn default_group_name() -> String {
     defaults::GROUP_NAME.into()
 }
 
-/// `[policies]` as given: the two step policies (plain data of the core's engine) and
-/// the optional lookahead. `Policies::try_from` checks them as a whole (AWS's rules and the
-/// engine's own); the core's `Policies` is never read from a file directly.
+/// `[policies]` as given: the two step policies (the core's raw form) and the optional
+/// lookahead. `Policies::try_from` checks them as a whole (AWS's rules and the engine's
+/// own, in the core's `Policies::new`, the only way to a `Policies`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoliciesFile {
     /// Absent: `controller`.
     #[serde(default)]
     pub mode: PolicyMode,
-    pub scale_out: StepPolicy,
-    pub scale_in: StepPolicy,
+    pub scale_out: RawStepPolicy,
+    pub scale_in: RawStepPolicy,
     /// `[policies.lookahead]`: off when absent.
     #[serde(default)]
     pub lookahead: Option<Lookahead>,

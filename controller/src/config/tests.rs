@@ -89,7 +89,8 @@ fn defaults_fill_a_minimal_file() {
 fn local_default_is_valid_and_matches_the_brief() {
     let c = Config::local_default();
     assert_eq!((c.group.min_size, c.group.max_size), (1, 10));
-    c.policies.validate().unwrap();
+    // Valid by construction; building them again from their raw form agrees.
+    assert_eq!(Policies::new(c.policies.to_raw()), Ok(c.policies));
 }
 
 #[test]
@@ -361,8 +362,8 @@ fn native_mode_is_refused_where_aws_would_refuse_it_naming_the_field() {
     let native = aws.replace("mode = \"controller\"", "mode = \"native\"");
     assert_ne!(aws, native);
     let c = parse(&native).unwrap();
-    assert_eq!(c.policies.mode, PolicyMode::Native);
-    assert_eq!(parse(&aws).unwrap().policies.mode, PolicyMode::Controller);
+    assert_eq!(c.policies.mode(), PolicyMode::Native);
+    assert_eq!(parse(&aws).unwrap().policies.mode(), PolicyMode::Controller);
     check_bad(
         &native.replace("period_secs = 10", "period_secs = 20"),
         "policies.scale_out.alarm.period_secs",
@@ -386,7 +387,7 @@ fn native_mode_is_refused_where_aws_would_refuse_it_naming_the_field() {
         "controller",
     );
     let stack = aws.replace("mode = \"controller\"", "mode = \"stack\"");
-    assert_eq!(parse(&stack).unwrap().policies.mode, PolicyMode::Stack);
+    assert_eq!(parse(&stack).unwrap().policies.mode(), PolicyMode::Stack);
     check_bad(
         &stack.replace("period_secs = 10", "period_secs = 45"),
         "policies.scale_out.alarm.period_secs",
@@ -443,7 +444,7 @@ fn the_lease_section() {
 #[test]
 fn lookahead_is_off_by_default_and_parsed_and_checked_when_given() {
     let local = parse(&example("local.toml")).unwrap();
-    assert_eq!(local.policies.lookahead, None, "off by default");
+    assert_eq!(local.policies.lookahead(), None, "off by default");
     for name in ["local.toml", "aws.toml"] {
         let on = example(name)
             .replace("# [policies.lookahead]", "[policies.lookahead]")
@@ -452,8 +453,8 @@ fn lookahead_is_off_by_default_and_parsed_and_checked_when_given() {
             .replace("# max_growth = 2", "max_growth = 2");
         let c = parse(&on).unwrap();
         assert_eq!(
-            c.policies.lookahead,
-            Some(crate::policy::Lookahead {
+            c.policies.lookahead(),
+            Some(&crate::policy::Lookahead {
                 window_secs: 60.0,
                 horizon_secs: Some(40.0),
                 max_growth: 2.0,
@@ -489,8 +490,8 @@ fn policies_read_from_toml_and_refuse_unknown_fields() {
     "#;
     let f: PoliciesFile = toml::from_str(doc).expect("parses");
     let p = Policies::try_from(f).expect("valid");
-    assert_eq!(p.scale_in.alarm.datapoints_needed(), 3);
-    assert_eq!(p.scale_out.steps[1].upper_bound, None);
+    assert_eq!(p.scale_in().alarm().datapoints_needed(), 3);
+    assert_eq!(p.scale_out().steps()[1].upper_bound, None);
     let typo = doc.replace("min_adjustment_magnitude", "min_adjustment_magnitud");
     let e = toml::from_str::<PoliciesFile>(&typo).expect_err("unknown field");
     assert!(e.to_string().contains("min_adjustment_magnitud"), "{e}");

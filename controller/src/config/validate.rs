@@ -11,7 +11,7 @@ use super::{
     ApiConfig, AwsSettings, Config, ConfigError, GroupConfig, HistoryConfig, LocalSettings,
     MetricsConfig, ProviderConfig, ReportsConfig, defaults, duration, invalid, report_key, within,
 };
-use crate::policy::Policies;
+use crate::policy::{Policies, RawPolicies};
 
 impl TryFrom<ConfigFile> for Config {
     type Error = ConfigError;
@@ -30,16 +30,17 @@ impl TryFrom<ConfigFile> for Config {
             None => defaults::policies(),
         };
         for (name, p) in [
-            ("scale_out", &policies.scale_out),
-            ("scale_in", &policies.scale_in),
+            ("scale_out", policies.scale_out()),
+            ("scale_in", policies.scale_in()),
         ] {
-            let period = Duration::from_millis(p.alarm.period_ms());
+            let period = Duration::from_millis(p.alarm().period_ms());
             if period < tick {
                 return Err(invalid(
                     &format!("policies.{name}.alarm.period_secs"),
                     format!(
                         "{} is shorter than the tick ({}): most periods would have no datapoint",
-                        p.alarm.period_secs, file.tick
+                        p.alarm().period_secs,
+                        file.tick
                     ),
                 ));
             }
@@ -82,7 +83,7 @@ impl TryFrom<ConfigFile> for Config {
             namespace: validate_namespace(file.metrics.namespace)?,
             per_instance: file.metrics.per_instance,
         };
-        if policies.mode.aws_decides() {
+        if policies.mode().aws_decides() {
             validate_native_mode(&group, &policies, &provider, &metrics)?;
         }
         Ok(Config {
@@ -102,18 +103,15 @@ impl TryFrom<ConfigFile> for Config {
 impl TryFrom<PoliciesFile> for Policies {
     type Error = ConfigError;
 
-    /// Both step policies checked, and how they relate (`Policies::validate`).
+    /// Both step policies checked, and how they relate (`Policies::new`).
     fn try_from(f: PoliciesFile) -> Result<Policies, ConfigError> {
-        let policies = Policies {
+        Policies::new(RawPolicies {
             mode: f.mode,
             scale_out: f.scale_out,
             scale_in: f.scale_in,
             lookahead: f.lookahead,
-        };
-        policies
-            .validate()
-            .map_err(|e| invalid(&e.path, &e.message))?;
-        Ok(policies)
+        })
+        .map_err(|e| invalid(&e.path, &e.message))
     }
 }
 
@@ -243,7 +241,7 @@ fn validate_native_mode(
             "policies.mode",
             format!(
                 "{:?} needs provider = \"aws\": the policies and alarms live on an EC2 Auto Scaling group",
-                policies.mode.as_str()
+                policies.mode().as_str()
             ),
         ));
     }
@@ -252,7 +250,7 @@ fn validate_native_mode(
             "policies.mode",
             format!(
                 "{:?} needs metrics.publish = true: the alarms watch the metrics the controller publishes",
-                policies.mode.as_str()
+                policies.mode().as_str()
             ),
         ));
     }

@@ -155,7 +155,7 @@ pub async fn run_with(
 ) -> Result<(), DaemonError> {
     config.reports.check_key()?;
     // Native mode sets no capacity: the initial desired capacity is the group's business.
-    let native_mode = config.policies.mode.aws_decides();
+    let native_mode = config.policies.mode().aws_decides();
     let leader = match (&config.lease, extras.lease.take()) {
         (Some(settings), Some(store)) => Some(Leader::new(store, settings, config.tick)),
         _ => None,
@@ -345,7 +345,7 @@ pub async fn tick_once(
         out
     });
     let d = outcome.decision.clone();
-    let native = rec.policies().mode.aws_decides();
+    let native = rec.policies().mode().aws_decides();
     // Checked once, now: a change started while holding lands within the lease's margin.
     let leads = state.holds_lease(now_ms());
     let publish = async {
@@ -474,7 +474,7 @@ fn provider_error_record(
         tick,
         action: proto::Action::None,
         policy: None,
-        metric: rec.policies().scale_out.alarm.metric.as_str().into(),
+        metric: rec.policies().scale_out().alarm().metric.as_str().into(),
         metric_value: None,
         threshold: None,
         step: None,

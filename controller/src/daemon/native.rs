@@ -51,7 +51,7 @@ pub async fn native_step(
             Ok(c) if c.policies != *rec.policies() => {
                 tracing::info!(
                     path = %watch.path().display(),
-                    mode = c.policies.mode.as_str(),
+                    mode = c.policies.mode().as_str(),
                     "config changed: the new [policies] take effect (other sections need a restart)"
                 );
                 rec.set_policies(c.policies);
@@ -80,7 +80,7 @@ pub async fn native_step(
         match bounded(deadline, shutdown, driver.reconcile(&policies)).await {
             Bounded::Done(Ok(plan)) if !plan.is_empty() => {
                 tracing::info!(
-                    mode = policies.mode.as_str(),
+                    mode = policies.mode().as_str(),
                     "native policies reconciled: {}",
                     plan.summary()
                 );

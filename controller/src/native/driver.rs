@@ -64,7 +64,7 @@ impl NativeDriver {
 
     /// Whether AWS's events are due at `now_ms` (native and stack modes only).
     pub fn events_due(&self, policies: &Policies, now_ms: u64) -> bool {
-        policies.mode.aws_decides() && now_ms >= self.next_events_ms
+        policies.mode().aws_decides() && now_ms >= self.next_events_ms
     }
 
     /// What AWS did since the last read, as records of `tick` (oldest first, each once).
@@ -76,9 +76,9 @@ impl NativeDriver {
         now_ms: u64,
     ) -> Result<Vec<DecisionRecord>, NativeError> {
         self.next_events_ms = now_ms + EVENTS_EVERY_MS;
-        let alarms: Vec<String> = [&policies.scale_out, &policies.scale_in]
+        let alarms: Vec<String> = [policies.scale_out(), policies.scale_in()]
             .iter()
-            .map(|p| resource_name(&self.group, &p.name))
+            .map(|p| resource_name(&self.group, p.name()))
             .collect();
         let events = self
             .store
@@ -161,11 +161,13 @@ mod tests {
     }
 
     fn native() -> Policies {
-        let mut p = Policies::local_default();
-        p.mode = PolicyMode::Native;
-        p.scale_out.alarm.period_secs = 10.0;
-        p.scale_in.alarm.period_secs = 10.0;
-        p
+        Policies::local_default()
+            .changed(|p| {
+                p.mode = PolicyMode::Native;
+                p.scale_out.alarm.period_secs = 10.0;
+                p.scale_in.alarm.period_secs = 10.0;
+            })
+            .expect("valid")
     }
 
     #[tokio::test]

@@ -94,9 +94,9 @@ pub fn capacity_change(cause: &str) -> Option<(u32, u32)> {
 }
 
 fn policy_of<'a>(group: &str, policies: &'a Policies, alarm: &str) -> Option<&'a StepPolicy> {
-    [&policies.scale_out, &policies.scale_in]
+    [policies.scale_out(), policies.scale_in()]
         .into_iter()
-        .find(|p| resource_name(group, &p.name) == alarm)
+        .find(|p| resource_name(group, p.name()) == alarm)
 }
 
 /// `event` as a decision record of `tick`; `desired` is the group's desired capacity (for
@@ -113,7 +113,7 @@ pub fn event_record(
         tick,
         action: Action::None,
         policy: None,
-        metric: policies.scale_out.alarm.metric.as_str().into(),
+        metric: policies.scale_out().alarm().metric.as_str().into(),
         metric_value: None,
         threshold: None,
         step: None,
@@ -135,9 +135,9 @@ pub fn event_record(
             ..
         } => {
             if let Some(p) = policy_of(group, policies, alarm) {
-                r.policy = Some(p.name.clone());
-                r.metric = p.alarm.metric.as_str().into();
-                r.threshold = Some(p.alarm.threshold);
+                r.policy = Some(p.name().to_string());
+                r.metric = p.alarm().metric.as_str().into();
+                r.threshold = Some(p.alarm().threshold);
             }
             r.metric_value = *value;
             let new = new_state.as_deref().unwrap_or("unknown");
@@ -162,10 +162,10 @@ pub fn event_record(
                     std::cmp::Ordering::Equal => Action::None,
                 };
             }
-            r.policy = [&policies.scale_out, &policies.scale_in]
+            r.policy = [policies.scale_out(), policies.scale_in()]
                 .into_iter()
-                .find(|p| cause.contains(&resource_name(group, &p.name)))
-                .map(|p| p.name.clone());
+                .find(|p| cause.contains(&resource_name(group, p.name())))
+                .map(|p| p.name().to_string());
             r.reason = Reason::AwsActivity;
             r.applied = match status.as_str() {
                 "Successful" => Some(true),

@@ -9,9 +9,7 @@ const TO_ALARM: &str = r#"{"version":"1.0","oldState":{"stateValue":"OK","stateR
 const CAUSE: &str = "At 2026-11-27T14:01:12Z a monitor alarm hellofleet-web-scale-out in state ALARM triggered policy hellofleet-web-scale-out changing the desired capacity from 1 to 2.  At 2026-11-27T14:01:20Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 1 to 2.";
 
 fn policies() -> Policies {
-    let mut p = Policies::local_default();
-    p.mode = PolicyMode::Native;
-    p
+    Policies::local_default().with_mode(PolicyMode::Native)
 }
 
 fn alarm_event(at_ms: u64) -> AwsEvent {

@@ -92,22 +92,24 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
 #[cfg(test)]
 pub(crate) fn test_policies() -> crate::policy::Policies {
     use crate::policy::StepAdjustment;
-    let mut p = crate::policy::Policies::local_default();
-    p.scale_out.alarm.period_secs = 10.0;
-    p.scale_in.alarm.period_secs = 10.0;
     let step = |lower: Option<f64>, upper: Option<f64>, scaling_adjustment: i32| StepAdjustment {
         lower_bound: lower,
         upper_bound: upper,
         scaling_adjustment,
     };
-    p.scale_out.steps = vec![
-        step(Some(0.0), Some(15.0), 20),
-        step(Some(15.0), Some(40.0), 50),
-        step(Some(40.0), None, 100),
-    ];
-    p.scale_in.alarm.threshold = 20.0;
-    p.scale_in.alarm.evaluation_periods = 3;
-    p.scale_in.alarm.datapoints_to_alarm = Some(3);
-    p.scale_in.steps = vec![step(None, Some(0.0), -1)];
-    p
+    crate::policy::Policies::local_default()
+        .changed(|p| {
+            p.scale_out.alarm.period_secs = 10.0;
+            p.scale_in.alarm.period_secs = 10.0;
+            p.scale_out.steps = vec![
+                step(Some(0.0), Some(15.0), 20),
+                step(Some(15.0), Some(40.0), 50),
+                step(Some(40.0), None, 100),
+            ];
+            p.scale_in.alarm.threshold = 20.0;
+            p.scale_in.alarm.evaluation_periods = 3;
+            p.scale_in.alarm.datapoints_to_alarm = Some(3);
+            p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+        })
+        .expect("the test policies are valid")
 }

@@ -144,10 +144,10 @@ pub fn sorted_steps(mut steps: Vec<StepSpec>) -> Vec<StepSpec> {
 
 fn policy_spec(group: &str, p: &StepPolicy) -> PolicySpec {
     PolicySpec {
-        name: resource_name(group, &p.name),
-        adjustment_type: adjustment_type(p.adjustment_type).into(),
+        name: resource_name(group, p.name()),
+        adjustment_type: adjustment_type(p.adjustment_type()).into(),
         steps: sorted_steps(
-            p.steps
+            p.steps()
                 .iter()
                 .map(|s| StepSpec {
                     lower: s.lower_bound,
@@ -156,9 +156,9 @@ fn policy_spec(group: &str, p: &StepPolicy) -> PolicySpec {
                 })
                 .collect(),
         ),
-        min_adjustment_magnitude: p.min_adjustment_magnitude.map(|m| m as i32),
-        estimated_instance_warmup: Some(p.estimated_instance_warmup_secs.round() as i32),
-        metric_aggregation_type: match p.alarm.statistic {
+        min_adjustment_magnitude: p.min_adjustment_magnitude().map(|m| m as i32),
+        estimated_instance_warmup: Some(p.estimated_instance_warmup_secs().round() as i32),
+        metric_aggregation_type: match p.alarm().statistic {
             Statistic::Minimum => "Minimum",
             Statistic::Maximum => "Maximum",
             _ => "Average",
@@ -168,9 +168,9 @@ fn policy_spec(group: &str, p: &StepPolicy) -> PolicySpec {
 }
 
 fn alarm_spec(group: &str, namespace: &str, p: &StepPolicy) -> AlarmSpec {
-    let a = &p.alarm;
+    let a = p.alarm();
     AlarmSpec {
-        name: resource_name(group, &p.name),
+        name: resource_name(group, p.name()),
         description: owner_description(group),
         namespace: namespace.into(),
         metric: a.metric.as_str().into(),
@@ -182,17 +182,17 @@ fn alarm_spec(group: &str, namespace: &str, p: &StepPolicy) -> AlarmSpec {
         evaluation_periods: a.evaluation_periods as i32,
         datapoints_to_alarm: a.datapoints_needed() as i32,
         treat_missing_data: "notBreaching".into(),
-        policy: resource_name(group, &p.name),
+        policy: resource_name(group, p.name()),
     }
 }
 
 /// The policies and alarms `policies` mean for `group` (none in controller and stack modes:
 /// switching removes the ones it made). `policies` must have passed validation.
 pub fn wanted(group: &str, namespace: &str, policies: &Policies) -> Wanted {
-    if policies.mode != PolicyMode::Native {
+    if policies.mode() != PolicyMode::Native {
         return Wanted::default();
     }
-    let both = [&policies.scale_out, &policies.scale_in];
+    let both = [policies.scale_out(), policies.scale_in()];
     Wanted {
         policies: both.iter().map(|p| policy_spec(group, p)).collect(),
         alarms: both

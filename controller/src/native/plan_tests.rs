@@ -6,9 +6,7 @@ use crate::policy::{Policies, PolicyMode};
 const GROUP: &str = "web";
 
 fn native() -> Policies {
-    let mut p = crate::native::test_policies();
-    p.mode = PolicyMode::Native;
-    p
+    crate::native::test_policies().with_mode(PolicyMode::Native)
 }
 
 fn want() -> Wanted {
@@ -100,8 +98,7 @@ fn controller_and_stack_modes_want_nothing() {
         wanted(GROUP, "HelloFleet", &Policies::local_default()),
         Wanted::default()
     );
-    let mut stack = native();
-    stack.mode = PolicyMode::Stack;
+    let stack = native().with_mode(PolicyMode::Stack);
     assert_eq!(wanted(GROUP, "HelloFleet", &stack), Wanted::default());
 }
 
@@ -169,8 +166,9 @@ fn diff_table() {
     assert_eq!(plan.delete_policies, all);
 
     // A policy renamed in the file: the new one put, the old one and its alarm deleted.
-    let mut policies = native();
-    policies.scale_in.name = "shrink".into();
+    let policies = native()
+        .changed(|p| p.scale_in.name = "shrink".into())
+        .expect("valid");
     let plan = diff(
         GROUP,
         &wanted(GROUP, "HelloFleet", &policies),

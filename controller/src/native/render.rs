@@ -109,10 +109,7 @@ fn alarm_yaml(out: &mut String, role: &str, a: &AlarmSpec, group: &str) {
 /// The template for `group`'s policies (whatever `policies.mode` says: rendering is for
 /// putting them in a stack instead). `policies` must have passed the native validation.
 pub fn render(group: &str, namespace: &str, policies: &Policies) -> String {
-    let native = Policies {
-        mode: PolicyMode::Native,
-        ..policies.clone()
-    };
+    let native = policies.with_mode(PolicyMode::Native);
     let w = wanted(group, namespace, &native);
     let mut out = String::new();
     let _ = writeln!(out, "AWSTemplateFormatVersion: \"2010-09-09\"");

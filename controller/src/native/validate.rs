@@ -1,5 +1,5 @@
-//! What AWS would refuse in native mode, refused at config load, naming the field. Runs
-//! after `Policies::validate` (which already refuses overlapping or gapped steps, a
+//! What AWS would refuse in native mode, refused at config load, naming the field. Takes
+//! validated `Policies` (`Policies::new` has already refused overlapping or gapped steps, a
 //! scale-in step without the −∞ step, a step with neither bound, bounds on the wrong side
 //! of the threshold, `min_adjustment_magnitude` without `PercentChangeInCapacity`).
 //!
@@ -11,10 +11,9 @@
 //! - at most 20 step adjustments per policy;
 //! - `EstimatedInstanceWarmup`: whole seconds;
 //! - `PolicyName` and `AlarmName` (both `hellofleet-<group>-<name>`) at most 255
-//!   characters, no control characters; the two policies' names differ;
-//! - `MinAdjustmentMagnitude` only with `PercentChangeInCapacity` (again, for the message).
+//!   characters, no control characters; the two policies' names differ.
 
-use crate::policy::{AdjustmentType, Policies, PolicyError, StepPolicy};
+use crate::policy::{Policies, PolicyError, StepPolicy};
 
 use super::resource_name;
 
@@ -31,14 +30,14 @@ fn err(path: String, message: String) -> PolicyError {
 
 /// Checks `policies` against AWS's limits for `group`'s native policies and alarms.
 pub fn validate_native(group: &str, policies: &Policies) -> Result<(), PolicyError> {
-    check(group, &policies.scale_out, "policies.scale_out")?;
-    check(group, &policies.scale_in, "policies.scale_in")?;
-    if policies.scale_in.name == policies.scale_out.name {
+    check(group, policies.scale_out(), "policies.scale_out")?;
+    check(group, policies.scale_in(), "policies.scale_in")?;
+    if policies.scale_in().name() == policies.scale_out().name() {
         return Err(err(
             "policies.scale_in.name".into(),
             format!(
                 "{:?} is also the scale-out policy's name: in native mode each is an AWS policy and alarm named after it",
-                policies.scale_in.name
+                policies.scale_in().name()
             ),
         ));
     }
@@ -46,7 +45,7 @@ pub fn validate_native(group: &str, policies: &Policies) -> Result<(), PolicyErr
 }
 
 fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
-    let full = resource_name(group, &p.name);
+    let full = resource_name(group, p.name());
     if full.chars().count() > MAX_NAME {
         return Err(err(
             format!("{path}.name"),
@@ -62,7 +61,7 @@ fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
             "contains a control character, which AWS names do not allow".into(),
         ));
     }
-    let period = p.alarm.period_secs;
+    let period = p.alarm().period_secs;
     let whole = period.fract() == 0.0;
     let p_int = period as u64;
     if !whole || !(p_int == 10 || p_int == 30 || (p_int >= 60 && p_int.is_multiple_of(60))) {
@@ -73,42 +72,31 @@ fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
             ),
         ));
     }
-    let total = period * f64::from(p.alarm.evaluation_periods);
+    let total = period * f64::from(p.alarm().evaluation_periods);
     if total > MAX_EVALUATION_SECS {
         return Err(err(
             format!("{path}.alarm.evaluation_periods"),
             format!(
                 "{} periods of {period} s is {total} s; CloudWatch evaluates at most one day ({MAX_EVALUATION_SECS} s)",
-                p.alarm.evaluation_periods
+                p.alarm().evaluation_periods
             ),
         ));
     }
-    if p.steps.len() > MAX_STEPS {
+    if p.steps().len() > MAX_STEPS {
         return Err(err(
             format!("{path}.steps"),
             format!(
                 "{} steps; AWS allows at most {MAX_STEPS} per policy",
-                p.steps.len()
+                p.steps().len()
             ),
         ));
     }
-    if p.estimated_instance_warmup_secs.fract() != 0.0 {
+    if p.estimated_instance_warmup_secs().fract() != 0.0 {
         return Err(err(
             format!("{path}.estimated_instance_warmup_secs"),
             format!(
                 "{} is not whole seconds (EstimatedInstanceWarmup is an integer)",
-                p.estimated_instance_warmup_secs
-            ),
-        ));
-    }
-    if p.min_adjustment_magnitude.is_some()
-        && p.adjustment_type != AdjustmentType::PercentChangeInCapacity
-    {
-        return Err(err(
-            format!("{path}.min_adjustment_magnitude"),
-            format!(
-                "AWS takes MinAdjustmentMagnitude only with PercentChangeInCapacity, not {:?}",
-                p.adjustment_type
+                p.estimated_instance_warmup_secs()
             ),
         ));
     }
@@ -118,22 +106,29 @@ fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{PolicyMode, StepAdjustment};
+    use crate::policy::{PolicyMode, RawPolicies, StepAdjustment};
 
     fn native() -> Policies {
-        let mut p = Policies::local_default();
-        p.mode = PolicyMode::Native;
-        p.scale_out.alarm.period_secs = 10.0;
-        p.scale_in.alarm.period_secs = 10.0;
-        p
+        Policies::local_default()
+            .changed(|p| {
+                p.mode = PolicyMode::Native;
+                p.scale_out.alarm.period_secs = 10.0;
+                p.scale_in.alarm.period_secs = 10.0;
+            })
+            .expect("valid")
     }
 
-    /// `edit` applied to valid native policies → the field named, or accepted (`None`).
-    fn check_case(edit: impl FnOnce(&mut Policies), field: Option<&str>) {
-        let mut p = native();
-        edit(&mut p);
-        let got = validate_native("web", &p).err().map(|e| e.path);
-        assert_eq!(got.as_deref(), field, "{:?}", validate_native("web", &p));
+    /// `edit` applied to valid native policies → the field named (by the core's
+    /// `Policies::new`, then by `validate_native`, as at config load), or accepted (`None`).
+    fn check_case(edit: impl FnOnce(&mut RawPolicies), field: Option<&str>) {
+        let got = native()
+            .changed(edit)
+            .and_then(|p| validate_native("web", &p));
+        assert_eq!(
+            got.clone().err().map(|e| e.path).as_deref(),
+            field,
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -158,17 +153,18 @@ mod tests {
     #[test]
     fn limits_table() {
         check_case(|_| {}, None);
+        // One day of periods at most (the core allows up to 1,000 periods: 300 s × 289).
         check_case(
             |p| {
-                p.scale_in.alarm.period_secs = 60.0;
-                p.scale_in.alarm.evaluation_periods = 1_441;
+                p.scale_in.alarm.period_secs = 300.0;
+                p.scale_in.alarm.evaluation_periods = 289;
             },
             Some("policies.scale_in.alarm.evaluation_periods"),
         );
         check_case(
             |p| {
-                p.scale_in.alarm.period_secs = 60.0;
-                p.scale_in.alarm.evaluation_periods = 1_440;
+                p.scale_in.alarm.period_secs = 300.0;
+                p.scale_in.alarm.evaluation_periods = 288;
             },
             None,
         );

@@ -14,7 +14,8 @@ use controller::aws::AwsFleet;
 use controller::metrics::cloudwatch::{CloudWatchSink, GROUP_DIMENSION, MAX_ATTEMPTS};
 use controller::metrics::{Datum, MetricsSink, SinkError, Unit};
 use controller::policy::{
-    AdjustmentType, Alarm, Comparison, MetricName, Policies, Statistic, StepAdjustment, StepPolicy,
+    AdjustmentType, Alarm, Comparison, MetricName, Policies, RawPolicies, RawStepPolicy, Statistic,
+    StepAdjustment,
 };
 use controller::provider::{Fleet, GroupSnapshot};
 use controller::synthetic::{report, user_ids};
@@ -54,9 +55,9 @@ fn alarm(threshold: f64, comparison: Comparison) -> Alarm {
 
 /// +1 from 50 users per instance, +2 from 70; −1 at or below 10. No warmup.
 fn policies() -> Policies {
-    let p = Policies {
+    Policies::new(RawPolicies {
         mode: controller::policy::PolicyMode::Controller,
-        scale_out: StepPolicy {
+        scale_out: RawStepPolicy {
             name: "out".into(),
             alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold),
             adjustment_type: AdjustmentType::ChangeInCapacity,
@@ -64,7 +65,7 @@ fn policies() -> Policies {
             min_adjustment_magnitude: None,
             estimated_instance_warmup_secs: 0.0,
         },
-        scale_in: StepPolicy {
+        scale_in: RawStepPolicy {
             name: "in".into(),
             alarm: alarm(10.0, Comparison::LessThanOrEqualToThreshold),
             adjustment_type: AdjustmentType::ChangeInCapacity,
@@ -73,9 +74,8 @@ fn policies() -> Policies {
             estimated_instance_warmup_secs: 0.0,
         },
         lookahead: None,
-    };
-    p.validate().unwrap();
-    p
+    })
+    .unwrap()
 }
 
 fn reconciler(max: u32) -> Reconciler {

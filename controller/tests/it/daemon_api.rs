@@ -418,7 +418,9 @@ async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
         assert_eq!(post_report(&state, json(&r)).await, StatusCode::ACCEPTED);
     }
     let mut config = Config::local_default();
-    config.policies.mode = controller::policy::PolicyMode::Native;
+    config.policies = config
+        .policies
+        .with_mode(controller::policy::PolicyMode::Native);
     let sink = MemorySink::new();
     let mut rec = Reconciler::from_config(&config, "memory", None);
     tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;

@@ -115,12 +115,16 @@ fn config(extra: &str) -> Config {
 
 fn with_lookahead() -> Config {
     let mut c = config("");
-    c.policies.lookahead = Some(controller::policy::Lookahead {
-        window_secs: 60.0,
-        horizon_secs: Some(40.0),
-        max_growth: 2.0,
-    });
-    c.policies.validate().expect("valid");
+    c.policies = c
+        .policies
+        .changed(|p| {
+            p.lookahead = Some(controller::policy::Lookahead {
+                window_secs: 60.0,
+                horizon_secs: Some(40.0),
+                max_growth: 2.0,
+            })
+        })
+        .expect("valid");
     c
 }
 

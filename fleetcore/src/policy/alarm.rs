@@ -7,7 +7,8 @@
 
 use std::collections::VecDeque;
 
-use super::types::{Alarm, MetricName, Policies, Statistic};
+use super::policies::Policies;
+use super::types::{Alarm, MetricName, Statistic};
 
 /// This tick's fleet metrics, as the aggregation produced them.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -201,8 +202,8 @@ pub struct Alarms {
 impl Alarms {
     pub fn new(policies: &Policies) -> Alarms {
         Alarms {
-            scale_out: AlarmState::new(&policies.scale_out.alarm),
-            scale_in: AlarmState::new(&policies.scale_in.alarm),
+            scale_out: AlarmState::new(policies.scale_out().alarm()),
+            scale_in: AlarmState::new(policies.scale_in().alarm()),
             last: None,
         }
     }

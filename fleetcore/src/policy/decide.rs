@@ -2,7 +2,8 @@
 
 use super::alarm::{AlarmEval, Alarms, MetricSample, SampleStatus};
 use super::decision::{Action, Decision, Reason};
-use super::types::{AdjustmentType, FleetState, Policies, StepAdjustment, StepPolicy};
+use super::policies::{Policies, StepPolicy};
+use super::types::{AdjustmentType, FleetState, StepAdjustment};
 
 /// AWS's rounding of a `PercentChangeInCapacity` result: values above 1 round down, values
 /// in (0, 1) become 1, values in (−1, 0) become −1, values below −1 round up (toward zero).
@@ -25,12 +26,12 @@ pub fn round_percent(x: f64) -> i64 {
 pub fn apply_adjustment(policy: &StepPolicy, step: &StepAdjustment, current: u32) -> i64 {
     let current = i64::from(current);
     let adj = i64::from(step.scaling_adjustment);
-    match policy.adjustment_type {
+    match policy.adjustment_type() {
         AdjustmentType::ChangeInCapacity => current + adj,
         AdjustmentType::ExactCapacity => adj,
         AdjustmentType::PercentChangeInCapacity => {
             let mut delta = round_percent(current as f64 * adj as f64 / 100.0);
-            if let Some(m) = policy.min_adjustment_magnitude
+            if let Some(m) = policy.min_adjustment_magnitude()
                 && adj != 0
                 && delta.abs() < i64::from(m)
             {
@@ -66,8 +67,8 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
     let min = fleet.min;
     let max = fleet.max.max(min);
     let before = fleet.desired;
-    let out_p = &policies.scale_out;
-    let in_p = &policies.scale_in;
+    let out_p = policies.scale_out();
+    let in_p = policies.scale_in();
     let out = alarms.scale_out.evaluate(now_ms);
     let inn = alarms.scale_in.evaluate(now_ms);
     let (out_status, in_status) = alarms.sample_status(now_ms);
@@ -75,9 +76,9 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
         action: Action::None,
         reason: Reason::WithinBand,
         policy: None,
-        metric: out_p.alarm.metric,
+        metric: out_p.alarm().metric,
         metric_value: out.value,
-        threshold: Some(out_p.alarm.threshold),
+        threshold: Some(out_p.alarm().threshold),
         step: None,
         step_label: None,
         adjustment: None,
@@ -116,7 +117,7 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
             reason: Reason::NoData,
             explanation: format!(
                 "no {} figure this tick: nothing is done, and missing data never scales in",
-                out_p.alarm.metric
+                out_p.alarm().metric
             ),
             ..base
         };
@@ -127,9 +128,9 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
     }
     if in_status == SampleStatus::Fresh && inn.in_alarm {
         let base = Decision {
-            metric: in_p.alarm.metric,
+            metric: in_p.alarm().metric,
             metric_value: inn.value,
-            threshold: Some(in_p.alarm.threshold),
+            threshold: Some(in_p.alarm().threshold),
             ..base
         };
         return scale_in(in_p, fleet, &inn, min, base);
@@ -146,19 +147,19 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
     if let Some((p, e)) = lead {
         return Decision {
             reason: Reason::NotEnoughDatapoints,
-            policy: Some(p.name.clone()),
-            metric: p.alarm.metric,
+            policy: Some(p.name().to_string()),
+            metric: p.alarm().metric,
             metric_value: e.value,
-            threshold: Some(p.alarm.threshold),
+            threshold: Some(p.alarm().threshold),
             explanation: format!(
                 "{} {} {} in {} of the last {} periods; {} needed before `{}` acts",
-                p.alarm.metric,
-                p.alarm.comparison.symbol(),
-                num(p.alarm.threshold),
+                p.alarm().metric,
+                p.alarm().comparison.symbol(),
+                num(p.alarm().threshold),
                 e.breaching,
                 e.of,
                 e.needed,
-                p.name
+                p.name()
             ),
             ..base
         };
@@ -171,42 +172,31 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
     Decision {
         explanation: format!(
             "{} {value} is within the band: scale-out at {} {}, scale-in at {} {}",
-            out_p.alarm.metric,
-            out_p.alarm.comparison.symbol(),
-            num(out_p.alarm.threshold),
-            in_p.alarm.comparison.symbol(),
-            num(in_p.alarm.threshold)
+            out_p.alarm().metric,
+            out_p.alarm().comparison.symbol(),
+            num(out_p.alarm().threshold),
+            in_p.alarm().comparison.symbol(),
+            num(in_p.alarm().threshold)
         ),
         metric_value: out.value.or(inn.value),
         ..base
     }
 }
 
-/// The matched step, or the `no_step` decision.
-fn matched<'p>(
-    p: &'p StepPolicy,
-    e: &AlarmEval,
-    base: &Decision,
-) -> Result<(f64, &'p StepAdjustment, String), Box<Decision>> {
+/// The matched step (validated policies always have one for a breach) and the breach in
+/// words.
+fn matched<'p>(p: &'p StepPolicy, e: &AlarmEval) -> (&'p StepAdjustment, String) {
     let value = e.value.unwrap_or(f64::NAN);
     let breach = format!(
         "{} {} {} {} ({} of {} datapoints)",
-        p.alarm.metric,
+        p.alarm().metric,
         num(value),
-        p.alarm.comparison.symbol(),
-        num(p.alarm.threshold),
+        p.alarm().comparison.symbol(),
+        num(p.alarm().threshold),
         e.breaching,
         e.of
     );
-    match p.step_for(value) {
-        Some(step) => Ok((value, step, breach)),
-        None => Err(Box::new(Decision {
-            reason: Reason::NoStep,
-            policy: Some(p.name.clone()),
-            explanation: format!("{breach} but no step of `{}` covers the value", p.name),
-            ..base.clone()
-        })),
-    }
+    (p.step_for(value), breach)
 }
 
 /// The matched step applied to the non-warming capacity: the target, the explanation's
@@ -220,13 +210,13 @@ fn stepped(
     base: Decision,
 ) -> Result<(i64, String, Decision), Box<Decision>> {
     let target = apply_adjustment(p, step, fleet.in_service);
-    let label = step.label(p.adjustment_type);
+    let label = step.label(p.adjustment_type());
     let from = format!(
         "{breach}: step {label} asks for {target} from {} in service",
         fleet.in_service
     );
     let d = Decision {
-        policy: Some(p.name.clone()),
+        policy: Some(p.name().to_string()),
         step: Some(*step),
         step_label: Some(label),
         adjustment: Some(target - i64::from(fleet.in_service)),
@@ -249,10 +239,7 @@ fn scale_out(
     max: u32,
     base: Decision,
 ) -> Decision {
-    let (_, step, breach) = match matched(p, e, &base) {
-        Ok(m) => m,
-        Err(d) => return *d,
-    };
+    let (step, breach) = matched(p, e);
     let before = fleet.desired;
     let (target, from, d) = match stepped(p, step, fleet, &breach, base) {
         Ok(s) => s,
@@ -304,16 +291,13 @@ fn scale_in(
     min: u32,
     base: Decision,
 ) -> Decision {
-    let (_, step, breach) = match matched(p, e, &base) {
-        Ok(m) => m,
-        Err(d) => return *d,
-    };
+    let (step, breach) = matched(p, e);
     let before = fleet.desired;
-    let label = step.label(p.adjustment_type);
+    let label = step.label(p.adjustment_type());
     if fleet.warming > 0 {
         return Decision {
             reason: Reason::WarmingUp,
-            policy: Some(p.name.clone()),
+            policy: Some(p.name().to_string()),
             step: Some(*step),
             step_label: Some(label),
             explanation: format!(
@@ -367,7 +351,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// `policies` should have passed [`Policies::validate`].
+    /// `policies` are valid by construction ([`Policies::new`]).
     pub fn new(policies: Policies) -> Engine {
         let alarms = Alarms::new(&policies);
         Engine { policies, alarms }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::{apply_adjustment, num};
 use super::decision::{Action, Decision, Reason};
-use super::types::StepPolicy;
+use super::policies::StepPolicy;
 
 /// Samples kept at most (a 1 h window at a 1 s tick is 3,600: this bounds memory and work).
 pub const MAX_SAMPLES: usize = 4_096;
@@ -52,7 +52,7 @@ impl Lookahead {
     pub fn horizon_ms(&self, scale_out: &StepPolicy) -> u64 {
         let secs = self
             .horizon_secs
-            .unwrap_or(scale_out.estimated_instance_warmup_secs);
+            .unwrap_or(scale_out.estimated_instance_warmup_secs());
         (secs.max(0.0) * 1000.0).round() as u64
     }
 }
@@ -139,22 +139,20 @@ pub fn apply(policy: &StepPolicy, p: &Projection, max: u32, d: Decision) -> Deci
         return d;
     }
     let per = p.projected / f64::from(before);
-    let a = &policy.alarm;
+    let a = policy.alarm();
     if !a.comparison.breaches(per, a.threshold) {
         return d;
     }
-    let Some(step) = policy.step_for(per) else {
-        return d;
-    };
+    let step = policy.step_for(per);
     let target = apply_adjustment(policy, step, before).clamp(0, i64::from(max)) as u32;
     if target <= before {
         return d;
     }
-    let label = step.label(policy.adjustment_type);
+    let label = step.label(policy.adjustment_type());
     Decision {
         action: Action::ScaleOut,
         reason: Reason::Scaled,
-        policy: Some(format!("{} (lookahead)", policy.name)),
+        policy: Some(format!("{} (lookahead)", policy.name())),
         metric_value: Some(per),
         threshold: Some(a.threshold),
         step: Some(*step),

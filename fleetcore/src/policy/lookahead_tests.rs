@@ -83,31 +83,33 @@ fn projection(projected: f64) -> Projection {
 
 #[test]
 fn a_projected_breach_scales_out_by_the_policy_step_and_explains_it() {
-    let out = Policies::local_default().scale_out;
+    let local = Policies::local_default();
+    let out = local.scale_out();
     // 240 users ahead on 4 desired = 60 ≥ 50: step [+10, +25) +50 % of 4 → 6.
-    let d = apply(&out, &projection(240.0), 10, nothing(4));
+    let d = apply(out, &projection(240.0), 10, nothing(4));
     assert_eq!((d.action, d.capacity_after), (Action::ScaleOut, 6));
     // 208 ahead = 52: step [0, +10) +20 % of 4 → 0.8 → 1 (min 1) → 5.
-    let d = apply(&out, &projection(208.0), 10, nothing(4));
+    let d = apply(out, &projection(208.0), 10, nothing(4));
     assert_eq!((d.action, d.capacity_after), (Action::ScaleOut, 5));
     assert!(d.explanation.contains("lookahead"), "{}", d.explanation);
     assert!(d.explanation.contains("208 in 40 s"), "{}", d.explanation);
     // Capped at max.
-    let d = apply(&out, &projection(1000.0), 6, nothing(4));
+    let d = apply(out, &projection(1000.0), 6, nothing(4));
     assert_eq!(d.capacity_after, 6);
 }
 
 #[test]
 fn no_breach_held_or_deciding_ticks_are_left_alone() {
-    let out = Policies::local_default().scale_out;
-    let d = apply(&out, &projection(190.0), 10, nothing(4));
+    let local = Policies::local_default();
+    let out = local.scale_out();
+    let d = apply(out, &projection(190.0), 10, nothing(4));
     assert_eq!(d, nothing(4), "47.5 per instance: no breach");
     for reason in [Reason::StaleData, Reason::NoData, Reason::Settling] {
         let held = Decision {
             reason,
             ..nothing(4)
         };
-        assert_eq!(apply(&out, &projection(400.0), 10, held.clone()), held);
+        assert_eq!(apply(out, &projection(400.0), 10, held.clone()), held);
     }
     let scaling_in = Decision {
         action: Action::ScaleIn,
@@ -115,37 +117,37 @@ fn no_breach_held_or_deciding_ticks_are_left_alone() {
         ..nothing(4)
     };
     assert_eq!(
-        apply(&out, &projection(400.0), 10, scaling_in.clone()),
+        apply(out, &projection(400.0), 10, scaling_in.clone()),
         scaling_in
     );
 }
 
 #[test]
 fn validation_names_the_lookahead_field() {
-    let mut p = Policies::local_default();
-    p.lookahead = Some(look(0.0, 2.0));
+    let local = Policies::local_default();
+    let with = |l: Lookahead| local.changed(|p| p.lookahead = Some(l));
     assert_eq!(
-        p.validate().unwrap_err().path,
+        with(look(0.0, 2.0)).unwrap_err().path,
         "policies.lookahead.window_secs"
     );
-    p.lookahead = Some(look(60.0, 0.5));
     assert_eq!(
-        p.validate().unwrap_err().path,
+        with(look(60.0, 0.5)).unwrap_err().path,
         "policies.lookahead.max_growth"
     );
-    p.lookahead = Some(Lookahead {
+    let e = with(Lookahead {
         horizon_secs: Some(-1.0),
         ..look(60.0, 2.0)
-    });
-    assert_eq!(
-        p.validate().unwrap_err().path,
-        "policies.lookahead.horizon_secs"
-    );
-    p.lookahead = Some(look(60.0, 2.0));
-    p.validate().unwrap();
-    p.scale_out.alarm.metric = MetricName::ConcurrentUsers;
-    p.scale_in.alarm.metric = MetricName::ConcurrentUsers;
-    p.scale_out.alarm.threshold = 500.0;
-    p.scale_in.alarm.threshold = 100.0;
-    assert_eq!(p.validate().unwrap_err().path, "policies.lookahead");
+    })
+    .unwrap_err();
+    assert_eq!(e.path, "policies.lookahead.horizon_secs");
+    let p = with(look(60.0, 2.0)).unwrap();
+    let e = p
+        .changed(|p| {
+            p.scale_out.alarm.metric = MetricName::ConcurrentUsers;
+            p.scale_in.alarm.metric = MetricName::ConcurrentUsers;
+            p.scale_out.alarm.threshold = 500.0;
+            p.scale_in.alarm.threshold = 100.0;
+        })
+        .unwrap_err();
+    assert_eq!(e.path, "policies.lookahead");
 }

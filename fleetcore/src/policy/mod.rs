@@ -6,7 +6,8 @@
 //! How it is used, once per tick:
 //!
 //! ```text
-//! let mut alarms = Alarms::new(&policies);          // once, after policies.validate()
+//! let policies = Policies::new(raw)?;               // the only way to a Policies: validated
+//! let mut alarms = Alarms::new(&policies);          // once
 //! alarms.observe(now_ms, &sample);                  // every tick: feed this tick's metrics
 //! let d = evaluate(&policies, &fleet, &alarms, now_ms);   // → Decision (data)
 //! // apply d.capacity_after when d.action != Action::None, record d.to_record(tick, now_ms)
@@ -47,14 +48,25 @@
 //! - **Lookahead** (optional, `[policies.lookahead]`): a scale-out on the users projected one
 //!   warmup ahead; never a scale-in. See `lookahead`.
 //!
-//! Files: `types` (config data + validation), `alarm` (period aggregation, M-of-N),
-//! `decide` (the evaluation and its explanation), `decision` (the result as data),
+//! - **Valid by construction.** [`Policies`] and [`StepPolicy`] have private fields, read
+//!   through accessors, and are built only by [`Policies::new`] from their raw form
+//!   ([`RawPolicies`], [`RawStepPolicy`]: what the config file holds); nothing changes them
+//!   afterwards ([`Policies::changed`] validates a changed copy; `with_mode`,
+//!   `with_warmup_ms` and `with_alarm_periods` make the changes validation cannot refuse).
+//!   So a breach always finds exactly one step ([`StepPolicy::step_for`] is total) and
+//!   there is no "no step" decision.
+//!
+//! Files: `raw` (the policies as given), `validate` (`Policies::new`: the checks, naming the
+//! field), `policies` (the validated policies), `types` (the vocabulary), `alarm` (period aggregation,
+//! M-of-N), `decide` (the evaluation and its explanation), `decision` (the result as data),
 //! `lookahead` (the trend projection).
 
 mod alarm;
 mod decide;
 mod decision;
 mod lookahead;
+mod policies;
+mod raw;
 mod types;
 mod validate;
 
@@ -67,8 +79,10 @@ pub use alarm::{AlarmEval, AlarmState, Alarms, MetricSample, SampleStatus};
 pub use decide::{Engine, apply_adjustment, evaluate, is_warming, round_percent};
 pub use decision::{Action, Decision, Reason};
 pub use lookahead::{Lookahead, Projection, Trend, apply as apply_lookahead};
+pub use policies::{Policies, StepPolicy};
+pub use raw::{RawPolicies, RawStepPolicy};
 pub use types::{
-    AdjustmentType, Alarm, Comparison, FleetState, MetricName, Policies, PolicyMode, Statistic,
-    StepAdjustment, StepPolicy,
+    AdjustmentType, Alarm, Comparison, FleetState, MetricName, PolicyMode, Statistic,
+    StepAdjustment,
 };
 pub use validate::PolicyError;

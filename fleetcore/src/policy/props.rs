@@ -23,15 +23,17 @@ impl Rng {
 }
 
 fn change_policies(out_threshold: f64, in_threshold: f64) -> Policies {
-    let mut p = Policies::local_default();
-    p.scale_out.adjustment_type = AdjustmentType::ChangeInCapacity;
-    p.scale_out.min_adjustment_magnitude = None;
-    p.scale_out.steps = vec![step(Some(0.0), None, 1)];
-    p.scale_out.alarm.threshold = out_threshold;
-    p.scale_in.alarm.threshold = in_threshold;
-    p.scale_in.alarm.evaluation_periods = 1;
-    p.scale_in.alarm.datapoints_to_alarm = None;
-    p
+    Policies::local_default()
+        .changed(|p| {
+            p.scale_out.adjustment_type = AdjustmentType::ChangeInCapacity;
+            p.scale_out.min_adjustment_magnitude = None;
+            p.scale_out.steps = vec![step(Some(0.0), None, 1)];
+            p.scale_out.alarm.threshold = out_threshold;
+            p.scale_in.alarm.threshold = in_threshold;
+            p.scale_in.alarm.evaluation_periods = 1;
+            p.scale_in.alarm.datapoints_to_alarm = None;
+        })
+        .expect("generated policies are valid")
 }
 
 fn policies_under_test(rng: &mut Rng) -> Policies {
@@ -42,13 +44,16 @@ fn policies_under_test(rng: &mut Rng) -> Policies {
             change_policies(t_in * rng.float(2.01, 5.0), t_in)
         }
         _ => {
-            let mut p = Policies::local_default();
-            p.scale_out.adjustment_type = AdjustmentType::ExactCapacity;
-            p.scale_out.min_adjustment_magnitude = None;
-            p.scale_out.steps = vec![step(Some(0.0), None, rng.range(0, 40) as i32)];
-            p.scale_in.alarm.evaluation_periods = 2;
-            p.scale_in.alarm.datapoints_to_alarm = Some(1);
-            p
+            let exact = rng.range(0, 40) as i32;
+            Policies::local_default()
+                .changed(|p| {
+                    p.scale_out.adjustment_type = AdjustmentType::ExactCapacity;
+                    p.scale_out.min_adjustment_magnitude = None;
+                    p.scale_out.steps = vec![step(Some(0.0), None, exact)];
+                    p.scale_in.alarm.evaluation_periods = 2;
+                    p.scale_in.alarm.datapoints_to_alarm = Some(1);
+                })
+                .expect("generated policies are valid")
         }
     }
 }
@@ -58,7 +63,6 @@ fn decisions_never_leave_min_max_and_agree_with_their_action() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for case in 0..5_000 {
         let policies = policies_under_test(&mut rng);
-        policies.validate().expect("generated policies are valid");
         let mut engine = Engine::new(policies);
         let min = rng.range(0, 5);
         let max = rng.range(min, min + 30);
@@ -111,8 +115,8 @@ fn a_constant_metric_between_the_thresholds_never_scales() {
     for case in 0..2_000 {
         let policies = policies_under_test(&mut rng);
         let (lo, hi) = (
-            policies.scale_in.alarm.threshold,
-            policies.scale_out.alarm.threshold,
+            policies.scale_in().alarm().threshold,
+            policies.scale_out().alarm().threshold,
         );
         let value = rng.float(lo, hi);
         if value <= lo || value >= hi {
@@ -198,25 +202,111 @@ fn constant_users_never_oscillate() {
     }
 }
 
+/// Raw steps on one side of a threshold, most of them valid (contiguous from the threshold
+/// to ±∞, in any order) and some not (a gap, an overlap, a missing open end, a bound off the
+/// threshold, a non-finite bound), for `Policies::new` to sort out.
+fn raw_steps(rng: &mut Rng, scale_out: bool) -> Vec<StepAdjustment> {
+    let n = rng.range(1, 6) as usize;
+    let mut cuts = vec![0.0];
+    for _ in 1..n {
+        let last = cuts[cuts.len() - 1];
+        cuts.push(last + rng.float(0.001, 50.0));
+    }
+    let mut steps: Vec<StepAdjustment> = (0..n)
+        .map(|i| {
+            let (lo, hi) = (cuts[i], cuts.get(i + 1).copied());
+            if scale_out {
+                step(Some(lo), hi, rng.range(0, 5) as i32)
+            } else {
+                step(hi.map(|h| -h), Some(-lo), -(rng.range(0, 5) as i32))
+            }
+        })
+        .collect();
+    match rng.range(0, 9) {
+        0 => steps[rng.range(0, n as u32 - 1) as usize].lower_bound = Some(rng.float(-60.0, 60.0)),
+        1 => steps[rng.range(0, n as u32 - 1) as usize].upper_bound = Some(rng.float(-60.0, 60.0)),
+        2 => steps[rng.range(0, n as u32 - 1) as usize].upper_bound = Some(f64::INFINITY),
+        3 => steps[rng.range(0, n as u32 - 1) as usize].lower_bound = None,
+        _ => {}
+    }
+    for i in (1..n).rev() {
+        steps.swap(i, rng.range(0, i as u32) as usize);
+    }
+    steps
+}
+
+/// Validation's promise, which `StepPolicy::step_for` rests on: whatever raw steps are given,
+/// policies that build put every breaching value (the threshold itself, values a hair
+/// beyond it, ±∞, and distances that overflow) in exactly one step, and `step_for` finds it.
 #[test]
-fn a_breaching_value_always_finds_a_step() {
+fn every_breaching_value_falls_in_exactly_one_step_of_valid_policies() {
     let mut rng = Rng(99);
+    let (mut built, mut refused) = (0, 0);
     for case in 0..20_000 {
-        let p = policies_under_test(&mut rng);
-        for policy in [&p.scale_out, &p.scale_in] {
-            let a = &policy.alarm;
-            // Values around the threshold, the threshold itself included.
-            let v = match rng.range(0, 3) {
-                0 => a.threshold,
-                1 => a.threshold + rng.float(-1.0, 1.0),
-                _ => a.threshold + rng.float(-100.0, 100.0),
-            };
-            if a.comparison.breaches(v, a.threshold) {
-                assert!(
-                    policy.step_for(v).is_some(),
-                    "case {case}: {v} in {policy:#?}"
-                );
+        let t_out = rng.float(-1e3, 1e3);
+        let t_in = t_out - rng.float(1.0, 1e3);
+        let (out_steps, in_steps) = (raw_steps(&mut rng, true), raw_steps(&mut rng, false));
+        let greater = [
+            Comparison::GreaterThanOrEqualToThreshold,
+            Comparison::GreaterThanThreshold,
+        ][rng.range(0, 1) as usize];
+        let less = [
+            Comparison::LessThanOrEqualToThreshold,
+            Comparison::LessThanThreshold,
+        ][rng.range(0, 1) as usize];
+        let changed = Policies::local_default().changed(|p| {
+            p.scale_out.adjustment_type = AdjustmentType::ChangeInCapacity;
+            p.scale_out.min_adjustment_magnitude = None;
+            (p.scale_out.steps, p.scale_in.steps) = (out_steps, in_steps);
+            (p.scale_out.alarm.threshold, p.scale_in.alarm.threshold) = (t_out, t_in);
+            (p.scale_out.alarm.comparison, p.scale_in.alarm.comparison) = (greater, less);
+        });
+        let Ok(p) = changed else {
+            refused += 1;
+            continue;
+        };
+        built += 1;
+        for policy in [p.scale_out(), p.scale_in()] {
+            let a = policy.alarm();
+            let t = a.threshold;
+            let near = [
+                t,
+                t.next_up(),
+                t.next_down(),
+                t + rng.float(-1.0, 1.0),
+                t + rng.float(-1e4, 1e4),
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::MAX,
+                f64::MIN,
+                f64::NAN,
+            ];
+            for v in near {
+                let above = a.comparison.is_greater();
+                let hits: Vec<_> = policy
+                    .steps()
+                    .iter()
+                    .filter(|s| s.matches(v, t, above))
+                    .collect();
+                if a.comparison.breaches(v, t) {
+                    assert_eq!(hits.len(), 1, "case {case}: {v} in {policy:#?}");
+                    assert_eq!(policy.step_for(v), hits[0], "case {case}: {v}");
+                } else {
+                    // Total all the same: the step at the threshold.
+                    let edge = policy.step_for(v);
+                    let at = if above {
+                        edge.lower_bound
+                    } else {
+                        edge.upper_bound
+                    };
+                    assert_eq!(at, Some(0.0), "case {case}: {v} in {policy:#?}");
+                }
             }
         }
     }
+    // Both kinds of input were exercised.
+    assert!(
+        built > 5_000 && refused > 2_000,
+        "{built} built, {refused} refused"
+    );
 }

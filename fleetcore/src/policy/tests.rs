@@ -17,9 +17,9 @@ fn aws_example() -> Policies {
         evaluation_periods: 1,
         datapoints_to_alarm: None,
     };
-    Policies {
+    Policies::new(RawPolicies {
         mode: PolicyMode::Controller,
-        scale_out: StepPolicy {
+        scale_out: RawStepPolicy {
             name: "out".into(),
             alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold),
             adjustment_type: AdjustmentType::PercentChangeInCapacity,
@@ -31,7 +31,7 @@ fn aws_example() -> Policies {
             min_adjustment_magnitude: None,
             estimated_instance_warmup_secs: 60.0,
         },
-        scale_in: StepPolicy {
+        scale_in: RawStepPolicy {
             name: "in".into(),
             alarm: alarm(40.0, Comparison::LessThanOrEqualToThreshold),
             adjustment_type: AdjustmentType::PercentChangeInCapacity,
@@ -44,7 +44,8 @@ fn aws_example() -> Policies {
             estimated_instance_warmup_secs: 60.0,
         },
         lookahead: None,
-    }
+    })
+    .expect("the AWS example is valid")
 }
 
 fn fleet(min: u32, max: u32, desired: u32, in_service: u32, warming: u32) -> FleetState {
@@ -79,7 +80,6 @@ struct Case {
 }
 
 fn check(case: Case, expected: (Action, Reason, u32)) {
-    case.policies.validate().expect("test policies are valid");
     let mut engine = Engine::new(case.policies);
     let mut last = None;
     for (i, s) in case.samples.iter().enumerate() {
@@ -176,9 +176,12 @@ fn bounds_are_inclusive_on_the_threshold_side_aws_documents() {
     assert!(s.matches(40.0, 50.0, false) && !s.matches(30.0, 50.0, false));
     // A value exactly on a `<=` threshold takes the step that ends at 0 (regression: the
     // simulator found a fleet stuck at 20 users per instance with scale-in at <= 20).
-    let mut p = aws_example();
-    p.scale_in.alarm.threshold = 20.0;
-    p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+    let p = aws_example()
+        .changed(|p| {
+            p.scale_in.alarm.threshold = 20.0;
+            p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+        })
+        .expect("valid");
     check(
         one(p, fleet(1, 20, 2, 2, 0), 20.0),
         (ScaleIn, Reason::Scaled, 1),
@@ -204,25 +207,29 @@ fn percent_rounding_follows_aws() {
 
 #[test]
 fn adjustment_types_and_min_magnitude() {
-    let mut p = aws_example().scale_out;
+    let changed = |change: fn(&mut RawPolicies)| aws_example().changed(change).expect("valid");
+    let p = aws_example();
     let s = step(Some(0.0), None, 25);
     // 25 % of 3 = 0.75 → 1; of 10 = 2.5 → 2; of 0 = 0.
     for (current, want) in [(3, 4), (10, 12), (0, 0)] {
-        assert_eq!(apply_adjustment(&p, &s, current), want, "{current}");
+        let p = p.scale_out();
+        assert_eq!(apply_adjustment(p, &s, current), want, "{current}");
     }
-    p.min_adjustment_magnitude = Some(3);
+    let p = changed(|p| p.scale_out.min_adjustment_magnitude = Some(3));
     for (current, want) in [(3, 6), (10, 13), (20, 25), (0, 3)] {
-        assert_eq!(apply_adjustment(&p, &s, current), want, "min 3, {current}");
+        let p = p.scale_out();
+        assert_eq!(apply_adjustment(p, &s, current), want, "min 3, {current}");
     }
-    p.adjustment_type = AdjustmentType::ChangeInCapacity;
-    assert_eq!(apply_adjustment(&p, &s, 4), 29);
-    p.adjustment_type = AdjustmentType::ExactCapacity;
-    assert_eq!(apply_adjustment(&p, &s, 4), 25);
+    // (min_adjustment_magnitude is only valid with PercentChangeInCapacity.)
+    let p = changed(|p| p.scale_out.adjustment_type = AdjustmentType::ChangeInCapacity);
+    assert_eq!(apply_adjustment(p.scale_out(), &s, 4), 29);
+    let p = changed(|p| p.scale_out.adjustment_type = AdjustmentType::ExactCapacity);
+    assert_eq!(apply_adjustment(p.scale_out(), &s, 4), 25);
     let down = step(None, Some(0.0), -50);
-    let mut q = aws_example().scale_in;
-    q.min_adjustment_magnitude = Some(2);
+    let q = changed(|p| p.scale_in.min_adjustment_magnitude = Some(2));
+    let q = q.scale_in();
     // −50 % of 3 = −1.5 → −1, raised to −2.
-    assert_eq!(apply_adjustment(&q, &down, 3), 1);
+    assert_eq!(apply_adjustment(q, &down, 3), 1);
 }
 
 #[test]
@@ -262,9 +269,12 @@ fn min_max_and_warmup_rules() {
         (ScaleIn, Reason::OutOfBounds, 5),
     );
     // Exact capacity never lowers desired on scale-out.
-    let mut p = aws_example();
-    p.scale_out.adjustment_type = AdjustmentType::ExactCapacity;
-    p.scale_out.steps = vec![step(Some(0.0), None, 6)];
+    let p = aws_example()
+        .changed(|p| {
+            p.scale_out.adjustment_type = AdjustmentType::ExactCapacity;
+            p.scale_out.steps = vec![step(Some(0.0), None, 6)];
+        })
+        .expect("valid");
     check(
         one(p.clone(), fleet(1, 20, 4, 4, 0), 51.0),
         (ScaleOut, Reason::Scaled, 6),
@@ -297,9 +307,12 @@ fn stale_or_missing_data_never_scales_in() {
         (Action::None, Reason::NoData, 10),
     );
     // Scale-in alarm on 2 of 3: two low periods, then a stale tick → nothing happens.
-    let mut p = aws_example();
-    p.scale_in.alarm.evaluation_periods = 3;
-    p.scale_in.alarm.datapoints_to_alarm = Some(2);
+    let p = aws_example()
+        .changed(|p| {
+            p.scale_in.alarm.evaluation_periods = 3;
+            p.scale_in.alarm.datapoints_to_alarm = Some(2);
+        })
+        .expect("valid");
     let low = sample(Some(10.0));
     check(
         Case {
@@ -340,9 +353,12 @@ fn stale_or_missing_data_never_scales_in() {
 fn m_of_n_datapoints() {
     #[allow(unused_imports)]
     use Action::{ScaleIn, ScaleOut};
-    let mut p = aws_example();
-    p.scale_out.alarm.evaluation_periods = 3;
-    p.scale_out.alarm.datapoints_to_alarm = Some(2);
+    let p = aws_example()
+        .changed(|p| {
+            p.scale_out.alarm.evaluation_periods = 3;
+            p.scale_out.alarm.datapoints_to_alarm = Some(2);
+        })
+        .expect("valid");
     let f = fleet(1, 20, 10, 10, 0);
     let v = |x| sample(Some(x));
     let case = |samples| Case {
@@ -372,7 +388,7 @@ fn m_of_n_datapoints() {
 
 #[test]
 fn periods_aggregate_samples_with_the_statistic() {
-    let mut alarm = aws_example().scale_out.alarm;
+    let mut alarm = aws_example().scale_out().alarm().clone();
     alarm.period_secs = 30.0;
     for (statistic, want) in [
         (Statistic::Average, 50.0),
@@ -422,7 +438,7 @@ fn decision_record_carries_the_explanation() {
 
 #[test]
 fn validation_names_the_field() {
-    type Edit = fn(&mut Policies);
+    type Edit = fn(&mut RawPolicies);
     let cases: Vec<(Edit, &str)> = vec![
         (|p| p.scale_out.name.clear(), "policies.scale_out.name"),
         (
@@ -507,19 +523,17 @@ fn validation_names_the_field() {
             "policies.scale_in.steps[1].lower_bound",
         ),
     ];
-    Policies::local_default()
-        .validate()
-        .expect("the local default is valid");
-    aws_example().validate().expect("the AWS example is valid");
+    // Both build (`Policies::new` is the only way to a `Policies`).
+    let local = Policies::local_default();
+    aws_example();
     for (edit, path) in cases {
-        let mut p = Policies::local_default();
-        edit(&mut p);
-        let e = p.validate().expect_err(path);
+        let e = local.changed(edit).expect_err(path);
         assert_eq!(e.path, path, "{e}");
         assert!(e.to_string().starts_with(path));
     }
-    // Steps may be listed in any order.
-    let mut p = Policies::local_default();
-    p.scale_out.steps.reverse();
-    p.validate().expect("order does not matter");
+    // Steps may be listed in any order (and are kept in it).
+    let p = local
+        .changed(|p| p.scale_out.steps.reverse())
+        .expect("order does not matter");
+    assert_eq!(p.scale_out().steps()[0].upper_bound, None);
 }

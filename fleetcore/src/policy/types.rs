@@ -1,22 +1,9 @@
-//! The policy configuration as data (the controller reads it from the `[policies]` table of
-//! the TOML config, whose raw form holds these step policies).
-//!
-//! ```toml
-//! [policies.scale_out]
-//! name = "scale-out"
-//! adjustment_type = "PercentChangeInCapacity"
-//! min_adjustment_magnitude = 1
-//! estimated_instance_warmup_secs = 10
-//! alarm = { metric = "ConcurrentUsersPerInstance", statistic = "Average", threshold = 50,
-//!           comparison = "GreaterThanOrEqualToThreshold", period_secs = 5,
-//!           evaluation_periods = 1, datapoints_to_alarm = 1 }
-//! steps = [ { lower_bound = 0, upper_bound = 15, scaling_adjustment = 20 },
-//!           { lower_bound = 15, scaling_adjustment = 50 } ]
-//! ```
+//! The policy vocabulary (AWS's names): adjustment types, comparisons, statistics, metric
+//! names, [`Alarm`] and [`StepAdjustment`] (plain values: a validated
+//! [`super::StepPolicy`] holds only checked ones and hands out shared references), the mode,
+//! and the fleet as the engine sees it.
 
 use serde::{Deserialize, Serialize};
-
-use super::lookahead::Lookahead;
 
 /// How a step's `scaling_adjustment` is read (AWS names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,14 +155,14 @@ impl StepAdjustment {
     /// is the breaching side: true for a "greater" alarm (bounds `[lower, upper)`), false for
     /// a "less" alarm (bounds `(lower, upper]`), so a value exactly on the threshold finds
     /// the step that starts (or ends) there.
+    /// An absent bound has no limit, so a value of ±∞ (or one whose distance from the
+    /// threshold overflows to ±∞) finds the open-ended step.
     pub fn matches(&self, value: f64, threshold: f64, above: bool) -> bool {
         let d = value - threshold;
-        let lo = self.lower_bound.unwrap_or(f64::NEG_INFINITY);
-        let hi = self.upper_bound.unwrap_or(f64::INFINITY);
         if above {
-            lo <= d && d < hi
+            self.lower_bound.is_none_or(|lo| lo <= d) && self.upper_bound.is_none_or(|hi| d < hi)
         } else {
-            lo < d && d <= hi
+            self.lower_bound.is_none_or(|lo| lo < d) && self.upper_bound.is_none_or(|hi| d <= hi)
         }
     }
 
@@ -197,32 +184,6 @@ impl StepAdjustment {
         } else {
             format!("({lo}, {hi}] → {adj}")
         }
-    }
-}
-
-/// A step scaling policy: an alarm and what to do when it is in ALARM.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepPolicy {
-    pub name: String,
-    pub alarm: Alarm,
-    pub adjustment_type: AdjustmentType,
-    pub steps: Vec<StepAdjustment>,
-    /// Only with `PercentChangeInCapacity`: change capacity by at least this many instances.
-    #[serde(default)]
-    pub min_adjustment_magnitude: Option<u32>,
-    /// How long a new instance is "warming" after it enters service.
-    #[serde(default)]
-    pub estimated_instance_warmup_secs: f64,
-}
-
-impl StepPolicy {
-    /// The step matching `value`, if any.
-    pub fn step_for(&self, value: f64) -> Option<&StepAdjustment> {
-        let above = self.alarm.comparison.is_greater();
-        self.steps
-            .iter()
-            .find(|s| s.matches(value, self.alarm.threshold, above))
     }
 }
 
@@ -254,87 +215,6 @@ impl PolicyMode {
     /// Whether AWS runs the policies (native or stack): no SetDesiredCapacity.
     pub fn aws_decides(self) -> bool {
         matches!(self, PolicyMode::Native | PolicyMode::Stack)
-    }
-}
-
-/// The two policies of a group, as the engine runs them: checked with [`Policies::validate`]
-/// before use. Not read from a file directly: the controller's config reads its raw form
-/// (`[policies]`) and converts it, validating.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Policies {
-    pub mode: PolicyMode,
-    pub scale_out: StepPolicy,
-    pub scale_in: StepPolicy,
-    /// `[policies.lookahead]`: the optional trend projection for scale-out (off when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lookahead: Option<Lookahead>,
-}
-
-impl Policies {
-    /// The instance warmup (the scale-out policy's; AWS applies it to instances it launched).
-    pub fn warmup_ms(&self) -> u64 {
-        (self.scale_out.estimated_instance_warmup_secs.max(0.0) * 1000.0).round() as u64
-    }
-
-    /// The policies `controller up` uses on one machine (tick 5 s): scale out when
-    /// `ConcurrentUsersPerInstance >= 50` by +20 % / +50 % / +100 % / +200 % / +400 % /
-    /// +700 % of the fleet (at least one instance) as the metric passes 50 / 60 / 75 / 100 /
-    /// 150 / 250, scale in by one when it has stayed `<= 20` for five minutes (60 periods);
-    /// warmup 10 s.
-    ///
-    /// Percent steps rather than +1/+2: a per-instance metric at `v` needs `v / 50` times the
-    /// instances, whatever the fleet size; each step adds what the top of its range needs
-    /// (60 → +20 %, 75 → +50 %, 100 → +100 %, 150 → +200 %, 250 → +400 %), so one step
-    /// covers a breach anywhere in it, and a spike of 10× finds its capacity in one boot.
-    /// Five minutes below 20 before a scale-in is Kubernetes HPA's default scale-down
-    /// stabilisation (AWS target tracking waits 15): a shorter window removed capacity in
-    /// the dips of a sawtooth just before the next climb needed it (`controller simulate
-    /// --trace sawtooth --compare hpa`). The thresholds are far enough apart that no step
-    /// lands the fleet across the other one (no oscillation under constant load).
-    pub fn local_default() -> Policies {
-        Policies {
-            mode: PolicyMode::Controller,
-            scale_out: StepPolicy {
-                name: "scale-out".into(),
-                alarm: Alarm {
-                    metric: MetricName::ConcurrentUsersPerInstance,
-                    statistic: Statistic::Average,
-                    threshold: 50.0,
-                    comparison: Comparison::GreaterThanOrEqualToThreshold,
-                    period_secs: 5.0,
-                    evaluation_periods: 1,
-                    datapoints_to_alarm: Some(1),
-                },
-                adjustment_type: AdjustmentType::PercentChangeInCapacity,
-                steps: vec![
-                    step(Some(0.0), Some(10.0), 20),
-                    step(Some(10.0), Some(25.0), 50),
-                    step(Some(25.0), Some(50.0), 100),
-                    step(Some(50.0), Some(100.0), 200),
-                    step(Some(100.0), Some(200.0), 400),
-                    step(Some(200.0), None, 700),
-                ],
-                min_adjustment_magnitude: Some(1),
-                estimated_instance_warmup_secs: 10.0,
-            },
-            scale_in: StepPolicy {
-                name: "scale-in".into(),
-                alarm: Alarm {
-                    metric: MetricName::ConcurrentUsersPerInstance,
-                    statistic: Statistic::Average,
-                    threshold: 20.0,
-                    comparison: Comparison::LessThanOrEqualToThreshold,
-                    period_secs: 5.0,
-                    evaluation_periods: 60,
-                    datapoints_to_alarm: Some(60),
-                },
-                adjustment_type: AdjustmentType::ChangeInCapacity,
-                steps: vec![step(None, Some(0.0), -1)],
-                min_adjustment_magnitude: None,
-                estimated_instance_warmup_secs: 10.0,
-            },
-            lookahead: None,
-        }
     }
 }
 

@@ -1,7 +1,16 @@
-//! Validation of [`Policies`] with AWS's rules for step scaling policies, plus the few this
-//! engine adds. Every error names the field path (`policies.scale_out.steps[1].lower_bound`).
+//! The validating constructor [`Policies::new`]: a [`RawPolicies`] checked with AWS's rules
+//! for step scaling policies, plus the few this engine adds, becomes the validated
+//! [`Policies`]. Every error names the field path (`policies.scale_out.steps[1].lower_bound`).
+//!
+//! What the engine relies on (`StepPolicy::step_for` is total because of it): each policy
+//! has at least one step; bounds are finite (an absent one is ±∞) with `lower < upper`; the
+//! steps, sorted, meet without gaps or overlaps; scale-out steps start at the threshold
+//! (`lower_bound = 0`) and reach +∞, scale-in steps reach −∞ and end at it; thresholds are
+//! finite, and each alarm's comparison is on its policy's side.
 
-use super::types::{AdjustmentType, Alarm, Policies, StepPolicy};
+use super::policies::{Policies, StepPolicy};
+use super::raw::{RawPolicies, RawStepPolicy};
+use super::types::{AdjustmentType, Alarm, StepAdjustment};
 
 /// A policy field that is not acceptable, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -23,14 +32,21 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> PolicyError {
 pub const MAX_EVALUATION_PERIODS: u32 = 1_000;
 
 impl Policies {
-    /// Checks both policies and how they relate. Call before anything uses them.
-    pub fn validate(&self) -> Result<(), PolicyError> {
-        validate_policy(&self.scale_out, "policies.scale_out", true)?;
-        validate_policy(&self.scale_in, "policies.scale_in", false)?;
-        if let Some(l) = &self.lookahead {
-            validate_lookahead(l, self)?;
+    /// Checks both policies and how they relate, and builds the validated policies: the
+    /// only way to get a [`Policies`] (or a [`StepPolicy`]).
+    pub fn new(raw: RawPolicies) -> Result<Policies, PolicyError> {
+        let RawPolicies {
+            mode,
+            scale_out,
+            scale_in,
+            lookahead,
+        } = raw;
+        let scale_out = step_policy(scale_out, "policies.scale_out", true)?;
+        let scale_in = step_policy(scale_in, "policies.scale_in", false)?;
+        if let Some(l) = &lookahead {
+            validate_lookahead(l, &scale_out)?;
         }
-        let (out, inn) = (&self.scale_out.alarm, &self.scale_in.alarm);
+        let (out, inn) = (scale_out.alarm(), scale_in.alarm());
         if out.metric == inn.metric && inn.threshold >= out.threshold {
             return Err(err(
                 "policies.scale_in.alarm.threshold",
@@ -41,11 +57,11 @@ impl Policies {
                 ),
             ));
         }
-        Ok(())
+        Ok(Policies::from_checked(mode, scale_out, scale_in, lookahead))
     }
 }
 
-fn validate_lookahead(l: &super::Lookahead, p: &Policies) -> Result<(), PolicyError> {
+fn validate_lookahead(l: &super::Lookahead, scale_out: &StepPolicy) -> Result<(), PolicyError> {
     let path = "policies.lookahead";
     if !(l.window_secs.is_finite() && l.window_secs > 0.0 && l.window_secs <= 3_600.0) {
         return Err(err(
@@ -67,7 +83,7 @@ fn validate_lookahead(l: &super::Lookahead, p: &Policies) -> Result<(), PolicyEr
             format!("{} is outside [1, 10]", l.max_growth),
         ));
     }
-    if p.scale_out.alarm.metric != super::MetricName::ConcurrentUsersPerInstance {
+    if scale_out.alarm().metric != super::MetricName::ConcurrentUsersPerInstance {
         return Err(err(
             path,
             "projects users per instance: the scale-out alarm's metric must be \
@@ -77,7 +93,7 @@ fn validate_lookahead(l: &super::Lookahead, p: &Policies) -> Result<(), PolicyEr
     Ok(())
 }
 
-fn validate_policy(p: &StepPolicy, path: &str, scale_out: bool) -> Result<(), PolicyError> {
+fn step_policy(p: RawStepPolicy, path: &str, scale_out: bool) -> Result<StepPolicy, PolicyError> {
     if p.name.trim().is_empty() {
         return Err(err(format!("{path}.name"), "must not be empty"));
     }
@@ -105,7 +121,8 @@ fn validate_policy(p: &StepPolicy, path: &str, scale_out: bool) -> Result<(), Po
             ));
         }
     }
-    validate_steps(p, path, scale_out)
+    let edge = validate_steps(&p, path, scale_out)?;
+    Ok(StepPolicy::from_checked(p, edge))
 }
 
 fn validate_alarm(a: &Alarm, path: &str, scale_out: bool) -> Result<(), PolicyError> {
@@ -151,7 +168,12 @@ fn validate_alarm(a: &Alarm, path: &str, scale_out: bool) -> Result<(), PolicyEr
     Ok(())
 }
 
-fn validate_steps(p: &StepPolicy, path: &str, scale_out: bool) -> Result<(), PolicyError> {
+/// The checks of the steps; `Ok` holds the step at the threshold (see `StepPolicy::step_for`).
+fn validate_steps(
+    p: &RawStepPolicy,
+    path: &str,
+    scale_out: bool,
+) -> Result<StepAdjustment, PolicyError> {
     if p.steps.is_empty() {
         return Err(err(format!("{path}.steps"), "needs at least one step"));
     }
@@ -284,5 +306,5 @@ fn validate_steps(p: &StepPolicy, path: &str, scale_out: bool) -> Result<(), Pol
             ));
         }
     }
-    Ok(())
+    Ok(if scale_out { *first } else { *last })
 }

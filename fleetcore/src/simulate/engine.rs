@@ -124,9 +124,7 @@ impl Simulator {
     ) -> Simulator {
         let mut config: CoreConfig = config.into();
         if let Some(w) = p.warmup_ms {
-            let secs = w as f64 / 1000.0;
-            config.policies.scale_out.estimated_instance_warmup_secs = secs;
-            config.policies.scale_in.estimated_instance_warmup_secs = secs;
+            config.policies = config.policies.with_warmup_ms(w);
         }
         let rec = Reconciler::from_config(&config, "simulate", None);
         let target = p.score.target_users_per_instance;
@@ -204,7 +202,7 @@ impl Simulator {
             r.applied = Some(true);
             self.actions.push(r);
         }
-        let metric = self.config.policies.scale_out.alarm.metric;
+        let metric = self.config.policies.scale_out().alarm().metric;
         self.rows.push(Row {
             t_ms,
             users,

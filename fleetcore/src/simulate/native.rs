@@ -57,19 +57,13 @@ pub struct Native {
 
 impl Native {
     pub fn new(policies: &Policies) -> Native {
-        let mut p = policies.clone();
-        let out = Periods::new(
-            native_period_ms(p.scale_out.alarm.period_secs),
-            p.scale_out.alarm.statistic,
+        let (out_ms, in_ms) = (
+            native_period_ms(policies.scale_out().alarm().period_secs),
+            native_period_ms(policies.scale_in().alarm().period_secs),
         );
-        let inn = Periods::new(
-            native_period_ms(p.scale_in.alarm.period_secs),
-            p.scale_in.alarm.statistic,
-        );
-        for a in [&mut p.scale_out.alarm, &mut p.scale_in.alarm] {
-            a.period_secs = native_period_ms(a.period_secs) as f64 / 1000.0;
-            a.statistic = Statistic::Average;
-        }
+        let out = Periods::new(out_ms, policies.scale_out().alarm().statistic);
+        let inn = Periods::new(in_ms, policies.scale_in().alarm().statistic);
+        let p = policies.with_alarm_periods(out_ms, in_ms, Statistic::Average);
         Native {
             alarms: Alarms::new(&p),
             policies: p,
@@ -86,8 +80,8 @@ impl Native {
     /// Feeds this tick's published figures; on a period boundary, evaluates the alarms and,
     /// for one in ALARM, invokes its policy.
     pub fn decide(&mut self, v: &View) -> Decision {
-        let out_metric = self.policies.scale_out.alarm.metric;
-        let in_metric = self.policies.scale_in.alarm.metric;
+        let out_metric = self.policies.scale_out().alarm().metric;
+        let in_metric = self.policies.scale_in().alarm().metric;
         let out = self.out.push(v.now_ms, v.sample.usable(out_metric));
         let inn = self.inn.push(v.now_ms, v.sample.usable(in_metric));
         // The two alarms may have different periods; whichever closed is evaluated (the

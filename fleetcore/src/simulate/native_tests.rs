@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::policy::{
-    Action, AdjustmentType, Alarm, Comparison, FleetState, MetricName, MetricSample, StepPolicy,
+    Action, AdjustmentType, Alarm, Comparison, FleetState, MetricName, MetricSample, RawStepPolicy,
 };
 use crate::policy::{Policies, StepAdjustment};
 
@@ -49,21 +49,23 @@ fn aws_example(statistic: Statistic) -> Policies {
         evaluation_periods: n,
         datapoints_to_alarm: None,
     };
-    let mut p = Policies::local_default();
-    p.scale_out = StepPolicy {
-        name: "out".into(),
-        alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold, 1),
-        adjustment_type: AdjustmentType::PercentChangeInCapacity,
-        steps: vec![
-            step(Some(0.0), Some(10.0), 0),
-            step(Some(10.0), Some(20.0), 10),
-            step(Some(20.0), None, 30),
-        ],
-        min_adjustment_magnitude: None,
-        estimated_instance_warmup_secs: 60.0,
-    };
-    p.scale_in.alarm = alarm(20.0, Comparison::LessThanOrEqualToThreshold, 3);
-    p
+    Policies::local_default()
+        .changed(|p| {
+            p.scale_out = RawStepPolicy {
+                name: "out".into(),
+                alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold, 1),
+                adjustment_type: AdjustmentType::PercentChangeInCapacity,
+                steps: vec![
+                    step(Some(0.0), Some(10.0), 0),
+                    step(Some(10.0), Some(20.0), 10),
+                    step(Some(20.0), None, 30),
+                ],
+                min_adjustment_magnitude: None,
+                estimated_instance_warmup_secs: 60.0,
+            };
+            p.scale_in.alarm = alarm(20.0, Comparison::LessThanOrEqualToThreshold, 3);
+        })
+        .expect("the AWS example is valid")
 }
 
 #[test]
@@ -83,7 +85,7 @@ fn config_periods_round_up_to_what_cloudwatch_alarms_accept() {
         assert_eq!(native_period_ms(secs), want, "{secs} s");
     }
     let n = Native::new(&aws_example(Statistic::Average));
-    assert_eq!(n.policies().scale_out.alarm.period_secs, 10.0);
+    assert_eq!(n.policies().scale_out().alarm().period_secs, 10.0);
 }
 
 /// `(t s, metric published at t, fleet (desired, settled, warming), action, desired after)`.
@@ -149,9 +151,12 @@ fn the_policy_is_reinvoked_while_in_alarm_and_warming_instances_are_not_current_
 fn scale_in_needs_n_whole_periods_and_missing_periods_never_breach() {
     // 3 of 3 at 10 s: the third datapoint ends at t = 30 (the controller, at 5 s periods,
     // would have acted at t = 10). Missing data (no metric published) is not breaching.
-    let mut p = aws_example(Statistic::Average);
-    p.scale_in.adjustment_type = AdjustmentType::ChangeInCapacity;
-    p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+    let p = aws_example(Statistic::Average)
+        .changed(|p| {
+            p.scale_in.adjustment_type = AdjustmentType::ChangeInCapacity;
+            p.scale_in.steps = vec![step(None, Some(0.0), -1)];
+        })
+        .expect("valid");
     run(
         &p,
         &[

@@ -106,7 +106,7 @@ pub fn summarize(
     tick_ms: u64,
     p: &SimParams,
 ) -> Summary {
-    let alarm = &config.policies.scale_out.alarm;
+    let alarm = config.policies.scale_out().alarm();
     let tick_s = tick_ms as f64 / 1000.0;
     let mut per: Vec<f64> = rows.iter().filter_map(|r| r.users_per_instance).collect();
     let peak_per = per.iter().copied().reduce(f64::max);
@@ -138,7 +138,7 @@ pub fn summarize(
         p95_users_per_instance: p95,
         metric: alarm.metric.as_str().into(),
         scale_out_threshold: alarm.threshold,
-        scale_in_threshold: config.policies.scale_in.alarm.threshold,
+        scale_in_threshold: config.policies.scale_in().alarm().threshold,
         seconds_above_scale_out_threshold: above as f64 * tick_s,
         seconds_without_capacity: without as f64 * tick_s,
         instance_minutes: instance_ms as f64 / 60_000.0,
