@@ -18,7 +18,7 @@ use controller::config::Config;
 use controller::daemon::{StatusResponse, now_ms, run};
 use controller::metrics::NoopSink;
 use controller::provider::memory::MemoryFleet;
-use controller::synthetic::{report, user_ids};
+use fleetcore::synthetic::{report, user_ids};
 use tokio_util::sync::CancellationToken;
 
 const INSTANCES: u32 = 1_000;

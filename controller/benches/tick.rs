@@ -10,12 +10,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use controller::aggregate::ReportBook;
 use controller::metrics::{MAX_VALUES_PER_CALL, batches};
-use controller::policy::Policies;
 use controller::provider::memory::MemoryFleet;
-use controller::synthetic::report;
-use controller::tick::{Reconciler, ReconcilerSettings};
+use fleetcore::aggregate::ReportBook;
+use fleetcore::policy::Policies;
+use fleetcore::synthetic::report;
+use fleetcore::tick::{Reconciler, ReconcilerSettings};
 use proto::UserSketch;
 
 const INSTANCES: u32 = 1_000;
@@ -88,14 +88,14 @@ fn main() {
     }
     merges.sort();
 
-    let params = controller::aggregate::AggregateParams {
+    let params = fleetcore::aggregate::AggregateParams {
         stale_after_ms: u64::MAX / 4,
         warmup_ms: 0,
     };
     let mut aggs = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let t0 = Instant::now();
-        black_box(controller::aggregate::aggregate(&snap, &book, now, params));
+        black_box(fleetcore::aggregate::aggregate(&snap, &book, now, params));
         aggs.push(t0.elapsed());
     }
     aggs.sort();

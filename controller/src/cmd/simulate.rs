@@ -200,7 +200,7 @@ fn params_of(args: &SimulateArgs, config: &Config) -> Result<SimParams, Simulate
     };
     let alarm = config.policies.scale_out().alarm();
     let default_target = match alarm.metric {
-        crate::policy::MetricName::ConcurrentUsersPerInstance => alarm.threshold,
+        fleetcore::policy::MetricName::ConcurrentUsersPerInstance => alarm.threshold,
         _ => 50.0,
     };
     let target = positive(

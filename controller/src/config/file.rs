@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::defaults;
 use super::local::Strategy;
-use crate::policy::{Lookahead, PolicyMode, RawStepPolicy};
+use fleetcore::policy::{Lookahead, PolicyMode, RawStepPolicy};
 
 /// Which backend plays the Auto Scaling group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]

@@ -29,7 +29,7 @@ pub use local::{LocalSettings, Strategy};
 pub use overrides::{LocalOverrides, Overrides};
 pub use watch::ConfigWatch;
 
-use crate::policy::Policies;
+use fleetcore::policy::Policies;
 
 /// The validated configuration of the daemon (and of `up` and `simulate`).
 #[derive(Debug, Clone, PartialEq)]

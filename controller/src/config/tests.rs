@@ -1,5 +1,5 @@
 use super::*;
-use crate::policy::PolicyMode;
+use fleetcore::policy::PolicyMode;
 
 const MINIMAL: &str = "[group]\nmin_size = 1\nmax_size = 4\n";
 
@@ -454,7 +454,7 @@ fn lookahead_is_off_by_default_and_parsed_and_checked_when_given() {
         let c = parse(&on).unwrap();
         assert_eq!(
             c.policies.lookahead(),
-            Some(&crate::policy::Lookahead {
+            Some(&fleetcore::policy::Lookahead {
                 window_secs: 60.0,
                 horizon_secs: Some(40.0),
                 max_growth: 2.0,

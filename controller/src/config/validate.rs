@@ -11,7 +11,7 @@ use super::{
     ApiConfig, AwsSettings, Config, ConfigError, GroupConfig, HistoryConfig, LocalSettings,
     MetricsConfig, ProviderConfig, ReportsConfig, defaults, duration, invalid, report_key, within,
 };
-use crate::policy::{Policies, RawPolicies};
+use fleetcore::policy::{Policies, RawPolicies};
 
 impl TryFrom<ConfigFile> for Config {
     type Error = ConfigError;

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use tower_http::timeout::TimeoutLayer;
 
 use super::state::{Shared, StatusResponse};
-use crate::aggregate::Ingested;
+use fleetcore::aggregate::Ingested;
 
 /// API handlers never take longer than this (the dashboard's SSE stream is not limited).
 pub const API_TIMEOUT: Duration = Duration::from_secs(10);

@@ -2,7 +2,7 @@
 //!
 //! [`run`] is the one entry point (`controller run` calls it with the `aws` provider,
 //! `controller up` with the local one). Each tick:
-//! observe (`Fleet::describe`) → aggregate + decide ([`crate::tick::Reconciler::step`], pure)
+//! observe (`Fleet::describe`) → aggregate + decide ([`fleetcore::tick::Reconciler::step`], pure)
 //! → publish ([`MetricsSink`]) and apply (`Fleet::set_desired_capacity`), side by side →
 //! record (history, status, health, log).
 //!
@@ -58,7 +58,7 @@ use crate::config::Config;
 use crate::lease::LeaseStore;
 use crate::metrics::MetricsSink;
 use crate::provider::{Fleet, ProviderError};
-use crate::tick::Reconciler;
+use fleetcore::tick::Reconciler;
 
 /// How long the HTTP server may take to finish open requests after shutdown.
 pub const SERVER_DRAIN: Duration = Duration::from_secs(5);

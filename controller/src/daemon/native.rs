@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::config::ConfigWatch;
 use crate::lease::LeaseStore;
 use crate::native::driver::NativeDriver;
-use crate::tick::Reconciler;
+use fleetcore::tick::Reconciler;
 
 use super::{Bounded, Shared, bounded, now_ms};
 

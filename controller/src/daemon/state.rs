@@ -16,10 +16,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::replay::ReplayGuard;
-use crate::aggregate::{Ingested, ReportBook};
 use crate::config::Config;
 use crate::provider::{Fleet, GroupSnapshot};
-use crate::tick::TickOutcome;
+use fleetcore::aggregate::{Ingested, ReportBook};
+use fleetcore::tick::TickOutcome;
 
 /// Signatures remembered for replay detection at most (~40 bytes each).
 const REPLAY_CAP: usize = 200_000;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use proto::DecisionRecord;
 
-use crate::policy::Policies;
+use fleetcore::policy::Policies;
 
 use super::{NativeError, Plan, PolicyStore, Seen, diff, event_record, resource_name, wanted};
 
@@ -101,7 +101,7 @@ mod tests {
 
     use super::*;
     use crate::native::{AwsEvent, Present, PresentAlarm, PresentPolicy};
-    use crate::policy::PolicyMode;
+    use fleetcore::policy::PolicyMode;
 
     /// An in-memory store: applies plans to its `present`, serves fixed events.
     #[derive(Debug, Default)]

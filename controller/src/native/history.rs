@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use proto::{Action, DecisionRecord, DecisionSource, Reason};
 
-use crate::policy::{Policies, StepPolicy};
+use fleetcore::policy::{Policies, StepPolicy};
 
 use super::resource_name;
 

@@ -1,7 +1,7 @@
 //! AWS items (recorded shapes from AWS's documentation and a live account) → records.
 
 use super::*;
-use crate::policy::{Policies, PolicyMode};
+use fleetcore::policy::{Policies, PolicyMode};
 
 /// A `HistoryData` as CloudWatch writes it for an OK → ALARM change.
 const TO_ALARM: &str = r#"{"version":"1.0","oldState":{"stateValue":"OK","stateReason":"Threshold Crossed: 1 datapoint [12.0 (27/11/26 14:00:50)] was not greater than or equal to the threshold (50.0)."},"newState":{"stateValue":"ALARM","stateReason":"Threshold Crossed: 1 datapoint [62.0 (27/11/26 14:01:00)] was greater than or equal to the threshold (50.0).","stateReasonData":{"version":"1.0","queryDate":"2026-11-27T14:01:10.123+0000","startDate":"2026-11-27T14:01:00.000+0000","statistic":"Average","period":10,"recentDatapoints":[62.0],"threshold":50.0,"evaluatedDatapoints":[{"timestamp":"2026-11-27T14:01:00.000+0000","sampleCount":2.0,"value":62.0}]}}}"#;

@@ -90,14 +90,14 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
 /// / +50 % / +100 % at 0 / 15 / 40 above the threshold, scale-in −1 after 3 of 3 periods at
 /// or below 20.
 #[cfg(test)]
-pub(crate) fn test_policies() -> crate::policy::Policies {
-    use crate::policy::StepAdjustment;
+pub(crate) fn test_policies() -> fleetcore::policy::Policies {
+    use fleetcore::policy::StepAdjustment;
     let step = |lower: Option<f64>, upper: Option<f64>, scaling_adjustment: i32| StepAdjustment {
         lower_bound: lower,
         upper_bound: upper,
         scaling_adjustment,
     };
-    crate::policy::Policies::local_default()
+    fleetcore::policy::Policies::local_default()
         .changed(|p| {
             p.scale_out.alarm.period_secs = 10.0;
             p.scale_in.alarm.period_secs = 10.0;

@@ -2,7 +2,7 @@
 //! policies and alarms they mean; [`diff`] compares them with what the group has and
 //! returns the [`Plan`] (puts and deletes). Pure: no SDK type, no I/O.
 
-use crate::policy::{AdjustmentType, Policies, PolicyMode, Statistic, StepPolicy};
+use fleetcore::policy::{AdjustmentType, Policies, PolicyMode, Statistic, StepPolicy};
 
 use super::{owned_prefix, owner_description, resource_name};
 

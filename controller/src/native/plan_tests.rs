@@ -1,7 +1,7 @@
 //! Table tests of `wanted` and `diff`.
 
 use super::*;
-use crate::policy::{Policies, PolicyMode};
+use fleetcore::policy::{Policies, PolicyMode};
 
 const GROUP: &str = "web";
 

@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use crate::policy::{Policies, PolicyMode};
+use fleetcore::policy::{Policies, PolicyMode};
 
 use super::{AlarmSpec, NAME_PREFIX, PolicySpec, owned_prefix, wanted};
 

@@ -13,7 +13,7 @@
 //! - `PolicyName` and `AlarmName` (both `hellofleet-<group>-<name>`) at most 255
 //!   characters, no control characters; the two policies' names differ.
 
-use crate::policy::{Policies, PolicyError, StepPolicy};
+use fleetcore::policy::{Policies, PolicyError, StepPolicy};
 
 use super::resource_name;
 
@@ -106,7 +106,7 @@ fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{PolicyMode, RawPolicies, StepAdjustment};
+    use fleetcore::policy::{PolicyMode, RawPolicies, StepAdjustment};
 
     fn native() -> Policies {
         Policies::local_default()
