@@ -4,7 +4,6 @@
 use crate::common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::books::{self, TOKEN};
 use common::crash::Scratch;
@@ -32,11 +31,8 @@ async fn crud_validation_and_races_across_two_instances_on_one_file() {
     let scratch = Scratch::new("books-sqlite");
     let (a, b) = two_instances(&scratch);
     let c = client();
-    books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
-    books::wait_ready(&c, &b.base, Duration::from_secs(30)).await;
-    books::crud(&c, &a.base, &b.base).await;
-    books::validation_and_auth(&c, &a.base).await;
-    books::concurrent_if_match(&c, &a.base, &b.base).await;
+    books::wait_both_ready(&c, &a.base, &b.base).await;
+    books::all_scenarios(&c, &a.base, &b.base).await;
     // One file, in WAL mode.
     assert!(scratch.0.join("books.sqlite-wal").exists() || scratch.0.join("books.sqlite").exists());
     let mode = std::fs::read(scratch.0.join("books.sqlite")).unwrap();
@@ -49,8 +45,7 @@ async fn curl_and_python_clients() {
     let scratch = Scratch::new("books-sqlite-curl");
     let (a, b) = two_instances(&scratch);
     let c = client();
-    books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
-    books::wait_ready(&c, &b.base, Duration::from_secs(30)).await;
+    books::wait_both_ready(&c, &a.base, &b.base).await;
     let out = Command::new("curl")
         .args([
             "-sS",
