@@ -334,11 +334,9 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         .send()
         .await
         .unwrap();
-    let out = named(
-        policies.scaling_policies(),
-        "hellofleet-web-scale-out",
-        ScalingPolicy::policy_name,
-    );
+    let ours = ["hellofleet-web-scale-out", "hellofleet-web-scale-in"];
+    let [out, inn] =
+        ours.map(|n| named(policies.scaling_policies(), n, ScalingPolicy::policy_name));
     assert_eq!(
         policy_fields(&out),
         (
@@ -352,11 +350,6 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
                 (Some(15.0), None, Some(50))
             ]
         )
-    );
-    let inn = named(
-        policies.scaling_policies(),
-        "hellofleet-web-scale-in",
-        ScalingPolicy::policy_name,
     );
     assert_eq!(
         policy_fields(&inn),
@@ -379,16 +372,7 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         .send()
         .await
         .unwrap();
-    let a = named(
-        alarms.metric_alarms(),
-        "hellofleet-web-scale-out",
-        MetricAlarm::alarm_name,
-    );
-    let b = named(
-        alarms.metric_alarms(),
-        "hellofleet-web-scale-in",
-        MetricAlarm::alarm_name,
-    );
+    let [a, b] = ours.map(|n| named(alarms.metric_alarms(), n, MetricAlarm::alarm_name));
     let watched = (
         Some("HelloFleetTest"),
         Some("ConcurrentUsersPerInstance"),

@@ -57,6 +57,13 @@ async fn report_70_each(state: &Arc<Shared>, now: u64) {
     }
 }
 
+/// Whether `sink` got ConcurrentUsersPerInstance of about 70 ([`report_70_each`]).
+fn published_about_70_each(sink: &MemorySink) -> bool {
+    sink.data()
+        .iter()
+        .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value))
+}
+
 /// One tick of the loop with `config`'s policies into `sink`.
 async fn tick(config: &Config, fleet: &MemoryFleet, sink: &MemorySink, state: &Arc<Shared>) {
     let mut rec = Reconciler::from_config(config, "memory", None);
@@ -220,13 +227,7 @@ async fn a_tick_fills_status_decisions_and_metrics() {
     assert!(later.is_empty());
     let (code, _) = get(&state, "/api/metrics?since=yesterday").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert!(
-        sink.data()
-            .iter()
-            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
-        "{:?}",
-        sink.data()
-    );
+    assert!(published_about_70_each(&sink), "{:?}", sink.data());
 
     // The new pending instances are known at once: their first reports are accepted.
     let r = report("i-mem-4", 1, now, [], 0);
@@ -435,9 +436,7 @@ async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
         d.explanation
     );
     assert!(
-        sink.data()
-            .iter()
-            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
+        published_about_70_each(&sink),
         "still published: {:?}",
         sink.data()
     );
