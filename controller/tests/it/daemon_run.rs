@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use controller::aws::AwsFleet;
 use controller::config::Config;
-use controller::daemon::{StatusResponse, now_ms, run};
+use controller::daemon::{DaemonError, StatusResponse, now_ms, run};
 use controller::metrics::cloudwatch::CloudWatchSink;
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
@@ -162,38 +162,29 @@ async fn the_configured_desired_capacity_is_applied_and_shutdown_stops_everythin
     );
 }
 
+/// What `run` fails with, before serving, for `config` and `fleet`.
+async fn start_up_error(config: Config, fleet: Arc<MemoryFleet>) -> DaemonError {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink = Arc::new(MemorySink::new());
+    run(config, fleet, sink, listener, CancellationToken::new())
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_group_that_cannot_be_read_fails_before_serving() {
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     fleet.fail_with(Some("no such group"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = Config::local_default();
     config.reports.key = Some(test_key());
-    let err = run(
-        config,
-        fleet,
-        Arc::new(MemorySink::new()),
-        listener,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = start_up_error(config, fleet).await;
     assert!(err.to_string().contains("no such group"), "{err}");
 }
 
 #[tokio::test]
 async fn signatures_required_without_a_key_fails_before_serving_naming_the_field() {
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = run(
-        Config::local_default(),
-        fleet.clone(),
-        Arc::new(MemorySink::new()),
-        listener,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = start_up_error(Config::local_default(), fleet.clone()).await;
     assert!(err.to_string().starts_with("reports.key_file:"), "{err}");
     assert_eq!(fleet.describe_calls(), 0, "nothing started");
 }
