@@ -29,6 +29,16 @@ fn proxy_for(moto: &Moto) -> FaultProxy {
     FaultProxy::start(format!("127.0.0.1:{}", moto.port()).parse().unwrap())
 }
 
+/// SIGTERMs `ctl` and asserts a clean exit within 2 s (`when`: what was hanging).
+fn sigterm_stops_within_2s(ctl: &mut Controller, when: &str) {
+    ctl.signal(Signal::SIGTERM);
+    let (status, took) = ctl
+        .wait(Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("still running 2 s after SIGTERM: {}", ctl.stderr_text()));
+    assert!(status.success(), "{status}: {}", ctl.stderr_text());
+    eprintln!("{when}: exited {took:?} after SIGTERM");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_30s_blackhole_keeps_the_cadence_records_provider_errors_and_recovers_at_the_next_tick() {
     let moto = Moto::start();
@@ -166,12 +176,7 @@ async fn sigterm_during_a_hung_call_ends_the_controller_within_two_seconds() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ctl.signal(Signal::SIGTERM);
-    let (status, took) = ctl
-        .wait(Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("still running 2 s after SIGTERM: {}", ctl.stderr_text()));
-    assert!(status.success(), "{status}: {}", ctl.stderr_text());
-    eprintln!("start-up: exited {took:?} after SIGTERM");
+    sigterm_stops_within_2s(&mut ctl, "start-up");
 
     // In a running tick: the describe of tick 2 hangs (its budget is the 5 s tick).
     proxy.set(Fault::None);
@@ -183,12 +188,7 @@ async fn sigterm_during_a_hung_call_ends_the_controller_within_two_seconds() {
     while now_ms() < tick_2_hangs {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    ctl.signal(Signal::SIGTERM);
-    let (status, took) = ctl
-        .wait(Duration::from_secs(2))
-        .unwrap_or_else(|| panic!("still running 2 s after SIGTERM: {}", ctl.stderr_text()));
-    assert!(status.success(), "{status}: {}", ctl.stderr_text());
-    eprintln!("running: exited {took:?} after SIGTERM");
+    sigterm_stops_within_2s(&mut ctl, "running");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

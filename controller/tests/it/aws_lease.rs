@@ -10,24 +10,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_autoscaling::config::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use controller::aws::AwsFleet;
 use controller::aws_lease::DynamoLease;
-use controller::config::{Config, Overrides};
 use controller::daemon::{StatusResponse, now_ms, run_with_lease};
 use controller::lease::{Claim, LeaseStore};
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
 use controller::synthetic::{report, user_ids};
 use testkit::fault_proxy::{Fault, FaultProxy};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use daemon_support::{policies, post_signed, status, test_key_file};
+use daemon_support::{Daemon, config_with_key, leads, post_signed, standing_by, status};
 
 const TABLE: &str = "hf-lease";
 
@@ -85,60 +80,22 @@ async fn env() -> Env {
     Env { moto, sdk, fleet }
 }
 
-struct Daemon {
-    addr: SocketAddr,
-    stop: CancellationToken,
-    task: JoinHandle<Result<(), controller::daemon::DaemonError>>,
+async fn start(env: &Env, holder: &str) -> Daemon {
+    let store: Arc<dyn LeaseStore> = Arc::new(DynamoLease::new(&env.sdk, TABLE, "web"));
+    start_with(env, holder, store).await
 }
 
-impl Daemon {
-    async fn start(env: &Env, holder: &str) -> Daemon {
-        let store: Arc<dyn LeaseStore> = Arc::new(DynamoLease::new(&env.sdk, TABLE, "web"));
-        Daemon::start_with(env, holder, store).await
-    }
-
-    async fn start_with(env: &Env, holder: &str, store: Arc<dyn LeaseStore>) -> Daemon {
-        let key_file = test_key_file(&format!("aws-lease-{holder}"));
-        let toml = format!(
-            "{CONFIG}{}[reports]\nkey_file = {:?}\n[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n",
-            policies(),
-            key_file.display().to_string()
-        );
-        let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
-        config.reports.load_key().unwrap();
-        let sink: Arc<dyn MetricsSink> = Arc::new(MemorySink::new());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(run_with_lease(
-            config,
-            env.fleet.clone(),
-            sink,
-            listener,
-            stop.clone(),
-            Some(store),
-        ));
-        Daemon { addr, stop, task }
-    }
-
-    async fn stop(mut self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
-            .await
-            .expect("stops on shutdown")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-fn leads(s: &StatusResponse) -> bool {
-    s.status.health.lease.as_ref().is_some_and(|l| l.leads)
+async fn start_with(env: &Env, holder: &str, store: Arc<dyn LeaseStore>) -> Daemon {
+    let config = config_with_key(
+        CONFIG,
+        &format!("aws-lease-{holder}"),
+        &format!("[lease]\ntable = \"{TABLE}\"\nttl = \"1s\"\nholder = \"{holder}\"\n"),
+    );
+    let sink: Arc<dyn MetricsSink> = Arc::new(MemorySink::new());
+    Daemon::spawn(|listener, stop| {
+        run_with_lease(config, env.fleet.clone(), sink, listener, stop, Some(store))
+    })
+    .await
 }
 
 /// Every listed instance reports 80 distinct users (over the threshold of 50): a
@@ -172,14 +129,7 @@ async fn standby_changes_nothing(env: &Env, standby: SocketAddr, leader: &str, t
     loop {
         seq += 1;
         let s = status(standby).await;
-        let lease = s
-            .status
-            .health
-            .lease
-            .clone()
-            .expect("the status shows the lease");
-        assert!(!lease.leads, "{lease:?}");
-        assert_eq!(lease.leader.as_deref(), Some(leader), "{lease:?}");
+        standing_by(&s, leader);
         assert_eq!(env.fleet.describe().await.unwrap().desired_capacity, 1);
         if s.status.tick >= first + ticks {
             return seq;
@@ -213,9 +163,9 @@ async fn takes_over(env: &Env, addr: SocketAddr, mut seq: u64, within: Duration)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_never_scales_while_the_leader_holds_the_lease_and_takes_over_when_it_stops() {
     let env = env().await;
-    let a = Daemon::start(&env, "a").await;
+    let a = start(&env, "a").await;
     wait_until_leads(a.addr, Duration::from_secs(10)).await;
-    let b = Daemon::start(&env, "b").await;
+    let b = start(&env, "b").await;
 
     // b is overloaded for 15 ticks (3 s, three lease lifetimes): it decides, never applies.
     let seq = standby_changes_nothing(&env, b.addr, "a", 15).await;
@@ -246,7 +196,7 @@ async fn a_dead_leaders_lease_is_respected_until_it_expires() {
         ghost.claim("ghost", now, now + 2_000).await,
         Ok(Claim::Granted)
     );
-    let b = Daemon::start(&env, "b").await;
+    let b = start(&env, "b").await;
     let mut seq = 0;
     while now_ms() < now + 1_500 {
         seq += 1;
@@ -273,14 +223,9 @@ async fn a_leader_cut_off_from_the_lease_stops_acting_before_it_expires_and_keep
     let env = env().await;
     // The lease's calls go through a fault proxy; the group's go to moto directly.
     let proxy = FaultProxy::start(format!("127.0.0.1:{}", env.moto.port()).parse().unwrap());
-    let via_proxy = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(proxy.endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
+    let via_proxy = moto_group::sdk_at(&proxy.endpoint()).await;
     let store: Arc<dyn LeaseStore> = Arc::new(DynamoLease::new(&via_proxy, TABLE, "web"));
-    let a = Daemon::start_with(&env, "a", store).await;
+    let a = start_with(&env, "a", store).await;
     wait_until_leads(a.addr, Duration::from_secs(10)).await;
 
     proxy.set(Fault::Blackhole);

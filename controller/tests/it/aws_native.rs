@@ -10,20 +10,21 @@
 //! AWS's history are tested on recorded shapes (the `native::history` and `native::aws`
 //! unit tests: SDK types built as AWS returns them) rather than here.
 
+use crate::daemon_support::Daemon;
 use crate::moto_group;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_autoscaling::types::StepAdjustment;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_autoscaling::types::{ScalingPolicy, StepAdjustment};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic};
 use controller::config::{Config, ConfigWatch, Overrides};
 use controller::daemon::{Extras, run_with};
+use controller::metrics::cloudwatch::CloudWatchSink;
 use controller::native::aws::AwsPolicies;
 use controller::native::driver::NativeDriver;
 use testkit::Moto;
-use tokio_util::sync::CancellationToken;
 
 const GROUP: &str = "web";
 
@@ -109,6 +110,12 @@ async fn desired(asg: &aws_sdk_autoscaling::Client) -> i32 {
     moto_group::desired_capacity(asg, GROUP).await
 }
 
+fn sorted<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Vec<String> {
+    let mut v: Vec<String> = names.flatten().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
 async fn policy_names(asg: &aws_sdk_autoscaling::Client) -> Vec<String> {
     let out = asg
         .describe_policies()
@@ -116,24 +123,111 @@ async fn policy_names(asg: &aws_sdk_autoscaling::Client) -> Vec<String> {
         .send()
         .await
         .unwrap();
-    let mut v: Vec<String> = out
-        .scaling_policies()
-        .iter()
-        .filter_map(|p| p.policy_name().map(str::to_string))
-        .collect();
-    v.sort();
-    v
+    sorted(out.scaling_policies().iter().map(|p| p.policy_name()))
 }
 
 async fn alarm_names(cw: &aws_sdk_cloudwatch::Client) -> Vec<String> {
     let out = cw.describe_alarms().send().await.unwrap();
-    let mut v: Vec<String> = out
-        .metric_alarms()
+    sorted(out.metric_alarms().iter().map(|a| a.alarm_name()))
+}
+
+/// The one of `items` whose name (by `name_of`) is `name`.
+fn named<T: Clone>(items: &[T], name: &str, name_of: impl Fn(&T) -> Option<&str>) -> T {
+    items
         .iter()
-        .filter_map(|a| a.alarm_name().map(str::to_string))
+        .find(|i| name_of(i) == Some(name))
+        .unwrap_or_else(|| panic!("no {name}"))
+        .clone()
+}
+
+type Steps = Vec<(Option<f64>, Option<f64>, Option<i32>)>;
+
+/// A policy's fields as the TOML sets them: type, adjustment type, minimum magnitude,
+/// warmup, aggregation, steps (lower, upper, adjustment).
+#[allow(clippy::type_complexity)]
+fn policy_fields(
+    p: &ScalingPolicy,
+) -> (
+    Option<&str>,
+    Option<&str>,
+    Option<i32>,
+    Option<i32>,
+    Option<&str>,
+    Steps,
+) {
+    let steps = p
+        .step_adjustments()
+        .iter()
+        .map(|s| {
+            (
+                s.metric_interval_lower_bound(),
+                s.metric_interval_upper_bound(),
+                s.scaling_adjustment(),
+            )
+        })
         .collect();
-    v.sort();
-    v
+    (
+        p.policy_type(),
+        p.adjustment_type(),
+        p.min_adjustment_magnitude(),
+        p.estimated_instance_warmup(),
+        p.metric_aggregation_type(),
+        steps,
+    )
+}
+
+/// What an alarm watches: namespace, metric, dimensions (name, value), statistic.
+#[allow(clippy::type_complexity)]
+fn alarm_metric(a: &MetricAlarm) -> ((Option<&str>, Option<&str>, Vec<(&str, &str)>), Statistic) {
+    let dims = a
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap_or(""), d.value().unwrap_or("")))
+        .collect();
+    (
+        (a.namespace(), a.metric_name(), dims),
+        a.statistic().cloned().expect("a statistic"),
+    )
+}
+
+/// When an alarm fires and what it runs: threshold, comparison, (period, evaluation
+/// periods, datapoints to alarm), missing data, actions.
+#[allow(clippy::type_complexity)]
+fn alarm_rule(
+    a: &MetricAlarm,
+) -> (
+    Option<f64>,
+    Option<&ComparisonOperator>,
+    (Option<i32>, Option<i32>, Option<i32>),
+    Option<&str>,
+    &[String],
+) {
+    (
+        a.threshold(),
+        a.comparison_operator(),
+        (a.period(), a.evaluation_periods(), a.datapoints_to_alarm()),
+        a.treat_missing_data(),
+        a.alarm_actions(),
+    )
+}
+
+/// Starts the daemon on moto with the config in `file` (watched for changes) and native
+/// mode's policy store.
+async fn start(sdk: &aws_config::SdkConfig, file: &TempFile) -> Daemon {
+    let config = Config::load(&file.0, &Overrides::default()).unwrap();
+    let extras = Extras {
+        watch: Some(ConfigWatch::new(file.0.clone(), Overrides::default())),
+        native: Some(NativeDriver::new(
+            Arc::new(AwsPolicies::new(sdk, GROUP)),
+            GROUP,
+            "HelloFleetTest",
+        )),
+        lease: None,
+    };
+    let fleet = Arc::new(controller::aws::AwsFleet::new(sdk, GROUP));
+    let sink = Arc::new(CloudWatchSink::new(sdk, "HelloFleetTest", GROUP));
+    Daemon::spawn(|listener, shutdown| run_with(config, fleet, sink, listener, shutdown, extras))
+        .await
 }
 
 /// Polls `check` every 50 ms until it holds or 15 s pass.
@@ -212,30 +306,10 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
     }
 
     let file = TempFile::new(&config_text("native", 50, "scale-in"));
-    let config = Config::load(&file.0, &Overrides::default()).unwrap();
-    let wanted_policies = config.policies.clone();
-    let store = Arc::new(AwsPolicies::new(&sdk, GROUP));
-    let extras = Extras {
-        watch: Some(ConfigWatch::new(file.0.clone(), Overrides::default())),
-        native: Some(NativeDriver::new(store, GROUP, "HelloFleetTest")),
-        lease: None,
-    };
-    let fleet = Arc::new(controller::aws::AwsFleet::new(&sdk, GROUP));
-    let sink = Arc::new(controller::metrics::cloudwatch::CloudWatchSink::new(
-        &sdk,
-        "HelloFleetTest",
-        GROUP,
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(run_with(
-        config,
-        fleet,
-        sink,
-        listener,
-        shutdown.clone(),
-        extras,
-    ));
+    let wanted_policies = Config::load(&file.0, &Overrides::default())
+        .unwrap()
+        .policies;
+    let daemon = start(&sdk, &file).await;
 
     // Start: ours put beside the foreign ones.
     eventually("the native policies", || async {
@@ -260,53 +334,37 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         .send()
         .await
         .unwrap();
-    let by_name = |n: &str| {
-        policies
-            .scaling_policies()
-            .iter()
-            .find(|p| p.policy_name() == Some(n))
-            .unwrap_or_else(|| panic!("no policy {n}"))
-            .clone()
-    };
-    let out = by_name("hellofleet-web-scale-out");
-    assert_eq!(out.policy_type(), Some("StepScaling"));
-    assert_eq!(out.adjustment_type(), Some("PercentChangeInCapacity"));
-    assert_eq!(out.min_adjustment_magnitude(), Some(1));
-    assert_eq!(out.estimated_instance_warmup(), Some(90));
-    assert_eq!(out.metric_aggregation_type(), Some("Maximum"));
-    let steps: Vec<(Option<f64>, Option<f64>, Option<i32>)> = out
-        .step_adjustments()
-        .iter()
-        .map(|s| {
-            (
-                s.metric_interval_lower_bound(),
-                s.metric_interval_upper_bound(),
-                s.scaling_adjustment(),
-            )
-        })
-        .collect();
+    let ours = ["hellofleet-web-scale-out", "hellofleet-web-scale-in"];
+    let [out, inn] =
+        ours.map(|n| named(policies.scaling_policies(), n, ScalingPolicy::policy_name));
     assert_eq!(
-        steps,
-        vec![
-            (Some(0.0), Some(15.0), Some(20)),
-            (Some(15.0), None, Some(50))
-        ]
-    );
-    let inn = by_name("hellofleet-web-scale-in");
-    assert_eq!(inn.adjustment_type(), Some("ChangeInCapacity"));
-    assert_eq!(inn.min_adjustment_magnitude(), None);
-    assert_eq!(inn.estimated_instance_warmup(), Some(30));
-    assert_eq!(inn.metric_aggregation_type(), Some("Average"));
-    assert_eq!(inn.step_adjustments().len(), 2);
-    assert_eq!(
-        inn.step_adjustments()[0].metric_interval_lower_bound(),
-        None
+        policy_fields(&out),
+        (
+            Some("StepScaling"),
+            Some("PercentChangeInCapacity"),
+            Some(1),
+            Some(90),
+            Some("Maximum"),
+            vec![
+                (Some(0.0), Some(15.0), Some(20)),
+                (Some(15.0), None, Some(50))
+            ]
+        )
     );
     assert_eq!(
-        inn.step_adjustments()[0].metric_interval_upper_bound(),
-        Some(-10.0)
+        policy_fields(&inn),
+        (
+            Some("StepScaling"),
+            Some("ChangeInCapacity"),
+            None,
+            Some(30),
+            Some("Average"),
+            vec![
+                (None, Some(-10.0), Some(-2)),
+                (Some(-10.0), Some(0.0), Some(-1))
+            ]
+        )
     );
-    assert_eq!(inn.step_adjustments()[0].scaling_adjustment(), Some(-2));
 
     let alarms = cw
         .describe_alarms()
@@ -314,44 +372,34 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         .send()
         .await
         .unwrap();
-    let alarm = |n: &str| {
-        alarms
-            .metric_alarms()
-            .iter()
-            .find(|a| a.alarm_name() == Some(n))
-            .unwrap_or_else(|| panic!("no alarm {n}"))
-            .clone()
-    };
-    let a = alarm("hellofleet-web-scale-out");
-    assert_eq!(a.namespace(), Some("HelloFleetTest"));
-    assert_eq!(a.metric_name(), Some("ConcurrentUsersPerInstance"));
-    assert_eq!(a.dimensions().len(), 1);
-    assert_eq!(a.dimensions()[0].name(), Some("AutoScalingGroupName"));
-    assert_eq!(a.dimensions()[0].value(), Some(GROUP));
-    assert_eq!(a.statistic(), Some(&Statistic::Maximum));
-    assert_eq!(a.threshold(), Some(50.0));
+    let [a, b] = ours.map(|n| named(alarms.metric_alarms(), n, MetricAlarm::alarm_name));
+    let watched = (
+        Some("HelloFleetTest"),
+        Some("ConcurrentUsersPerInstance"),
+        vec![("AutoScalingGroupName", GROUP)],
+    );
+    assert_eq!(alarm_metric(&a), (watched.clone(), Statistic::Maximum));
+    assert_eq!(alarm_metric(&b), (watched, Statistic::Average));
     assert_eq!(
-        a.comparison_operator(),
-        Some(&ComparisonOperator::GreaterThanThreshold)
+        alarm_rule(&a),
+        (
+            Some(50.0),
+            Some(&ComparisonOperator::GreaterThanThreshold),
+            (Some(10), Some(3), Some(2)),
+            Some("notBreaching"),
+            &[out.policy_arn().unwrap().to_string()][..]
+        )
     );
     assert_eq!(
-        (a.period(), a.evaluation_periods(), a.datapoints_to_alarm()),
-        (Some(10), Some(3), Some(2))
+        alarm_rule(&b),
+        (
+            Some(20.0),
+            Some(&ComparisonOperator::LessThanOrEqualToThreshold),
+            (Some(60), Some(5), Some(5)),
+            Some("notBreaching"),
+            &[inn.policy_arn().unwrap().to_string()][..]
+        )
     );
-    assert_eq!(a.treat_missing_data(), Some("notBreaching"));
-    assert_eq!(a.alarm_actions(), [out.policy_arn().unwrap().to_string()]);
-    let b = alarm("hellofleet-web-scale-in");
-    assert_eq!(b.statistic(), Some(&Statistic::Average));
-    assert_eq!(
-        b.comparison_operator(),
-        Some(&ComparisonOperator::LessThanOrEqualToThreshold)
-    );
-    assert_eq!(
-        (b.period(), b.evaluation_periods(), b.datapoints_to_alarm()),
-        (Some(60), Some(5), Some(5))
-    );
-    assert_eq!(b.treat_missing_data(), Some("notBreaching"));
-    assert_eq!(b.alarm_actions(), [inn.policy_arn().unwrap().to_string()]);
     let tags = cw
         .list_tags_for_resource()
         .resource_arn(a.alarm_arn().unwrap())
@@ -428,12 +476,7 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
     })
     .await;
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("the daemon stops")
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test]
@@ -442,28 +485,8 @@ async fn a_file_that_stops_loading_keeps_the_running_policies() {
     let sdk = sdk(&moto).await;
     let asg = create_group(&sdk).await;
     let file = TempFile::new(&config_text("native", 50, "scale-in"));
-    let config = Config::load(&file.0, &Overrides::default()).unwrap();
-    let store = Arc::new(AwsPolicies::new(&sdk, GROUP));
-    let extras = Extras {
-        watch: Some(ConfigWatch::new(file.0.clone(), Overrides::default())),
-        native: Some(NativeDriver::new(store, GROUP, "HelloFleetTest")),
-        lease: None,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(run_with(
-        config,
-        Arc::new(controller::aws::AwsFleet::new(&sdk, GROUP)),
-        Arc::new(controller::metrics::cloudwatch::CloudWatchSink::new(
-            &sdk,
-            "HelloFleetTest",
-            GROUP,
-        )),
-        listener,
-        shutdown.clone(),
-        extras,
-    ));
+    let daemon = start(&sdk, &file).await;
+    let addr = daemon.addr;
     eventually("the native policies", || async {
         policy_names(&asg).await.len() == 2
     })
@@ -490,12 +513,7 @@ async fn a_file_that_stops_loading_keeps_the_running_policies() {
         policy_names(&asg).await,
         strings(&["hellofleet-web-scale-in", "hellofleet-web-scale-out"])
     );
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("the daemon stops")
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
 }
 
 #[test]

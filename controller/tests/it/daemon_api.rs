@@ -17,25 +17,57 @@ use http_body_util::BodyExt;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-const KEY: &str = "test-report-key-shared-by-controller-and-fleet-0123456789";
+use crate::daemon_support::test_key;
 
-fn key() -> proto::sign::ReportKey {
-    proto::sign::ReportKey::from_text(KEY).unwrap()
-}
-
-fn setup() -> (Arc<Shared>, Arc<MemoryFleet>) {
-    let mut config = Config::local_default();
-    config.reports.key = Some(key());
-    let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 2).with_pending_launches());
-    futures::executor::block_on(fleet.set_desired_capacity(3)).unwrap();
-    let state = Arc::new(Shared::new(
-        &config,
+/// The daemon's state for `config`, with nothing known yet.
+fn shared(config: &Config) -> Arc<Shared> {
+    Arc::new(Shared::new(
+        config,
         "memory",
         None,
         CancellationToken::new(),
-    ));
+    ))
+}
+
+/// The state with the test key, over a fleet of 3 (i-mem-3 still Pending).
+fn setup() -> (Arc<Shared>, Arc<MemoryFleet>) {
+    let mut config = Config::local_default();
+    config.reports.key = Some(test_key());
+    let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 2).with_pending_launches());
+    futures::executor::block_on(fleet.set_desired_capacity(3)).unwrap();
+    let state = shared(&config);
     state.set_known(&fleet.snapshot());
     (state, fleet)
+}
+
+/// [`setup`] with all 3 instances in service.
+fn setup_in_service() -> (Arc<Shared>, Arc<MemoryFleet>) {
+    let (state, fleet) = setup();
+    fleet.promote_pending();
+    state.set_known(&fleet.snapshot());
+    (state, fleet)
+}
+
+/// Each of the 3 instances reports 70 distinct users at `now` (over the threshold of 50).
+async fn report_70_each(state: &Arc<Shared>, now: u64) {
+    for (k, id) in ["i-mem-1", "i-mem-2", "i-mem-3"].iter().enumerate() {
+        let users = user_ids(k as u64 * 70, (k as u64 + 1) * 70);
+        let r = report(id, 1, now, users.iter().map(String::as_str), 100);
+        assert_eq!(post_report(state, json(&r)).await, StatusCode::ACCEPTED);
+    }
+}
+
+/// Whether `sink` got ConcurrentUsersPerInstance of about 70 ([`report_70_each`]).
+fn published_about_70_each(sink: &MemorySink) -> bool {
+    sink.data()
+        .iter()
+        .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value))
+}
+
+/// One tick of the loop with `config`'s policies into `sink`.
+async fn tick(config: &Config, fleet: &MemoryFleet, sink: &MemorySink, state: &Arc<Shared>) {
+    let mut rec = Reconciler::from_config(config, "memory", None);
+    tick_once(&mut rec, fleet, sink, state).await;
 }
 
 async fn call(state: &Arc<Shared>, req: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -60,7 +92,7 @@ async fn post_report(state: &Arc<Shared>, body: impl Into<String>) -> StatusCode
     let now = controller::daemon::now_ms();
     let t = now.max(LAST.fetch_max(now, Ordering::Relaxed) + 1);
     LAST.fetch_max(t, Ordering::Relaxed);
-    let sig = proto::sign::sign(&key(), t, body.as_bytes());
+    let sig = proto::sign::sign(&test_key(), t, body.as_bytes());
     post_with(state, body, Some(&sig)).await
 }
 
@@ -72,8 +104,12 @@ async fn post_with(state: &Arc<Shared>, body: String, signature: Option<&str>) -
     call(state, req.body(Body::from(body)).unwrap()).await.0
 }
 
+async fn get(state: &Arc<Shared>, uri: &str) -> (StatusCode, Vec<u8>) {
+    call(state, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
 async fn get_json<T: serde::de::DeserializeOwned>(state: &Arc<Shared>, uri: &str) -> T {
-    let (code, body) = call(state, Request::get(uri).body(Body::empty()).unwrap()).await;
+    let (code, body) = get(state, uri).await;
     assert_eq!(
         code,
         StatusCode::OK,
@@ -151,29 +187,18 @@ async fn reports_are_accepted_or_refused_and_counted() {
     );
     assert_eq!(r.refused, 7);
     // The same body reads as a plain proto::Status too.
-    let (_, body) = call(
-        &state,
-        Request::get("/api/status").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, body) = get(&state, "/api/status").await;
     let plain: proto::Status = serde_json::from_slice(&body).unwrap();
     assert_eq!(plain.group.name, "hellofleet-local");
 }
 
 #[tokio::test]
 async fn a_tick_fills_status_decisions_and_metrics() {
-    let (state, fleet) = setup();
-    fleet.promote_pending();
-    state.set_known(&fleet.snapshot());
+    let (state, fleet) = setup_in_service();
     let now = controller::daemon::now_ms();
-    for (k, id) in ["i-mem-1", "i-mem-2", "i-mem-3"].iter().enumerate() {
-        let users = user_ids(k as u64 * 70, (k as u64 + 1) * 70);
-        let r = report(id, 1, now, users.iter().map(String::as_str), 100);
-        assert_eq!(post_report(&state, json(&r)).await, StatusCode::ACCEPTED);
-    }
+    report_70_each(&state, now).await;
     let sink = MemorySink::new();
-    let mut rec = Reconciler::from_config(&Config::local_default(), "memory", None);
-    tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;
+    tick(&Config::local_default(), &fleet, &sink, &state).await;
 
     let s: StatusResponse = get_json(&state, "/api/status").await;
     assert_eq!(s.status.tick, 1);
@@ -200,21 +225,9 @@ async fn a_tick_fills_status_decisions_and_metrics() {
     let later: Vec<proto::MetricPoint> =
         get_json(&state, &format!("/api/metrics?since={since}")).await;
     assert!(later.is_empty());
-    let (code, _) = call(
-        &state,
-        Request::get("/api/metrics?since=yesterday")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (code, _) = get(&state, "/api/metrics?since=yesterday").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert!(
-        sink.data()
-            .iter()
-            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
-        "{:?}",
-        sink.data()
-    );
+    assert!(published_about_70_each(&sink), "{:?}", sink.data());
 
     // The new pending instances are known at once: their first reports are accepted.
     let r = report("i-mem-4", 1, now, [], 0);
@@ -225,8 +238,7 @@ async fn a_tick_fills_status_decisions_and_metrics() {
 async fn a_failing_provider_is_recorded_not_fatal() {
     let (state, fleet) = setup();
     fleet.fail_with(Some("throttled"));
-    let mut rec = Reconciler::from_config(&Config::local_default(), "memory", None);
-    tick_once(&mut rec, fleet.as_ref(), &MemorySink::new(), &state).await;
+    tick(&Config::local_default(), &fleet, &MemorySink::new(), &state).await;
     let s: StatusResponse = get_json(&state, "/api/status").await;
     assert_eq!(s.errors.describe, 1);
     let decisions: Vec<proto::DecisionRecord> = get_json(&state, "/api/decisions").await;
@@ -240,12 +252,7 @@ async fn decision_history_is_bounded() {
     config.history.decisions = 3;
     config.history.metrics = 2;
     let fleet = MemoryFleet::new("g", 1, 10, 1);
-    let state = Arc::new(Shared::new(
-        &config,
-        "memory",
-        None,
-        CancellationToken::new(),
-    ));
+    let state = shared(&config);
     let mut rec = Reconciler::from_config(&config, "memory", None);
     for _ in 0..5 {
         tick_once(&mut rec, &fleet, &MemorySink::new(), &state).await;
@@ -264,9 +271,7 @@ async fn decision_history_is_bounded() {
 /// moves the book: the tick after them sees only the real report.
 #[tokio::test]
 async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing() {
-    let (state, fleet) = setup();
-    fleet.promote_pending();
-    state.set_known(&fleet.snapshot());
+    let (state, fleet) = setup_in_service();
     let now = controller::daemon::now_ms();
     let real_users = user_ids(0, 10);
     let real = report("i-mem-1", 1, now, real_users.iter().map(String::as_str), 10);
@@ -293,7 +298,7 @@ async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing
         StatusCode::UNAUTHORIZED,
         "malformed"
     );
-    let stale_sig = proto::sign::sign(&key(), now - 31_000, body.as_bytes());
+    let stale_sig = proto::sign::sign(&test_key(), now - 31_000, body.as_bytes());
     assert_eq!(
         post_with(&state, body.clone(), Some(&stale_sig)).await,
         StatusCode::UNAUTHORIZED,
@@ -308,7 +313,7 @@ async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing
         20,
     );
     let next_body = json(&next);
-    let sig = proto::sign::sign(&key(), now, next_body.as_bytes());
+    let sig = proto::sign::sign(&test_key(), now, next_body.as_bytes());
     assert_eq!(
         post_with(&state, next_body.clone(), Some(&sig)).await,
         StatusCode::ACCEPTED
@@ -335,8 +340,7 @@ async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing
     assert_eq!(r.refused, 5);
 
     let sink = MemorySink::new();
-    let mut rec = Reconciler::from_config(&Config::local_default(), "memory", None);
-    tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;
+    tick(&Config::local_default(), &fleet, &sink, &state).await;
     let s: StatusResponse = get_json(&state, "/api/status").await;
     assert_eq!(
         s.status.fleet.concurrent_users, 10,
@@ -380,12 +384,7 @@ async fn a_far_ahead_seq_from_an_old_process_does_not_silence_the_real_instance(
 async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
     let mut config = Config::local_default();
     config.reports.require_signature = false;
-    let state = Arc::new(Shared::new(
-        &config,
-        "memory",
-        None,
-        CancellationToken::new(),
-    ));
+    let state = shared(&config);
     let fleet = MemoryFleet::new("g", 1, 10, 1);
     state.set_known(&fleet.snapshot());
     let r = report("i-mem-1", 1, controller::daemon::now_ms(), [], 0);
@@ -393,12 +392,7 @@ async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
         post_with(&state, json(&r), None).await,
         StatusCode::ACCEPTED
     );
-    let state = Arc::new(Shared::new(
-        &Config::local_default(),
-        "memory",
-        None,
-        CancellationToken::new(),
-    ));
+    let state = shared(&Config::local_default());
     state.set_known(&fleet.snapshot());
     assert_eq!(
         post_with(&state, json(&r), None).await,
@@ -408,22 +402,15 @@ async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
 
 #[tokio::test]
 async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
-    let (state, fleet) = setup();
-    fleet.promote_pending();
-    state.set_known(&fleet.snapshot());
+    let (state, fleet) = setup_in_service();
     let now = controller::daemon::now_ms();
-    for (k, id) in ["i-mem-1", "i-mem-2", "i-mem-3"].iter().enumerate() {
-        let users = user_ids(k as u64 * 70, (k as u64 + 1) * 70);
-        let r = report(id, 1, now, users.iter().map(String::as_str), 100);
-        assert_eq!(post_report(&state, json(&r)).await, StatusCode::ACCEPTED);
-    }
+    report_70_each(&state, now).await;
     let mut config = Config::local_default();
     config.policies = config
         .policies
         .with_mode(controller::policy::PolicyMode::Native);
     let sink = MemorySink::new();
-    let mut rec = Reconciler::from_config(&config, "memory", None);
-    tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;
+    tick(&config, &fleet, &sink, &state).await;
 
     // The same load scales out in controller mode (the test above): here nothing is set.
     assert_eq!(fleet.desired_calls(), vec![3], "SetDesiredCapacity called");
@@ -451,9 +438,7 @@ async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
         d.explanation
     );
     assert!(
-        sink.data()
-            .iter()
-            .any(|d| d.name == "ConcurrentUsersPerInstance" && (69.0..=71.0).contains(&d.value)),
+        published_about_70_each(&sink),
         "still published: {:?}",
         sink.data()
     );

@@ -15,39 +15,32 @@ use controller::daemon::run;
 use controller::metrics::MemorySink;
 use controller::provider::memory::MemoryFleet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
+use tokio::net::TcpStream;
 
-use daemon_support::{status, test_key};
+use daemon_support::{Daemon, status, test_key};
 
 const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 const CAP: usize = 16;
 
-async fn start() -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+async fn start() -> Daemon {
     let mut config = Config::local_default();
     config.reports.key = Some(test_key());
     config.tick = Duration::from_millis(200);
     config.api.header_timeout = HEAD_TIMEOUT;
     config.api.max_connections = CAP;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
-    let task = tokio::spawn({
-        let stop = shutdown.clone();
-        async move {
-            run(config, fleet, Arc::new(MemorySink::new()), listener, stop)
-                .await
-                .unwrap();
-        }
-    });
+    let daemon = Daemon::spawn(|listener, stop| {
+        run(config, fleet, Arc::new(MemorySink::new()), listener, stop)
+    })
+    .await;
+    let addr = daemon.addr;
     // Ready once the API answers (the first tick runs before it does).
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "the daemon never listened");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    (addr, shutdown, task)
+    daemon
 }
 
 /// Reads until EOF or error; `Some(elapsed)` when the server closed within `within`.
@@ -83,7 +76,8 @@ fn curl_status(addr: SocketAddr, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_client_is_closed_within_the_head_timeout_while_others_are_served() {
-    let (addr, shutdown, task) = start().await;
+    let daemon = start().await;
+    let addr = daemon.addr;
     let mut slow = TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET /api/status HTTP/1.1\r\n")
         .await
@@ -120,16 +114,13 @@ async fn a_slowloris_client_is_closed_within_the_head_timeout_while_others_are_s
         closed_after <= HEAD_TIMEOUT + Duration::from_secs(2),
         "the slow client was closed only after {closed_after:?} (head timeout {HEAD_TIMEOUT:?})"
     );
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_and_connections_past_the_cap_do_not_stay_open() {
-    let (addr, shutdown, task) = start().await;
+    let daemon = start().await;
+    let addr = daemon.addr;
 
     // A keep-alive client: one request answered, then idle → closed after the timeout.
     let mut ka = TcpStream::connect(addr).await.unwrap();
@@ -186,9 +177,5 @@ async fn idle_keep_alive_and_connections_past_the_cap_do_not_stay_open() {
     assert_eq!(code, "200");
     assert!(status(addr).await.status.tick >= 1);
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
 }

@@ -15,10 +15,8 @@ use controller::daemon::run_with_lease;
 use controller::lease::{Claim, LeaseError, LeaseStore};
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::memory::MemoryFleet;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use daemon_support::{status, test_key};
+use daemon_support::{Daemon, leads, standing_by, status, test_key};
 
 #[derive(Default)]
 struct MemLease {
@@ -87,33 +85,26 @@ async fn a_standby_neither_applies_nor_publishes_and_takes_over_when_the_lease_i
     let sink = Arc::new(MemorySink::new());
     let store = Arc::new(MemLease::default());
     *store.item.lock().unwrap() = Some(("other".into(), u64::MAX));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
     let dyn_sink: Arc<dyn MetricsSink> = sink.clone();
     let dyn_store: Arc<dyn LeaseStore> = store.clone();
-    let daemon = tokio::spawn(run_with_lease(
-        config,
-        fleet.clone(),
-        dyn_sink,
-        listener,
-        shutdown.clone(),
-        Some(dyn_store),
-    ));
-    let _stop = shutdown.clone().drop_guard();
+    let daemon = Daemon::spawn(|listener, shutdown| {
+        run_with_lease(
+            config,
+            fleet.clone(),
+            dyn_sink,
+            listener,
+            shutdown,
+            Some(dyn_store),
+        )
+    })
+    .await;
+    let addr = daemon.addr;
 
     // Ten ticks standing by: the configured start-up capacity is not set, nothing is published.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let s = status(addr).await;
-        let lease = s
-            .status
-            .health
-            .lease
-            .clone()
-            .expect("the status shows the lease");
-        assert!(!lease.leads, "{lease:?}");
-        assert_eq!(lease.leader.as_deref(), Some("other"));
+        let lease = standing_by(&s, "other");
         assert_eq!(lease.holder, "me");
         if s.status.tick >= 10 {
             break;
@@ -138,7 +129,7 @@ async fn a_standby_neither_applies_nor_publishes_and_takes_over_when_the_lease_i
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let s = status(addr).await;
-        if s.status.health.lease.as_ref().is_some_and(|l| l.leads) && !sink.data().is_empty() {
+        if leads(&s) && !sink.data().is_empty() {
             assert!(
                 s.status.tick - freed_at <= 3,
                 "took {} ticks",
@@ -155,12 +146,7 @@ async fn a_standby_neither_applies_nor_publishes_and_takes_over_when_the_lease_i
     );
 
     // Shutdown releases it, so a successor need not wait for it to expire.
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
     assert_eq!(*store.item.lock().unwrap(), None, "released at shutdown");
 }
 
@@ -170,18 +156,11 @@ async fn without_a_store_the_controller_always_leads() {
     config.reports.key = Some(test_key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     let sink: Arc<dyn MetricsSink> = Arc::new(MemorySink::new());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(run_with_lease(
-        config,
-        fleet.clone(),
-        sink,
-        listener,
-        shutdown.clone(),
-        None,
-    ));
-    let _stop = shutdown.clone().drop_guard();
+    let daemon = Daemon::spawn(|listener, shutdown| {
+        run_with_lease(config, fleet.clone(), sink, listener, shutdown, None)
+    })
+    .await;
+    let addr = daemon.addr;
     let s = status(addr).await;
     assert!(s.status.health.lease.is_none());
     assert_eq!(
@@ -189,10 +168,5 @@ async fn without_a_store_the_controller_always_leads() {
         vec![3],
         "the start-up capacity applies"
     );
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controller::aws::AwsFleet;
-use controller::config::{Config, Overrides};
-use controller::daemon::{StatusResponse, now_ms, run};
+use controller::config::Config;
+use controller::daemon::{DaemonError, StatusResponse, now_ms, run};
 use controller::metrics::cloudwatch::CloudWatchSink;
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
@@ -19,7 +19,7 @@ use controller::synthetic::{report, user_ids};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use daemon_support::{http, policies, post_signed, status, test_key, test_key_file};
+use daemon_support::{Daemon, config_with_key, http, post_signed, status, test_key};
 
 /// Every listed instance reports `users` distinct users now.
 async fn push_reports(addr: SocketAddr, s: &StatusResponse, users: u64, seq: u64) {
@@ -60,22 +60,14 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
     moto_group::create_group(&sdk, "web", (1, 5, 1)).await;
 
     // The aws provider reads the key from the file the config names (no key, no start).
-    let key_file = test_key_file("daemon-run-moto");
-    let toml = format!(
-        "{CONFIG}{}[reports]\nkey_file = {:?}\n",
-        policies(),
-        key_file.display().to_string()
-    );
-    let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
-    config.reports.load_key().unwrap();
+    let config = config_with_key(CONFIG, "daemon-run-moto", "");
     assert_eq!(config.reports.key, Some(test_key()));
     let fleet = Arc::new(AwsFleet::new(&sdk, "web"));
     let sink = Arc::new(CloudWatchSink::new(&sdk, "HelloFleetE2E", "web"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(run(config, fleet.clone(), sink, listener, shutdown.clone()));
-    let _stop = shutdown.clone().drop_guard();
+    let daemon =
+        Daemon::spawn(|listener, shutdown| run(config, fleet.clone(), sink, listener, shutdown))
+            .await;
+    let addr = daemon.addr;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seq = 0;
@@ -132,11 +124,7 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
         "{names:?}"
     );
 
-    shutdown.cancel();
-    let result = tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("stops on shutdown");
-    result.unwrap().unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test]
@@ -147,18 +135,12 @@ async fn the_configured_desired_capacity_is_applied_and_shutdown_stops_everythin
     config.tick = Duration::from_millis(100);
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     let sink = Arc::new(MemorySink::new());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
     let dyn_sink: Arc<dyn MetricsSink> = sink.clone();
-    let daemon = tokio::spawn(run(
-        config,
-        fleet.clone(),
-        dyn_sink,
-        listener,
-        shutdown.clone(),
-    ));
-    let _stop = shutdown.clone().drop_guard();
+    let daemon = Daemon::spawn(|listener, shutdown| {
+        run(config, fleet.clone(), dyn_sink, listener, shutdown)
+    })
+    .await;
+    let addr = daemon.addr;
 
     let deadline = Instant::now() + Duration::from_secs(10);
     while status(addr).await.status.tick < 2 {
@@ -173,50 +155,36 @@ async fn the_configured_desired_capacity_is_applied_and_shutdown_stops_everythin
     assert_eq!(code, 200, "the dashboard is mounted at /");
     assert!(!sink.data().is_empty());
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("stops")
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
     assert!(
         TcpStream::connect(addr).await.is_err(),
         "the port is closed after shutdown"
     );
 }
 
+/// What `run` fails with, before serving, for `config` and `fleet`.
+async fn start_up_error(config: Config, fleet: Arc<MemoryFleet>) -> DaemonError {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink = Arc::new(MemorySink::new());
+    run(config, fleet, sink, listener, CancellationToken::new())
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_group_that_cannot_be_read_fails_before_serving() {
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     fleet.fail_with(Some("no such group"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = Config::local_default();
     config.reports.key = Some(test_key());
-    let err = run(
-        config,
-        fleet,
-        Arc::new(MemorySink::new()),
-        listener,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = start_up_error(config, fleet).await;
     assert!(err.to_string().contains("no such group"), "{err}");
 }
 
 #[tokio::test]
 async fn signatures_required_without_a_key_fails_before_serving_naming_the_field() {
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = run(
-        Config::local_default(),
-        fleet.clone(),
-        Arc::new(MemorySink::new()),
-        listener,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = start_up_error(Config::local_default(), fleet.clone()).await;
     assert!(err.to_string().starts_with("reports.key_file:"), "{err}");
     assert_eq!(fleet.describe_calls(), 0, "nothing started");
 }

@@ -1,13 +1,21 @@
-//! Shared by the daemon's integration tests: plain HTTP/1.1 calls to a running daemon
-//! (through `testkit::http`), and signed report posts.
+//! Shared by the daemon's integration tests: a daemon spawned on a loopback socket and
+//! stopped by the test ([`Daemon`]), a config with the test key file ([`config_with_key`]),
+//! plain HTTP/1.1 calls to it (through `testkit::http`), signed report posts, and the lease
+//! as its status shows it.
 
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use controller::daemon::{StatusResponse, now_ms};
+use controller::config::{Config, Overrides};
+use controller::daemon::{DaemonError, StatusResponse, now_ms};
 use proto::sign::ReportKey;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The report key the tests' daemons and their report senders share.
 pub const TEST_KEY: &str = "test-report-key-shared-by-controller-and-fleet-0123456789";
@@ -74,4 +82,79 @@ pub async fn status(addr: SocketAddr) -> StatusResponse {
 /// -1 after 5 periods at 5 or fewer (0.2 s periods), as TOML to append to a config.
 pub fn policies() -> String {
     testkit::fixtures::step_policies(0.2, 5)
+}
+
+/// `base`, the test [`policies`], `[reports] key_file` (a fresh file holding [`TEST_KEY`],
+/// named after `name`) and `extra`, parsed, with the key loaded as the aws provider does.
+pub fn config_with_key(base: &str, name: &str, extra: &str) -> Config {
+    let key_file = test_key_file(name);
+    let toml = format!(
+        "{base}{}[reports]\nkey_file = {:?}\n{extra}",
+        policies(),
+        key_file.display().to_string()
+    );
+    let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
+    config.reports.load_key().unwrap();
+    config
+}
+
+/// A daemon running on a fresh 127.0.0.1:0 listener; cancelled when dropped.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    task: JoinHandle<Result<(), DaemonError>>,
+}
+
+impl Daemon {
+    /// Binds the listener and spawns `start(listener, shutdown)`: one of `daemon::run`,
+    /// `run_with_lease`, `run_with`, given everything else.
+    pub async fn spawn<F, Fut>(start: F) -> Daemon
+    where
+        F: FnOnce(TcpListener, CancellationToken) -> Fut,
+        Fut: Future<Output = Result<(), DaemonError>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(start(listener, shutdown.clone()));
+        Daemon {
+            addr,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Cancels it and asserts that it stops, cleanly, within 10 s.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("the daemon stops on shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Whether the status says this controller holds the lease.
+pub fn leads(s: &StatusResponse) -> bool {
+    s.status.health.lease.as_ref().is_some_and(|l| l.leads)
+}
+
+/// The status' lease, asserted to stand by while `leader` holds it.
+pub fn standing_by(s: &StatusResponse, leader: &str) -> proto::LeaseStatus {
+    let lease = s
+        .status
+        .health
+        .lease
+        .clone()
+        .expect("the status shows the lease");
+    assert!(!lease.leads, "{lease:?}");
+    assert_eq!(lease.leader.as_deref(), Some(leader), "{lease:?}");
+    lease
 }

@@ -63,34 +63,15 @@ stop_timeout = "20s"
 name = "scale-out"
 adjustment_type = "ChangeInCapacity"
 estimated_instance_warmup_secs = 2
-[policies.scale_out.alarm]
-metric = "ConcurrentUsersPerInstance"
-statistic = "Average"
-threshold = {scale_out_at}
-comparison = "GreaterThanOrEqualToThreshold"
-period_secs = 1
-evaluation_periods = 1
-[[policies.scale_out.steps]]
-lower_bound = 0
-upper_bound = 10
-scaling_adjustment = 1
-[[policies.scale_out.steps]]
-lower_bound = 10
-scaling_adjustment = 2
+alarm = {{ metric = "ConcurrentUsersPerInstance", statistic = "Average", threshold = {scale_out_at}, comparison = "GreaterThanOrEqualToThreshold", period_secs = 1, evaluation_periods = 1 }}
+steps = [ {{ lower_bound = 0, upper_bound = 10, scaling_adjustment = 1 }},
+          {{ lower_bound = 10, scaling_adjustment = 2 }} ]
 [policies.scale_in]
 name = "scale-in"
 adjustment_type = "ChangeInCapacity"
 estimated_instance_warmup_secs = 2
-[policies.scale_in.alarm]
-metric = "ConcurrentUsersPerInstance"
-statistic = "Average"
-threshold = {scale_in_at}
-comparison = "LessThanOrEqualToThreshold"
-period_secs = 1
-evaluation_periods = 2
-[[policies.scale_in.steps]]
-upper_bound = 0
-scaling_adjustment = -1
+alarm = {{ metric = "ConcurrentUsersPerInstance", statistic = "Average", threshold = {scale_in_at}, comparison = "LessThanOrEqualToThreshold", period_secs = 1, evaluation_periods = 2 }}
+steps = [ {{ upper_bound = 0, scaling_adjustment = -1 }} ]
 "#,
         dir = dir.display()
     )

@@ -6,6 +6,15 @@ use std::time::Duration;
 
 use common::*;
 
+/// `command` split at spaces (none of its words holds one), then `more` as they are
+/// (paths and URLs): one loadgen command line.
+fn args<'a>(command: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    command
+        .split_whitespace()
+        .chain(more.iter().copied())
+        .collect()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -17,27 +26,19 @@ fn two_step_ramp_writes_ground_truth_users_capacity_and_reports() {
     let dir = out_dir("ramp");
     let csv = dir.join("timeline.csv");
     let out = run(
-        &[
-            "ramp",
-            "-H",
-            &svc.url,
-            "--start-users",
-            "2",
-            "--step-users",
-            "3",
-            "--step-every",
-            "2s",
-            "--duration",
-            "4s",
-            "--think-time",
-            "100ms",
-            "--out-dir",
-            dir.to_str().unwrap(),
-            "--csv",
-            csv.to_str().unwrap(),
-            "--controller",
-            &ctl.url,
-        ],
+        &args(
+            "ramp --start-users 2 --step-users 3 --step-every 2s --duration 4s --think-time 100ms",
+            &[
+                "-H",
+                &svc.url,
+                "--out-dir",
+                dir.to_str().unwrap(),
+                "--csv",
+                csv.to_str().unwrap(),
+                "--controller",
+                &ctl.url,
+            ],
+        ),
         Duration::from_secs(30),
     );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -102,25 +103,17 @@ fn a_failing_slo_exits_non_zero_and_a_down_controller_is_only_a_warning() {
     let dir = out_dir("slo");
     let dead = format!("http://127.0.0.1:{}", testkit::free_port());
     let out = run(
-        &[
-            "steady",
-            "-H",
-            &svc.url,
-            "-u",
-            "2",
-            "--duration",
-            "2s",
-            "--interval",
-            "1s",
-            "--think-time",
-            "50ms",
-            "--out-dir",
-            dir.to_str().unwrap(),
-            "--controller",
-            &dead,
-            "--slo",
-            "errors<1%,p99<1us",
-        ],
+        &args(
+            "steady -u 2 --duration 2s --interval 1s --think-time 50ms --slo errors<1%,p99<1us",
+            &[
+                "-H",
+                &svc.url,
+                "--out-dir",
+                dir.to_str().unwrap(),
+                "--controller",
+                &dead,
+            ],
+        ),
         Duration::from_secs(30),
     );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -141,23 +134,10 @@ fn a_failing_slo_exits_non_zero_and_a_down_controller_is_only_a_warning() {
 
     // The same run with an SLO it meets exits 0.
     let out = run(
-        &[
-            "steady",
-            "-H",
-            &svc.url,
-            "-u",
-            "1",
-            "--duration",
-            "1s",
-            "--interval",
-            "1s",
-            "--think-time",
-            "50ms",
-            "--out-dir",
-            dir.to_str().unwrap(),
-            "--slo",
-            "errors<1%,p99<5s",
-        ],
+        &args(
+            "steady -u 1 --duration 1s --interval 1s --think-time 50ms --slo errors<1%,p99<5s",
+            &["-H", &svc.url, "--out-dir", dir.to_str().unwrap()],
+        ),
         Duration::from_secs(30),
     );
     assert!(
@@ -182,23 +162,10 @@ fn sigint_ends_a_ramp_cleanly_with_every_report() {
 fn signal_ends_a_ramp_cleanly(signal: &str) {
     let svc = TestService::start("i-signal");
     let dir = out_dir(&format!("sig{signal}"));
-    let mut running = start(&[
-        "ramp",
-        "-H",
-        &svc.url,
-        "--start-users",
-        "1",
-        "--step-users",
-        "1",
-        "--step-every",
-        "1s",
-        "--max-users",
-        "20",
-        "--think-time",
-        "50ms",
-        "--out-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let mut running = start(&args(
+        "ramp --start-users 1 --step-users 1 --step-every 1s --max-users 20 --think-time 50ms",
+        &["-H", &svc.url, "--out-dir", dir.to_str().unwrap()],
+    ));
     // Wait for the second step line: the ramp runs until stopped.
     let mut lines = running.stdout_lines();
     let mut seen = Vec::new();
@@ -256,21 +223,10 @@ fn a_ramp_without_max_users_grows_past_a_thousand_until_stopped() {
     }
     let svc = TestService::start("i-grow");
     let dir = out_dir("grow");
-    let mut running = start(&[
-        "ramp",
-        "-H",
-        &svc.url,
-        "--start-users",
-        "600",
-        "--step-users",
-        "600",
-        "--step-every",
-        "1s",
-        "--think-time",
-        "2s",
-        "--out-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let mut running = start(&args(
+        "ramp --start-users 600 --step-users 600 --step-every 1s --think-time 2s",
+        &["-H", &svc.url, "--out-dir", dir.to_str().unwrap()],
+    ));
     let mut lines = running.stdout_lines();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut steps = Vec::new();
@@ -303,84 +259,35 @@ fn a_ramp_without_max_users_grows_past_a_thousand_until_stopped() {
 
 #[test]
 fn bad_arguments_give_clear_errors() {
-    for (args, needle) in [
+    for (line, needle) in [
         (
-            vec![
-                "ramp",
-                "-H",
-                "http://127.0.0.1:1",
-                "--start-users",
-                "1",
-                "--step-users",
-                "1",
-                "--step-every",
-                "1500ms",
-            ],
+            "ramp -H http://127.0.0.1:1 --start-users 1 --step-users 1 --step-every 1500ms",
             "--step-every",
         ),
         (
-            vec![
-                "ramp",
-                "-H",
-                "http://127.0.0.1:1",
-                "--start-users",
-                "1",
-                "--step-users",
-                "1",
-            ],
+            "ramp -H http://127.0.0.1:1 --start-users 1 --step-users 1",
             "--step-every",
         ),
         (
-            vec![
-                "ramp",
-                "--start-users",
-                "1",
-                "--step-users",
-                "1",
-                "--step-every",
-                "1s",
-            ],
+            "ramp --start-users 1 --step-users 1 --step-every 1s",
             "--host",
         ),
-        (vec!["steady", "-H", "localhost:8000", "-u", "1"], "--host"),
+        ("steady -H localhost:8000 -u 1", "--host"),
         (
-            vec![
-                "steady",
-                "-H",
-                "http://127.0.0.1:1",
-                "-u",
-                "1",
-                "--slo",
-                "p99<200",
-            ],
+            "steady -H http://127.0.0.1:1 -u 1 --slo p99<200",
             "needs a unit",
         ),
         (
-            vec![
-                "steady",
-                "-H",
-                "http://127.0.0.1:1",
-                "-u",
-                "1",
-                "--slo",
-                "latency<2ms",
-            ],
+            "steady -H http://127.0.0.1:1 -u 1 --slo latency<2ms",
             "unknown metric",
         ),
         (
-            vec![
-                "spike",
-                "-H",
-                "http://127.0.0.1:1",
-                "--base-users",
-                "5",
-                "--spike-users",
-                "2",
-            ],
+            "spike -H http://127.0.0.1:1 --base-users 5 --spike-users 2",
             "--spike-users",
         ),
-        (vec!["swarm"], "swarm"),
+        ("swarm", "swarm"),
     ] {
+        let args = args(line, &[]);
         let out = run(&args, Duration::from_secs(10));
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");

@@ -34,11 +34,8 @@ async fn crud_validation_and_races_on_postgres() {
     let scratch = Scratch::new("books-pg");
     let (a, b) = (instance(&scratch, &pg), instance(&scratch, &pg));
     let c = client();
-    books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
-    books::wait_ready(&c, &b.base, Duration::from_secs(30)).await;
-    books::crud(&c, &a.base, &b.base).await;
-    books::validation_and_auth(&c, &a.base).await;
-    books::concurrent_if_match(&c, &a.base, &b.base).await;
+    books::wait_both_ready(&c, &a.base, &b.base).await;
+    books::all_scenarios(&c, &a.base, &b.base).await;
 }
 
 /// PostgreSQL stopped in the middle of a burst of writes: readiness goes off,

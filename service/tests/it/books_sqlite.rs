@@ -4,14 +4,14 @@
 use crate::common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::books::{self, TOKEN};
 use common::crash::Scratch;
 use common::{Process, client, get};
 use hyper::StatusCode;
 
-fn two_instances(scratch: &Scratch) -> (Process, Process) {
+/// Two instances on one new file in `scratch`, both ready.
+async fn two_instances(scratch: &Scratch) -> (Process, Process) {
     let token = books::token_file(&scratch.0);
     // Created once beforehand, as `controller up` does: the service never creates it.
     std::fs::write(scratch.path("books.sqlite"), b"").unwrap();
@@ -24,55 +24,54 @@ fn two_instances(scratch: &Scratch) -> (Process, Process) {
         "--log-sink",
         "file:/dev/null",
     ];
-    (Process::spawn(&flags, &[]), Process::spawn(&flags, &[]))
+    let (a, b) = (Process::spawn(&flags, &[]), Process::spawn(&flags, &[]));
+    books::wait_both_ready(&client(), &a.base, &b.base).await;
+    (a, b)
 }
 
 #[tokio::test]
 async fn crud_validation_and_races_across_two_instances_on_one_file() {
     let scratch = Scratch::new("books-sqlite");
-    let (a, b) = two_instances(&scratch);
+    let (a, b) = two_instances(&scratch).await;
     let c = client();
-    books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
-    books::wait_ready(&c, &b.base, Duration::from_secs(30)).await;
-    books::crud(&c, &a.base, &b.base).await;
-    books::validation_and_auth(&c, &a.base).await;
-    books::concurrent_if_match(&c, &a.base, &b.base).await;
+    books::all_scenarios(&c, &a.base, &b.base).await;
     // One file, in WAL mode.
     assert!(scratch.0.join("books.sqlite-wal").exists() || scratch.0.join("books.sqlite").exists());
     let mode = std::fs::read(scratch.0.join("books.sqlite")).unwrap();
     assert_eq!(&mode[18..20], &[2, 2], "WAL mode is recorded in the header");
 }
 
+/// curl (silent, 10 s at most) with `args`: its stdout.
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "-m", "10"])
+        .args(args)
+        .output()
+        .expect("curl (apt-get install curl)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// curl writes through one instance, python reads through the other.
 #[tokio::test]
 async fn curl_and_python_clients() {
     let scratch = Scratch::new("books-sqlite-curl");
-    let (a, b) = two_instances(&scratch);
+    let (a, b) = two_instances(&scratch).await;
     let c = client();
-    books::wait_ready(&c, &a.base, Duration::from_secs(30)).await;
-    books::wait_ready(&c, &b.base, Duration::from_secs(30)).await;
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "-m",
-            "10",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code} %header{location}",
-            "-X",
-            "POST",
-        ])
-        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
-        .args(["-H", "Content-Type: application/json"])
-        .args([
-            "--data",
-            r#"{"title":"Grande Sertão: Veredas","author":"Guimarães Rosa","year":1956}"#,
-        ])
-        .arg(format!("{}/books", a.base))
-        .output()
-        .expect("curl (apt-get install curl)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = curl(&[
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code} %header{location}",
+        "-X",
+        "POST",
+        "-H",
+        &format!("Authorization: Bearer {TOKEN}"),
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"title":"Grande Sertão: Veredas","author":"Guimarães Rosa","year":1956}"#,
+        &format!("{}/books", a.base),
+    ]);
     let status_line = text.lines().last().unwrap();
     assert!(status_line.starts_with("201 /books/"), "{text}");
     let location = status_line.split_once(' ').unwrap().1.to_owned();
@@ -95,22 +94,16 @@ async fn curl_and_python_clients() {
         String::from_utf8_lossy(&out.stderr)
     );
     // A write without the token, from curl: 401.
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "-m",
-            "10",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "DELETE",
-        ])
-        .arg(format!("{}{location}", b.base))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+    let code = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "DELETE",
+        &format!("{}{location}", b.base),
+    ]);
+    assert_eq!(code, "401");
     assert_eq!(
         get(&c, &format!("{}{location}", a.base)).await.status,
         StatusCode::OK

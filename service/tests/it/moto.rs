@@ -120,7 +120,7 @@ async fn sink_reports_a_dead_endpoint_as_retriable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_repeats_give_exactly_4000_events() {
     let moto = Moto::start();
-    let mut svc = spawn_service(&moto, "i-moto-a", &["--drain-delay", "100ms"]);
+    let svc = spawn_service(&moto, "i-moto-a", &["--drain-delay", "100ms"]);
     let c = client();
     repeat_n(&c, &svc.base, 200, Duration::ZERO).await;
     let log = wait_shipped(&c, &svc, 4_000, Duration::from_secs(60)).await;
@@ -132,13 +132,7 @@ async fn two_hundred_repeats_give_exactly_4000_events() {
         common::repeat_texts(&read_stream(&moto, "i-moto-a").await),
         expected_repeat_messages(200)
     );
-    svc.sigterm();
-    assert_eq!(
-        svc.wait_exit(Duration::from_secs(60)),
-        0,
-        "{}",
-        svc.stderr_text()
-    );
+    common::crash::stop(svc);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +168,7 @@ async fn sigterm_right_after_the_last_response_still_delivers_4000() {
 async fn emulator_down_for_5s_loses_nothing() {
     let mut moto = Moto::start();
     let port = moto.port();
-    let mut svc = spawn_service(&moto, "i-moto-c", &["--drain-delay", "100ms"]);
+    let svc = spawn_service(&moto, "i-moto-c", &["--drain-delay", "100ms"]);
     let c = client();
 
     // Phase A: the emulator is up and takes everything.
@@ -205,11 +199,5 @@ async fn emulator_down_for_5s_loses_nothing() {
         common::repeat_texts(&read_stream(&moto, "i-moto-c").await),
         expected_repeat_messages(100)
     );
-    svc.sigterm();
-    assert_eq!(
-        svc.wait_exit(Duration::from_secs(60)),
-        0,
-        "{}",
-        svc.stderr_text()
-    );
+    common::crash::stop(svc);
 }

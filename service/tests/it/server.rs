@@ -15,6 +15,18 @@ async fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Holds the log sink and sends the 5 `/repeat` requests (each answered) that fill a
+/// queue of 100 (each ships 20 events).
+async fn fill_the_queue(c: &common::HttpClient, svc: &InProcess) {
+    svc.sink.hold();
+    for _ in 0..5 {
+        assert_eq!(
+            get(c, &format!("{}/repeat", svc.base)).await.status,
+            StatusCode::OK
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_header_section_gets_431() {
     let mut svc = InProcess::start(&[]).await;
@@ -129,13 +141,7 @@ async fn drain_finishes_in_flight_requests_and_flushes_logs() {
     .await;
     let c = client();
     // Hold the sink: 5 requests fill the queue, the 6th waits for room.
-    svc.sink.hold();
-    for _ in 0..5 {
-        assert_eq!(
-            get(&c, &format!("{}/repeat", svc.base)).await.status,
-            StatusCode::OK
-        );
-    }
+    fill_the_queue(&c, &svc).await;
     let slow = {
         let c = c.clone();
         let url = format!("{}/repeat", svc.base);
@@ -367,13 +373,7 @@ async fn a_request_stuck_past_the_timeout_gets_408() {
     let mut svc =
         InProcess::start(&["--queue-capacity", "100", "--request-timeout", "300ms"]).await;
     let c = client();
-    svc.sink.hold();
-    for _ in 0..5 {
-        assert_eq!(
-            get(&c, &format!("{}/repeat", svc.base)).await.status,
-            StatusCode::OK
-        );
-    }
+    fill_the_queue(&c, &svc).await;
     let stuck = get(&c, &format!("{}/repeat", svc.base)).await;
     assert_eq!(stuck.status, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(stuck.headers[proto::INSTANCE_ID_HEADER], "i-test");

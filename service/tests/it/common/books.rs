@@ -60,6 +60,20 @@ pub async fn wait_ready(c: &HttpClient, base: &str, within: Duration) {
     }
 }
 
+/// Waits until both instances are ready (30 s each at most).
+pub async fn wait_both_ready(c: &HttpClient, a: &str, b: &str) {
+    wait_ready(c, a, Duration::from_secs(30)).await;
+    wait_ready(c, b, Duration::from_secs(30)).await;
+}
+
+/// Every scenario on two instances sharing one database: [`crud`] (written through `a`,
+/// read through `b`), [`validation_and_auth`] and [`concurrent_if_match`].
+pub async fn all_scenarios(c: &HttpClient, a: &str, b: &str) {
+    crud(c, a, b).await;
+    validation_and_auth(c, a).await;
+    concurrent_if_match(c, a, b).await;
+}
+
 /// Creates a book through `a` and returns (id, etag).
 pub async fn create(c: &HttpClient, base: &str, body: Value) -> (i64, String) {
     let r = send(c, "POST", &format!("{base}/books"), &[AUTH], Some(&body)).await;
