@@ -27,8 +27,9 @@
 //! - [`clock`]: the one wall clock ([`clock::now_ms`]).
 //! - `daemon/`: the tick loop, the shared state and the HTTP API (`run`, `app`).
 //! - [`simulate`]: the simulator's charts and summary table, and the engine and command re-exported.
-//! - From `fleetcore`: [`policy`], [`aggregate`], [`tick`], [`synthetic`], and the
-//!   snapshot types (through [`provider`]) and the encoder (through [`metrics`]).
+//! - The pure core is the `fleetcore` crate (policy, aggregation, the tick core, the simulator's
+//!   engine), imported by its own name; the snapshot types are re-exported through [`provider`]
+//!   (what `Fleet::describe` returns) and the encoder through [`metrics`].
 
 pub mod aws;
 pub mod aws_lease;
@@ -43,5 +44,3 @@ pub mod metrics;
 pub mod native;
 pub mod provider;
 pub mod simulate;
-
-pub use fleetcore::{aggregate, policy, synthetic, tick};

@@ -19,7 +19,7 @@ use controller::daemon::{StatusResponse, now_ms, run_with_lease};
 use controller::lease::{Claim, LeaseStore};
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
-use controller::synthetic::{report, user_ids};
+use fleetcore::synthetic::{report, user_ids};
 use testkit::fault_proxy::{Fault, FaultProxy};
 
 use daemon_support::{Daemon, config_with_key, leads, post_signed, standing_by, status};

@@ -9,17 +9,17 @@
 use crate::moto_group;
 
 use aws_smithy_types::DateTime;
-use controller::aggregate::ReportBook;
 use controller::aws::AwsFleet;
 use controller::metrics::cloudwatch::{CloudWatchSink, GROUP_DIMENSION, MAX_ATTEMPTS};
 use controller::metrics::{Datum, MetricsSink, SinkError, Unit};
-use controller::policy::{
+use controller::provider::{Fleet, GroupSnapshot};
+use fleetcore::aggregate::ReportBook;
+use fleetcore::policy::{
     AdjustmentType, Alarm, Comparison, MetricName, Policies, RawPolicies, RawStepPolicy, Statistic,
     StepAdjustment,
 };
-use controller::provider::{Fleet, GroupSnapshot};
-use controller::synthetic::{report, user_ids};
-use controller::tick::{Reconciler, ReconcilerSettings};
+use fleetcore::synthetic::{report, user_ids};
+use fleetcore::tick::{Reconciler, ReconcilerSettings};
 use testkit::Moto;
 
 const GROUP: &str = "web";
@@ -56,7 +56,7 @@ fn alarm(threshold: f64, comparison: Comparison) -> Alarm {
 /// +1 from 50 users per instance, +2 from 70; −1 at or below 10. No warmup.
 fn policies() -> Policies {
     Policies::new(RawPolicies {
-        mode: controller::policy::PolicyMode::Controller,
+        mode: fleetcore::policy::PolicyMode::Controller,
         scale_out: RawStepPolicy {
             name: "out".into(),
             alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold),

@@ -11,8 +11,8 @@ use controller::daemon::{Shared, StatusResponse, app, tick_once};
 use controller::metrics::MemorySink;
 use controller::provider::Fleet;
 use controller::provider::memory::MemoryFleet;
-use controller::synthetic::{report, user_ids};
-use controller::tick::Reconciler;
+use fleetcore::synthetic::{report, user_ids};
+use fleetcore::tick::Reconciler;
 use http_body_util::BodyExt;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -408,7 +408,7 @@ async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
     let mut config = Config::local_default();
     config.policies = config
         .policies
-        .with_mode(controller::policy::PolicyMode::Native);
+        .with_mode(fleetcore::policy::PolicyMode::Native);
     let sink = MemorySink::new();
     tick(&config, &fleet, &sink, &state).await;
 

@@ -11,7 +11,7 @@ use controller::daemon::{Shared, tick_once};
 use controller::metrics::{Datum, MemorySink, MetricsSink, SinkError};
 use controller::provider::memory::MemoryFleet;
 use controller::provider::{Fleet, GroupSnapshot, ProviderError};
-use controller::tick::Reconciler;
+use fleetcore::tick::Reconciler;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 

@@ -15,7 +15,7 @@ use controller::metrics::cloudwatch::CloudWatchSink;
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;
 use controller::provider::memory::MemoryFleet;
-use controller::synthetic::{report, user_ids};
+use fleetcore::synthetic::{report, user_ids};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 

@@ -14,7 +14,7 @@ use controller::config::{Config, Overrides};
 use controller::daemon::{now_ms, run};
 use controller::metrics::MemorySink;
 use controller::provider::memory::MemoryFleet;
-use controller::synthetic::{report, user_ids};
+use fleetcore::synthetic::{report, user_ids};
 use testkit::browser::Browser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

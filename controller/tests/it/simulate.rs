@@ -1,11 +1,11 @@
 //! `controller simulate`: traces, the simulated group, summaries, determinism, outputs.
 
 use controller::config::{Config, Overrides};
-use controller::policy::Action;
 use controller::simulate::{
     self, BuiltinParams, ModelParams, SimParams, SimulateArgs, Trace, TraceError, oscillations,
     simulate, to_text,
 };
+use fleetcore::policy::Action;
 
 fn config(toml_extra: &str) -> Config {
     let text = format!("tick = \"5s\"\n[group]\nmin_size = 1\nmax_size = 20\n{toml_extra}");

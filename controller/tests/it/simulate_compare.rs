@@ -118,7 +118,7 @@ fn with_lookahead() -> Config {
     c.policies = c
         .policies
         .changed(|p| {
-            p.lookahead = Some(controller::policy::Lookahead {
+            p.lookahead = Some(fleetcore::policy::Lookahead {
                 window_secs: 60.0,
                 horizon_secs: Some(40.0),
                 max_growth: 2.0,

@@ -15,7 +15,7 @@ use controller::daemon::{Shared, now_ms, tick_once};
 use controller::metrics::NoopSink;
 use controller::provider::{Fleet, GroupSnapshot, ProviderError};
 use controller::simulate::{ModelParams, SimFleet, SimParams, Simulator};
-use controller::tick::Reconciler;
+use fleetcore::tick::Reconciler;
 use tokio_util::sync::CancellationToken;
 
 /// The simulator's group model behind the `Fleet` trait, on a clock the test sets.
