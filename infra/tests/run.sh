@@ -1014,6 +1014,20 @@ jenkinsfile() { # every stage runs a script of this repository, and credentials 
 }
 t "Jenkinsfile: every stage runs an existing script; credentials by binding only" jenkinsfile
 
+pure_core_has_no_io() { # fleetcore (the pure core) depends on no runtime, HTTP or AWS crate, and testkit is no normal dependency
+  local tree bad
+  tree="$(cargo tree -p fleetcore -e normal --prefix none --offline 2>&1)" || { echo "$tree"; return 1; }
+  bad="$(echo "$tree" | grep -E '^(tokio|hyper|reqwest|axum|tower|mio|socket2|aws-[a-z-]+|chart|resvg|sqlx) ' | sort -u)"
+  [ -z "$bad" ] || { echo "fleetcore depends on: $bad"; return 1; }
+  echo "$tree" | grep -q '^proto ' || { echo "cargo tree output unexpected: $tree"; return 1; }
+  for c in controller service loadgen dashboard; do
+    if cargo tree -p "$c" -e normal --prefix none --offline 2>/dev/null | grep -q '^testkit '; then
+      echo "$c depends on testkit outside its tests"; return 1
+    fi
+  done
+}
+t "fleetcore, the pure core, depends on no runtime, HTTP or AWS crate; testkit is a dev-dependency only" pure_core_has_no_io
+
 readme_test_command_is_ci() { # the README's test command is what .ci/run runs, and it installs what is missing first
   local readme ci
   readme="$(awk '/^```sh/{f=1;next} f&&/^```/{exit} f' README.md | sed -n 2p | sed -E 's/ *#.*//')"
