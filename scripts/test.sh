@@ -7,29 +7,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step says when it starts, in seconds since the suite started (where CI's time goes).
+started=$SECONDS
+step() { echo "== $* (at $((SECONDS - started)) s)"; }
+trap 'echo "== suite ended after $((SECONDS - started)) s"' EXIT
+
 if [ "${HF_SKIP_INSTALL:-0}" != 1 ]; then
-  echo "== install what the tests need (.ci/install.sh; HF_SKIP_INSTALL=1 skips)"
+  step "install what the tests need (.ci/install.sh; HF_SKIP_INSTALL=1 skips)"
   bash .ci/install.sh
 fi
 # The Python test tools (moto_server, locust) live in .ci/install.sh's virtualenv.
 export PATH="${HF_VENV:-/opt/hellofleet-venv}/bin:$PATH"
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy"
+step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo doc (a codemap link to a moved or private item is an error)"
+step "cargo doc (a codemap link to a moved or private item is an error)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
-echo "== doc tests"
+step "doc tests"
 cargo test --workspace --locked --doc
 
-echo "== cargo nextest"
+step "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast
 
 if [ -f .ci/infra-checks.sh ]; then
-  echo "== infra checks"
+  step "infra checks"
   bash .ci/infra-checks.sh
 fi
