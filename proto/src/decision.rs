@@ -76,6 +76,9 @@ pub enum Reason {
     ZeroAdjustment,
     /// The step's target is not beyond the desired capacity already requested.
     AlreadyAtTarget,
+    /// The alarm is in ALARM (M of N datapoints) but its newest datapoint is not on the
+    /// breaching side, so no step covers it (every breaching value has one).
+    NoStep,
     /// This tick's figures are stale.
     StaleData,
     /// Scale-in held while users of draining instances move to the others (their figures
@@ -100,7 +103,7 @@ pub enum Reason {
 }
 
 /// Every named reason, for tables and parsing.
-const NAMED: [Reason; 18] = [
+const NAMED: [Reason; 19] = [
     Reason::Scaled,
     Reason::OutOfBounds,
     Reason::WithinBand,
@@ -110,6 +113,7 @@ const NAMED: [Reason; 18] = [
     Reason::AtMin,
     Reason::ZeroAdjustment,
     Reason::AlreadyAtTarget,
+    Reason::NoStep,
     Reason::StaleData,
     Reason::Settling,
     Reason::NoData,
@@ -136,6 +140,7 @@ impl Reason {
             Reason::AtMin => "at_min",
             Reason::ZeroAdjustment => "zero_adjustment",
             Reason::AlreadyAtTarget => "already_at_target",
+            Reason::NoStep => "no_step",
             Reason::StaleData => "stale_data",
             Reason::Settling => "settling",
             Reason::NoData => "no_data",

@@ -26,6 +26,7 @@ fn every_variant_is_the_string_it_was_on_the_wire() {
         (Reason::AtMin, "at_min"),
         (Reason::ZeroAdjustment, "zero_adjustment"),
         (Reason::AlreadyAtTarget, "already_at_target"),
+        (Reason::NoStep, "no_step"),
         (Reason::StaleData, "stale_data"),
         (Reason::Settling, "settling"),
         (Reason::NoData, "no_data"),
@@ -65,15 +66,6 @@ fn an_unknown_reason_is_kept_verbatim_and_a_non_code_is_an_error() {
     let newer = Reason::parse("predicted_peak").unwrap();
     assert!(matches!(newer, Reason::Other(_)), "{newer:?}");
     check(newer, "predicted_peak");
-    // A reason an older controller wrote and this version no longer names (policies are
-    // valid by construction now, so a breach always finds a step) reads back verbatim too.
-    let retired = Reason::parse("no_step").unwrap();
-    assert!(matches!(retired, Reason::Other(_)), "{retired:?}");
-    check(retired, "no_step");
-    let record = r#"{"at_ms":1,"tick":2,"action":"none","policy":"out","metric":"ConcurrentUsers","metric_value":null,"threshold":null,"step":null,"capacity_before":1,"capacity_after":1,"reason":"no_step","explanation":"x","applied":null,"source":"controller"}"#;
-    let d: DecisionRecord = serde_json::from_str(record).unwrap();
-    assert_eq!(d.reason, "no_step");
-    assert_eq!(serde_json::to_string(&d).unwrap(), record);
     let longest = "x".repeat(ReasonCode::MAX_LEN);
     check(Reason::parse(&longest).unwrap(), &longest);
 

@@ -183,9 +183,14 @@ pub fn evaluate(policies: &Policies, fleet: &FleetState, alarms: &Alarms, now_ms
     }
 }
 
-/// The matched step (validated policies always have one for a breach) and the breach in
-/// words.
-fn matched<'p>(p: &'p StepPolicy, e: &AlarmEval) -> (&'p StepAdjustment, String) {
+/// The matched step and the breach in words, or the `no_step` decision: the alarm is in
+/// ALARM on M of N datapoints, but its newest datapoint is not on the breaching side (every
+/// breaching value has a step: the policies are valid by construction).
+fn matched<'p>(
+    p: &'p StepPolicy,
+    e: &AlarmEval,
+    base: &Decision,
+) -> Result<(&'p StepAdjustment, String), Box<Decision>> {
     let value = e.value.unwrap_or(f64::NAN);
     let breach = format!(
         "{} {} {} {} ({} of {} datapoints)",
@@ -196,7 +201,15 @@ fn matched<'p>(p: &'p StepPolicy, e: &AlarmEval) -> (&'p StepAdjustment, String)
         e.breaching,
         e.of
     );
-    (p.step_for(value), breach)
+    match p.step_for(value) {
+        Some(step) => Ok((step, breach)),
+        None => Err(Box::new(Decision {
+            reason: Reason::NoStep,
+            policy: Some(p.name().to_string()),
+            explanation: format!("{breach} but no step of `{}` covers the value", p.name()),
+            ..base.clone()
+        })),
+    }
 }
 
 /// The matched step applied to the non-warming capacity: the target, the explanation's
@@ -239,7 +252,10 @@ fn scale_out(
     max: u32,
     base: Decision,
 ) -> Decision {
-    let (step, breach) = matched(p, e);
+    let (step, breach) = match matched(p, e, &base) {
+        Ok(m) => m,
+        Err(d) => return *d,
+    };
     let before = fleet.desired;
     let (target, from, d) = match stepped(p, step, fleet, &breach, base) {
         Ok(s) => s,
@@ -291,7 +307,10 @@ fn scale_in(
     min: u32,
     base: Decision,
 ) -> Decision {
-    let (step, breach) = matched(p, e);
+    let (step, breach) = match matched(p, e, &base) {
+        Ok(m) => m,
+        Err(d) => return *d,
+    };
     let before = fleet.desired;
     let label = step.label(p.adjustment_type());
     if fleet.warming > 0 {

@@ -143,7 +143,9 @@ pub fn apply(policy: &StepPolicy, p: &Projection, max: u32, d: Decision) -> Deci
     if !a.comparison.breaches(per, a.threshold) {
         return d;
     }
-    let step = policy.step_for(per);
+    let Some(step) = policy.step_for(per) else {
+        return d;
+    };
     let target = apply_adjustment(policy, step, before).clamp(0, i64::from(max)) as u32;
     if target <= before {
         return d;

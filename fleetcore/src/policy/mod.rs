@@ -53,8 +53,9 @@
 //!   ([`RawPolicies`], [`RawStepPolicy`]: what the config file holds); nothing changes them
 //!   afterwards ([`Policies::changed`] validates a changed copy; `with_mode`,
 //!   `with_warmup_ms` and `with_alarm_periods` make the changes validation cannot refuse).
-//!   So a breach always finds exactly one step ([`StepPolicy::step_for`] is total) and
-//!   there is no "no step" decision.
+//!   So every breaching value finds exactly one step ([`StepPolicy::step_for`]). An alarm in
+//!   ALARM on M of N datapoints (M < N) can still have a newest datapoint that does not
+//!   breach: no step covers it, and the decision is `no_step` (nothing is done).
 //!
 //! Files: `raw` (the policies as given), `validate` (`Policies::new`: the checks, naming the
 //! field), `policies` (the validated policies), `types` (the vocabulary), `alarm` (period aggregation,

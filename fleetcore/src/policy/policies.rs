@@ -24,16 +24,11 @@ pub struct StepPolicy {
     steps: Vec<StepAdjustment>,
     min_adjustment_magnitude: Option<u32>,
     estimated_instance_warmup_secs: f64,
-    /// The step at the threshold (the lowest scale-out step, the highest scale-in step):
-    /// what [`StepPolicy::step_for`] gives a value that does not breach.
-    #[serde(skip)]
-    edge: StepAdjustment,
 }
 
 impl StepPolicy {
-    /// Only for [`super::validate`], once `raw` has passed its checks; `edge` is the step
-    /// that starts (scale-out) or ends (scale-in) at the threshold.
-    pub(super) fn from_checked(raw: RawStepPolicy, edge: StepAdjustment) -> StepPolicy {
+    /// Only for [`super::validate`], once `raw` has passed its checks.
+    pub(super) fn from_checked(raw: RawStepPolicy) -> StepPolicy {
         StepPolicy {
             name: raw.name,
             alarm: raw.alarm,
@@ -41,7 +36,6 @@ impl StepPolicy {
             steps: raw.steps,
             min_adjustment_magnitude: raw.min_adjustment_magnitude,
             estimated_instance_warmup_secs: raw.estimated_instance_warmup_secs,
-            edge,
         }
     }
 
@@ -72,15 +66,16 @@ impl StepPolicy {
         self.estimated_instance_warmup_secs
     }
 
-    /// The step for `value`. Total: a value that breaches the alarm falls in exactly one
-    /// step (validation refuses gaps and overlaps, the steps reach the threshold, and the
-    /// open-ended step takes ±∞); any other value (or NaN) gets the step at the threshold.
-    pub fn step_for(&self, value: f64) -> &StepAdjustment {
+    /// The step for `value`. Every value that breaches the alarm falls in exactly one step
+    /// (validation refuses gaps and overlaps, the steps reach the threshold, and the
+    /// open-ended step takes ±∞). A value on the other side of the threshold (or NaN) has
+    /// none, and that case is real: an alarm in ALARM on M of N datapoints (M < N) can have
+    /// a newest datapoint that does not breach; the engine then decides `no_step`.
+    pub fn step_for(&self, value: f64) -> Option<&StepAdjustment> {
         let above = self.alarm.comparison.is_greater();
         self.steps
             .iter()
             .find(|s| s.matches(value, self.alarm.threshold, above))
-            .unwrap_or(&self.edge)
     }
 
     /// The raw form back (to build a changed policy with [`Policies::new`]).

@@ -384,6 +384,12 @@ fn m_of_n_datapoints() {
         case(vec![v(65.0), sample(None), v(61.0)]),
         (ScaleOut, Reason::Scaled, 11),
     );
+    // Still in ALARM (2 of the last 3), but the newest datapoint is below the threshold: no
+    // step covers it, so nothing is done (`no_step`), never a scale-out from a low value.
+    check(
+        case(vec![v(65.0), v(61.0), v(45.0)]),
+        (Action::None, Reason::NoStep, 10),
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! for step scaling policies, plus the few this engine adds, becomes the validated
 //! [`Policies`]. Every error names the field path (`policies.scale_out.steps[1].lower_bound`).
 //!
-//! What the engine relies on (`StepPolicy::step_for` is total because of it): each policy
+//! What the engine relies on (every breaching value has its step in `StepPolicy::step_for` because of it): each policy
 //! has at least one step; bounds are finite (an absent one is ±∞) with `lower < upper`; the
 //! steps, sorted, meet without gaps or overlaps; scale-out steps start at the threshold
 //! (`lower_bound = 0`) and reach +∞, scale-in steps reach −∞ and end at it; thresholds are
@@ -10,7 +10,7 @@
 
 use super::policies::{Policies, StepPolicy};
 use super::raw::{RawPolicies, RawStepPolicy};
-use super::types::{AdjustmentType, Alarm, StepAdjustment};
+use super::types::{AdjustmentType, Alarm};
 
 /// A policy field that is not acceptable, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -121,8 +121,8 @@ fn step_policy(p: RawStepPolicy, path: &str, scale_out: bool) -> Result<StepPoli
             ));
         }
     }
-    let edge = validate_steps(&p, path, scale_out)?;
-    Ok(StepPolicy::from_checked(p, edge))
+    validate_steps(&p, path, scale_out)?;
+    Ok(StepPolicy::from_checked(p))
 }
 
 fn validate_alarm(a: &Alarm, path: &str, scale_out: bool) -> Result<(), PolicyError> {
@@ -168,12 +168,9 @@ fn validate_alarm(a: &Alarm, path: &str, scale_out: bool) -> Result<(), PolicyEr
     Ok(())
 }
 
-/// The checks of the steps; `Ok` holds the step at the threshold (see `StepPolicy::step_for`).
-fn validate_steps(
-    p: &RawStepPolicy,
-    path: &str,
-    scale_out: bool,
-) -> Result<StepAdjustment, PolicyError> {
+/// The checks of the steps (what makes `StepPolicy::step_for` find one step for every
+/// breaching value).
+fn validate_steps(p: &RawStepPolicy, path: &str, scale_out: bool) -> Result<(), PolicyError> {
     if p.steps.is_empty() {
         return Err(err(format!("{path}.steps"), "needs at least one step"));
     }
@@ -306,5 +303,5 @@ fn validate_steps(
             ));
         }
     }
-    Ok(if scale_out { *first } else { *last })
+    Ok(())
 }
