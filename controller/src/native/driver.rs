@@ -101,7 +101,6 @@ mod tests {
 
     use super::*;
     use crate::native::{AwsEvent, Present, PresentAlarm, PresentPolicy};
-    use fleetcore::policy::PolicyMode;
 
     /// An in-memory store: applies plans to its `present`, serves fixed events.
     #[derive(Debug, Default)]
@@ -161,13 +160,7 @@ mod tests {
     }
 
     fn native() -> Policies {
-        Policies::local_default()
-            .changed(|p| {
-                p.mode = PolicyMode::Native;
-                p.scale_out.alarm.period_secs = 10.0;
-                p.scale_in.alarm.period_secs = 10.0;
-            })
-            .expect("valid")
+        super::super::default_native_policies()
     }
 
     #[tokio::test]

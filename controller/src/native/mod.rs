@@ -85,6 +85,19 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug {
     async fn events(&self, alarms: &[String], since_ms: u64) -> Result<Vec<AwsEvent>, NativeError>;
 }
 
+/// The default policies in native mode with 10 s periods (what AWS allows), for the tests
+/// that need valid native policies but no particular steps.
+#[cfg(test)]
+pub(crate) fn default_native_policies() -> fleetcore::policy::Policies {
+    fleetcore::policy::Policies::local_default()
+        .changed(|p| {
+            p.mode = fleetcore::policy::PolicyMode::Native;
+            p.scale_out.alarm.period_secs = 10.0;
+            p.scale_in.alarm.period_secs = 10.0;
+        })
+        .expect("the defaults with 10 s periods are valid")
+}
+
 /// The policies the native tests map, pinned here rather than taken from the defaults
 /// (which are tuned by the simulator's scores and change): 10 s periods, scale-out +20 %
 /// / +50 % / +100 % at 0 / 15 / 40 above the threshold, scale-in −1 after 3 of 3 periods at

@@ -106,16 +106,10 @@ fn check(group: &str, p: &StepPolicy, path: &str) -> Result<(), PolicyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleetcore::policy::{PolicyMode, RawPolicies, StepAdjustment};
+    use fleetcore::policy::{RawPolicies, StepAdjustment};
 
     fn native() -> Policies {
-        Policies::local_default()
-            .changed(|p| {
-                p.mode = PolicyMode::Native;
-                p.scale_out.alarm.period_secs = 10.0;
-                p.scale_in.alarm.period_secs = 10.0;
-            })
-            .expect("valid")
+        super::super::default_native_policies()
     }
 
     /// `edit` applied to valid native policies → the field named (by the core's
