@@ -22,7 +22,7 @@ pub struct GroupConfig {
 pub struct CoreConfig {
     pub group: GroupConfig,
     pub tick: Duration,
-    /// Validated (`Policies::validate` passed).
+    /// Valid by construction (`Policies::new`).
     pub policies: Policies,
     /// Reports received longer ago are stale (`reports.stale_after`).
     pub stale_after: Duration,
