@@ -92,7 +92,7 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    /// `policies` must have passed `Policies::validate` (the config does it).
+    /// `policies` are valid by construction (`Policies::new`; the config builds them).
     pub fn new(policies: Policies, settings: ReconcilerSettings) -> Self {
         Self {
             alarms: Alarms::new(&policies),
