@@ -14,8 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use controller::clock::now_ms;
 use controller::config::Config;
-use controller::daemon::{StatusResponse, now_ms, run};
+use controller::daemon::{StatusResponse, run};
 use controller::metrics::NoopSink;
 use controller::provider::memory::MemoryFleet;
 use fleetcore::synthetic::{report, user_ids};

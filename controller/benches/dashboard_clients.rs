@@ -14,8 +14,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use controller::clock::now_ms;
 use controller::config::{Config, Overrides};
-use controller::daemon::{Shared, app, now_ms, tick_once};
+use controller::daemon::{Shared, app, tick_once};
 use controller::metrics::MemorySink;
 use controller::provider::Fleet;
 use controller::provider::memory::MemoryFleet;

@@ -54,6 +54,7 @@ pub use replay::ReplayGuard;
 pub use serve::{ConnLimits, REFUSED_CONNECTIONS, serve};
 pub use state::{ErrorStats, ReportStats, Shared, StatusResponse};
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::lease::LeaseStore;
 use crate::metrics::MetricsSink;
@@ -109,9 +110,6 @@ pub async fn bounded<T>(
 fn start_up_budget(config: &Config) -> Duration {
     config.provider.aws().operation_timeout * 3 + Duration::from_secs(1)
 }
-
-/// Wall-clock time, Unix milliseconds (the only clock the daemon reads: [`crate::clock`]).
-pub use crate::clock::now_ms;
 
 /// Runs the controller until `shutdown` is cancelled. Fails early (before serving) if the
 /// provider cannot describe the group or refuses the configured initial desired capacity,

@@ -13,7 +13,8 @@ use crate::aws_faults_support;
 use std::time::{Duration, Instant};
 
 use aws_faults_support::{Controller, Timing, create_group, desired_capacity};
-use controller::daemon::{StatusResponse, now_ms};
+use controller::clock::now_ms;
+use controller::daemon::StatusResponse;
 use nix::sys::signal::Signal;
 use proto::DecisionRecord;
 use testkit::Moto;

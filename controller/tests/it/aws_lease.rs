@@ -15,7 +15,8 @@ use aws_sdk_dynamodb::types::{
 };
 use controller::aws::AwsFleet;
 use controller::aws_lease::DynamoLease;
-use controller::daemon::{StatusResponse, now_ms, run_with_lease};
+use controller::clock::now_ms;
+use controller::daemon::{StatusResponse, run_with_lease};
 use controller::lease::{Claim, LeaseStore};
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;

@@ -113,7 +113,7 @@ async fn load_over_the_threshold_moves_the_group_by_the_step_and_never_past_max(
     let mut rec = reconciler(4);
     let mut book = ReportBook::new();
     // Simulated time in the future, so instances the provider first sees count as warmed up.
-    let mut now = controller::daemon::now_ms() + 60_000;
+    let mut now = controller::clock::now_ms() + 60_000;
 
     let snap = fleet.describe().await.unwrap();
     assert_eq!(
@@ -223,7 +223,7 @@ async fn after_a_tick_get_metric_data_returns_the_published_values() {
     let sdk = sdk(&moto).await;
     let fleet = controller::provider::memory::MemoryFleet::new(GROUP, 1, 5, 3);
     let snap = fleet.snapshot();
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     let mut book = ReportBook::new();
     reports(&snap, 40, now, &mut book);
     let out = reconciler(5).step(&snap, &mut book, now);
@@ -255,7 +255,7 @@ async fn after_a_tick_get_metric_data_returns_the_published_values() {
 async fn large_publishes_go_in_batches_of_at_most_1000() {
     let moto = Moto::start();
     let sdk = sdk(&moto).await;
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     let data: Vec<Datum> = (0..2_100)
         .map(|i| Datum {
             name: "ConcurrentUsers",

@@ -81,7 +81,7 @@ impl TempFile {
         let dir = std::env::temp_dir().join(format!(
             "hf-native-{}-{}",
             std::process::id(),
-            controller::daemon::now_ms()
+            controller::clock::now_ms()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let f = TempFile(dir.join("controller.toml"));

@@ -89,7 +89,7 @@ async fn post_report(state: &Arc<Shared>, body: impl Into<String>) -> StatusCode
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
     let body = body.into();
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     let t = now.max(LAST.fetch_max(now, Ordering::Relaxed) + 1);
     LAST.fetch_max(t, Ordering::Relaxed);
     let sig = proto::sign::sign(&test_key(), t, body.as_bytes());
@@ -195,7 +195,7 @@ async fn reports_are_accepted_or_refused_and_counted() {
 #[tokio::test]
 async fn a_tick_fills_status_decisions_and_metrics() {
     let (state, fleet) = setup_in_service();
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     report_70_each(&state, now).await;
     let sink = MemorySink::new();
     tick(&Config::local_default(), &fleet, &sink, &state).await;
@@ -272,7 +272,7 @@ async fn decision_history_is_bounded() {
 #[tokio::test]
 async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing() {
     let (state, fleet) = setup_in_service();
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     let real_users = user_ids(0, 10);
     let real = report("i-mem-1", 1, now, real_users.iter().map(String::as_str), 10);
     assert_eq!(post_report(&state, json(&real)).await, StatusCode::ACCEPTED);
@@ -354,7 +354,7 @@ async fn forged_unsigned_stale_and_replayed_reports_are_refused_and_move_nothing
 #[tokio::test]
 async fn a_far_ahead_seq_from_an_old_process_does_not_silence_the_real_instance() {
     let (state, _fleet) = setup();
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     let live = |seq: u64| {
         let mut r = report("i-mem-1", seq, now + seq, [], seq);
         r.started_at_ms = now - 60_000;
@@ -387,7 +387,7 @@ async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
     let state = shared(&config);
     let fleet = MemoryFleet::new("g", 1, 10, 1);
     state.set_known(&fleet.snapshot());
-    let r = report("i-mem-1", 1, controller::daemon::now_ms(), [], 0);
+    let r = report("i-mem-1", 1, controller::clock::now_ms(), [], 0);
     assert_eq!(
         post_with(&state, json(&r), None).await,
         StatusCode::ACCEPTED
@@ -403,7 +403,7 @@ async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
 #[tokio::test]
 async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
     let (state, fleet) = setup_in_service();
-    let now = controller::daemon::now_ms();
+    let now = controller::clock::now_ms();
     report_70_each(&state, now).await;
     let mut config = Config::local_default();
     config.policies = config

@@ -93,7 +93,7 @@ async fn a_hung_describe_is_a_provider_error_at_the_current_tick_within_the_budg
             "{}",
             last.explanation
         );
-        let h = state.health(controller::daemon::now_ms());
+        let h = state.health(controller::clock::now_ms());
         assert_eq!(h.failing_ticks, tick);
         assert_eq!(h.last_error.as_ref().unwrap().tick, tick);
     }
@@ -103,7 +103,7 @@ async fn a_hung_describe_is_a_provider_error_at_the_current_tick_within_the_budg
     assert_eq!(d.last().unwrap().tick, 4);
     assert_ne!(d.last().unwrap().reason, "provider_error");
     assert_eq!(state.status().tick, 4, "tick numbers stay one sequence");
-    let h = state.health(controller::daemon::now_ms());
+    let h = state.health(controller::clock::now_ms());
     assert_eq!(h.failing_ticks, 0, "recovered");
     assert_eq!(
         h.last_error.unwrap().operation,

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controller::aws::AwsFleet;
+use controller::clock::now_ms;
 use controller::config::Config;
-use controller::daemon::{DaemonError, StatusResponse, now_ms, run};
+use controller::daemon::{DaemonError, StatusResponse, run};
 use controller::metrics::cloudwatch::CloudWatchSink;
 use controller::metrics::{MemorySink, MetricsSink};
 use controller::provider::Fleet;

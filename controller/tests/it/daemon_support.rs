@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use controller::clock::now_ms;
 use controller::config::{Config, Overrides};
-use controller::daemon::{DaemonError, StatusResponse, now_ms};
+use controller::daemon::{DaemonError, StatusResponse};
 use proto::sign::ReportKey;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

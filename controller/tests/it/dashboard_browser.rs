@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use controller::clock::now_ms;
 use controller::config::{Config, Overrides};
-use controller::daemon::{now_ms, run};
+use controller::daemon::run;
 use controller::metrics::MemorySink;
 use controller::provider::memory::MemoryFleet;
 use fleetcore::synthetic::{report, user_ids};

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use controller::clock::now_ms;
 use controller::config::{Config, Overrides};
-use controller::daemon::{Shared, now_ms, tick_once};
+use controller::daemon::{Shared, tick_once};
 use controller::metrics::NoopSink;
 use controller::provider::{Fleet, GroupSnapshot, ProviderError};
 use controller::simulate::{ModelParams, SimFleet, SimParams, Simulator};
