@@ -86,4 +86,7 @@ pub use types::{
     AdjustmentType, Alarm, Comparison, FleetState, MetricName, PolicyMode, Statistic,
     StepAdjustment,
 };
+/// Test fixtures shared by the engine's and the simulator's tests.
+#[cfg(test)]
+pub(crate) use types::{aws_example_scale_out, step};
 pub use validate::PolicyError;

@@ -1,6 +1,6 @@
 //! Table and property tests of the policy engine.
 
-use super::types::step;
+use super::types::{aws_example_scale_out, step};
 use super::*;
 
 const TICK: u64 = 5_000;
@@ -19,18 +19,7 @@ fn aws_example() -> Policies {
     };
     Policies::new(RawPolicies {
         mode: PolicyMode::Controller,
-        scale_out: RawStepPolicy {
-            name: "out".into(),
-            alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold),
-            adjustment_type: AdjustmentType::PercentChangeInCapacity,
-            steps: vec![
-                step(Some(0.0), Some(10.0), 0),
-                step(Some(10.0), Some(20.0), 10),
-                step(Some(20.0), None, 30),
-            ],
-            min_adjustment_magnitude: None,
-            estimated_instance_warmup_secs: 60.0,
-        },
+        scale_out: aws_example_scale_out(Statistic::Average),
         scale_in: RawStepPolicy {
             name: "in".into(),
             alarm: alarm(40.0, Comparison::LessThanOrEqualToThreshold),

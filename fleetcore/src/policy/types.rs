@@ -226,6 +226,33 @@ pub(crate) fn step(lower: Option<f64>, upper: Option<f64>, adj: i32) -> StepAdju
     }
 }
 
+/// The scale-out policy of AWS's documented step-scaling example ("Step and simple scaling
+/// policies"), for the engine's and the simulator's tests: threshold 50 (≥, one 5 s period),
+/// [0, 10) → 0, [10, 20) → +10 %, [20, ∞) → +30 %.
+#[cfg(test)]
+pub(crate) fn aws_example_scale_out(statistic: Statistic) -> super::RawStepPolicy {
+    super::RawStepPolicy {
+        name: "out".into(),
+        alarm: Alarm {
+            metric: MetricName::ConcurrentUsersPerInstance,
+            statistic,
+            threshold: 50.0,
+            comparison: Comparison::GreaterThanOrEqualToThreshold,
+            period_secs: 5.0,
+            evaluation_periods: 1,
+            datapoints_to_alarm: None,
+        },
+        adjustment_type: AdjustmentType::PercentChangeInCapacity,
+        steps: vec![
+            step(Some(0.0), Some(10.0), 0),
+            step(Some(10.0), Some(20.0), 10),
+            step(Some(20.0), None, 30),
+        ],
+        min_adjustment_magnitude: None,
+        estimated_instance_warmup_secs: 60.0,
+    }
+}
+
 /// The group as the engine needs it. `in_service` counts instances that are in service,
 /// ready and past their warmup ("current capacity" in AWS's words); `warming` counts those
 /// launched for the group but not yet there (pending, booting, or inside the warmup).

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::policy::{
-    Action, AdjustmentType, Alarm, Comparison, FleetState, MetricName, MetricSample, RawStepPolicy,
+    Action, AdjustmentType, Alarm, Comparison, FleetState, MetricName, MetricSample, Policies,
+    aws_example_scale_out, step,
 };
-use crate::policy::{Policies, StepAdjustment};
 
 fn fleet(desired: u32, in_service: u32, warming: u32) -> FleetState {
     FleetState {
@@ -29,14 +29,6 @@ fn view(t_s: u64, v: Option<f64>, f: FleetState) -> View {
     }
 }
 
-fn step(lower: Option<f64>, upper: Option<f64>, adj: i32) -> StepAdjustment {
-    StepAdjustment {
-        lower_bound: lower,
-        upper_bound: upper,
-        scaling_adjustment: adj,
-    }
-}
-
 /// AWS's step-scaling example ("Step and simple scaling policies"): threshold 50,
 /// [0, 10) → 0, [10, 20) → +10 %, [20, ∞) → +30 %; here with 5 s config periods.
 fn aws_example(statistic: Statistic) -> Policies {
@@ -51,18 +43,7 @@ fn aws_example(statistic: Statistic) -> Policies {
     };
     Policies::local_default()
         .changed(|p| {
-            p.scale_out = RawStepPolicy {
-                name: "out".into(),
-                alarm: alarm(50.0, Comparison::GreaterThanOrEqualToThreshold, 1),
-                adjustment_type: AdjustmentType::PercentChangeInCapacity,
-                steps: vec![
-                    step(Some(0.0), Some(10.0), 0),
-                    step(Some(10.0), Some(20.0), 10),
-                    step(Some(20.0), None, 30),
-                ],
-                min_adjustment_magnitude: None,
-                estimated_instance_warmup_secs: 60.0,
-            };
+            p.scale_out = aws_example_scale_out(statistic);
             p.scale_in.alarm = alarm(20.0, Comparison::LessThanOrEqualToThreshold, 3);
         })
         .expect("the AWS example is valid")
