@@ -76,14 +76,7 @@ pub async fn serve(args: Args) -> Result<(), ServiceError> {
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
-        .map_err(|source| ServiceError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-    match listener.local_addr() {
-        Ok(local) => tracing::info!("listening on {local}"),
-        Err(_) => tracing::info!("listening on {addr}"),
-    }
+        .map_err(|source| ServiceError::Bind { addr, source })?;
     let result = run(config, listener, shutdown.clone()).await;
     signals.abort();
     result
@@ -173,6 +166,12 @@ pub async fn run_with_sink(
         ));
     }
 
+    // Only now, with every file read and every part built: a process that says
+    // it listens does not exit on a bad token or key file a moment later.
+    match listener.local_addr() {
+        Ok(local) => tracing::info!("listening on {local}"),
+        Err(e) => tracing::info!("listening (address unknown: {e})"),
+    }
     server::serve(listener, app(state.clone()), &state, &config, shutdown).await;
 
     background.cancel();

@@ -29,6 +29,23 @@ async fn two_instances(scratch: &Scratch) -> (Process, Process) {
     (a, b)
 }
 
+/// A books token file too short (or being rewritten, hence empty) stops the
+/// process before it says it listens: `listening on` means serving.
+#[test]
+fn a_short_token_file_is_refused_before_listening() {
+    let scratch = Scratch::new("books-short-token");
+    let token = scratch.path("short.token");
+    std::fs::write(&token, b"").unwrap();
+    let db = format!("sqlite://{}", scratch.path("books.sqlite"));
+    let flags = ["--books-db", &db, "--books-token-file", &token];
+    let (code, stderr) = Process::refused(&flags);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("short.token") && stderr.contains("at least"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn crud_validation_and_races_across_two_instances_on_one_file() {
     let scratch = Scratch::new("books-sqlite");

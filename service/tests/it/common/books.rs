@@ -11,10 +11,13 @@ use super::{HttpClient, Reply, get, send_bytes};
 
 pub const TOKEN: &str = "books-test-token-0123456789";
 
-/// Writes the token file into `dir` and returns its path.
+/// Writes the token file into `dir` and returns its path. Atomically (a
+/// rename): a second instance's call never shows the first a half-written file.
 pub fn token_file(dir: &std::path::Path) -> String {
     let path = dir.join("books.token");
-    std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
+    let part = dir.join(format!("books.token.{}", std::process::id()));
+    std::fs::write(&part, format!("{TOKEN}\n")).unwrap();
+    std::fs::rename(&part, &path).unwrap();
     path.display().to_string()
 }
 

@@ -158,6 +158,33 @@ pub struct Process {
 impl Process {
     /// Starts the binary and waits for its `listening on` line.
     pub fn spawn(flags: &[&str], env: &[(&str, String)]) -> Process {
+        let (process, listening) = Self::launch(flags, env);
+        if listening.recv_timeout(Duration::from_secs(30)).is_err() {
+            panic!("service did not start:\n{}", process.stderr_text());
+        }
+        process
+    }
+
+    /// Starts the binary with flags it must refuse: waits (30 s at most) for it
+    /// to exit, and returns its exit code and whole stderr. Panics if it ever
+    /// said `listening on`.
+    pub fn refused(flags: &[&str]) -> (i32, String) {
+        let (mut process, listening) = Self::launch(flags, &[]);
+        let code = process.wait_exit(Duration::from_secs(30));
+        // The reader thread drops its sender at the end of stderr.
+        match listening.recv_timeout(Duration::from_secs(10)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+            Ok(()) => panic!(
+                "said `listening on`, then exited:\n{}",
+                process.stderr_text()
+            ),
+            Err(e) => panic!("stderr still open after the exit: {e}"),
+        }
+        (code, process.stderr_text())
+    }
+
+    /// Spawns the binary; the receiver gets a message per `listening on` line.
+    fn launch(flags: &[&str], env: &[(&str, String)]) -> (Process, std::sync::mpsc::Receiver<()>) {
         let port = testkit::free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_service"));
         cmd.args([
@@ -195,10 +222,7 @@ impl Process {
             base: format!("http://127.0.0.1:{port}"),
             stderr: lines,
         };
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            panic!("service did not start:\n{}", process.stderr_text());
-        }
-        process
+        (process, rx)
     }
 
     pub fn stderr_text(&self) -> String {
