@@ -406,7 +406,10 @@ pub async fn tick_once(
     let mut record = outcome.record.clone();
     if native {
         as_native(&mut record);
-        outcome.status.group.desired_capacity = d.capacity_before;
+        let group = &mut outcome.status.group;
+        group.desired_capacity = d.capacity_before;
+        // AWS's policies act within the group's own MinSize/MaxSize, not the controller's.
+        (group.min_size, group.max_size) = (snapshot.min_size, snapshot.max_size);
     }
     match applied {
         Ok(None) => tracing::debug!(reason = d.reason.as_str(), "{}", d.explanation),

@@ -246,6 +246,19 @@ where
     }
 }
 
+/// The `group` part of `/api/status`.
+async fn group_status(addr: std::net::SocketAddr) -> proto::GroupStatus {
+    let body = reqwest::get(format!("http://{addr}/api/status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str::<proto::Status>(&body)
+        .unwrap_or_else(|e| panic!("{e}: {body}"))
+        .group
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_string()).collect()
 }
@@ -428,6 +441,10 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         2,
         "SetDesiredCapacity was called in native mode"
     );
+    // The bounds shown are the group's (1..5, what binds AWS's policies), not the
+    // config's 3..5.
+    let group = group_status(daemon.addr).await;
+    assert_eq!((group.min_size, group.max_size), (1, 5), "{group:?}");
 
     // A changed file: the threshold moves, the scale-in policy is renamed.
     file.write(&config_text("native", 60, "shrink"));
@@ -475,6 +492,9 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
         desired(&asg).await == 3
     })
     .await;
+    // The controller's own bounds again: the config's within the group's.
+    let group = group_status(daemon.addr).await;
+    assert_eq!((group.min_size, group.max_size), (3, 5), "{group:?}");
 
     daemon.stop().await;
 }
