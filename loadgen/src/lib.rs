@@ -43,3 +43,7 @@ pub use run::{Outcome, RunError, run};
 
 /// Exit status when the run finished but an SLO objective was not met.
 pub const EXIT_SLO_FAILED: i32 = 3;
+
+/// Exit status when every request of the run failed (a target down, every write refused):
+/// the run measured nothing, with or without an SLO.
+pub const EXIT_ALL_FAILED: i32 = 4;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use loadgen::cli::Cli;
-use loadgen::{Config, EXIT_SLO_FAILED};
+use loadgen::{Config, EXIT_ALL_FAILED, EXIT_SLO_FAILED};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -81,10 +81,16 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     for v in &outcome.verdicts {
         println!("slo: {v}");
     }
-    if outcome.slo_met() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    if !outcome.slo_met() {
         eprintln!("SLO not met");
         Ok(ExitCode::from(EXIT_SLO_FAILED as u8))
+    } else if s.all_failed() {
+        eprintln!(
+            "every one of the {} requests failed: the run measured nothing (is the target up, the token right?)",
+            s.requests
+        );
+        Ok(ExitCode::from(EXIT_ALL_FAILED as u8))
+    } else {
+        Ok(ExitCode::SUCCESS)
     }
 }

@@ -194,6 +194,11 @@ impl Summary {
             .map(|(_, v)| *v)
     }
 
+    /// Requests were sent and not one succeeded.
+    pub fn all_failed(&self) -> bool {
+        self.requests > 0 && self.errors >= self.requests
+    }
+
     pub fn error_rate_pct(&self) -> Option<f64> {
         (self.requests > 0).then(|| 100.0 * self.errors as f64 / self.requests as f64)
     }
@@ -274,6 +279,21 @@ mod tests {
             .map(|o| (o.metric, o.op, o.bound))
             .collect();
         assert_eq!(got, expected, "{input:?}");
+    }
+
+    #[test]
+    fn all_failed_needs_requests_and_no_success() {
+        let summary = |requests, errors| Summary {
+            requests,
+            errors,
+            ..Summary::default()
+        };
+        assert!(summary(5, 5).all_failed());
+        assert!(!summary(5, 4).all_failed());
+        assert!(
+            !summary(0, 0).all_failed(),
+            "no request sent is not a failure of one"
+        );
     }
 
     #[test]
