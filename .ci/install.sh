@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# postgresql: the server the books tests start (testkit::Postgres); curl: an outside client.
-apt_pkgs=(chromium fonts-dejavu-core shellcheck procps psmisc python3-venv postgresql curl)
+# postgresql: the server the books tests start (testkit::Postgres); openssl: its test CA
+# and certificate (testkit::tls); curl: an outside client.
+apt_pkgs=(chromium fonts-dejavu-core shellcheck procps psmisc python3-venv postgresql openssl curl)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

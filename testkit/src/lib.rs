@@ -17,6 +17,7 @@ pub mod fault_proxy;
 pub mod fixtures;
 pub mod http;
 pub mod postgres;
+pub mod tls;
 
 pub use postgres::Postgres;
 

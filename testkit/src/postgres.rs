@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL server for one test: `initdb` in a temporary
 //! directory, `pg_ctl start` on a free loopback port (Unix socket in the same
-//! directory, `fsync` off), stopped (`-m immediate`) and removed on drop.
+//! directory, `fsync` off), stopped (`-m immediate`) and removed on drop. With
+//! [`Postgres::start_tls`], it serves TLS with a certificate of a test CA.
 //!
 //! PostgreSQL refuses to run as root: as root, every command runs as the
 //! `postgres` user (`runuser -u postgres`), which Debian's package creates, and
@@ -19,6 +20,8 @@ pub struct Postgres {
     bin: PathBuf,
     port: u16,
     running: bool,
+    /// Serving TLS with a certificate for `127.0.0.1` signed by `ca.pem` in `dir`.
+    tls: bool,
 }
 
 /// The directory of Debian's `initdb`/`pg_ctl` (`/usr/lib/postgresql/N/bin`,
@@ -56,11 +59,25 @@ fn is_root() -> bool {
 impl Postgres {
     /// initdb + start; waits (`pg_ctl -w`, 60 s) until it accepts connections.
     pub fn start() -> Postgres {
+        Self::start_with(false)
+    }
+
+    /// [`Postgres::start`] serving TLS (`ssl = on`) with a certificate for the IP address
+    /// `127.0.0.1` (no DNS name) signed by a CA of its own, [`Postgres::ca_pem`]
+    /// (made with the `openssl` command).
+    pub fn start_tls() -> Postgres {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Postgres {
         let bin = bin_dir();
         let dir =
             std::env::temp_dir().join(format!("hf-pg-{}-{}", std::process::id(), free_port()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the PostgreSQL scratch dir");
+        if tls {
+            crate::tls::make_ca_and_server_cert(&dir, "ca", "server", "IP:127.0.0.1");
+        }
         if is_root() {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -77,6 +94,7 @@ impl Postgres {
             bin,
             port: free_port(),
             running: false,
+            tls,
         };
         let data = pg.data();
         pg.run(
@@ -131,11 +149,17 @@ impl Postgres {
 
     /// Starts the server (again) on the same port and data.
     pub fn restart(&mut self) {
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
             self.port,
             self.dir.display()
         );
+        if self.tls {
+            let d = self.dir.display();
+            opts += &format!(
+                " -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"
+            );
+        }
         let log = self.dir.join("server.log").display().to_string();
         let data = self.data();
         let started = Instant::now();
@@ -168,6 +192,15 @@ impl Postgres {
     /// `postgres://postgres@127.0.0.1:PORT/postgres` (trust authentication).
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The CA that signed the server's certificate ([`Postgres::start_tls`] only).
+    pub fn ca_pem(&self) -> PathBuf {
+        assert!(
+            self.tls,
+            "ca_pem: this server was not started with start_tls"
+        );
+        self.dir.join("ca.pem")
     }
 }
 
