@@ -11,10 +11,12 @@
 //! database is not ready, `/readyz` is 503 and every `/books` request is
 //! answered 503 with `Retry-After` at once rather than after a timeout; the
 //! log line and the 503 say why (a missing file by its path, a corrupt one).
+//! [`tls`] looks at a PostgreSQL URL's TLS settings before the first connection.
 
 pub mod http;
 pub mod model;
 pub mod store;
+pub mod tls;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -49,6 +51,11 @@ pub enum BooksError {
     },
     #[error("--books-db: {0}")]
     Store(#[from] StoreError),
+    #[error("--books-db sslrootcert {}: {reason}", path.display())]
+    RootCert {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// The token in `path` (trimmed, at least [`MIN_TOKEN`] bytes), as its SHA-256.
@@ -73,6 +80,19 @@ impl Books {
         timeout: Duration,
         token: Option<[u8; 32]>,
     ) -> Result<Books, BooksError> {
+        let env = |name| std::env::var(name).ok();
+        let (mode, root) = (env("PGSSLMODE"), env("PGSSLROOTCERT"));
+        if let Some(tls) = tls::PgTls::of(url, mode.as_deref(), root.as_deref()) {
+            if let Some(path) = &tls.root_cert {
+                tls::check_root_cert(path).map_err(|reason| BooksError::RootCert {
+                    path: path.clone(),
+                    reason,
+                })?;
+            }
+            if let Some(warning) = tls.warning() {
+                tracing::warn!("{warning}");
+            }
+        }
         Ok(Books {
             store: Store::open(url, pool, timeout)?,
             token,
@@ -117,6 +137,28 @@ impl Books {
     }
 }
 
+/// `check`, with a panic inside it (a driver's bug) turned into an error that `/readyz`
+/// and the 503s show, rather than ending the watch with readiness never decided.
+async fn guarded(
+    check: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(check)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(StoreError::Unavailable(format!(
+                "the database check panicked: {}",
+                what.trim()
+            )))
+        })
+}
+
 /// Migrates, then pings every `every`, keeping [`Books::is_ready`]; returns on `stop`
 /// (also while a call is in flight), after closing the pool.
 pub async fn watch(books: Arc<Books>, every: Duration, stop: CancellationToken) {
@@ -139,11 +181,33 @@ pub async fn watch(books: Arc<Books>, every: Duration, stop: CancellationToken) 
         };
         let result = tokio::select! {
             () = stop.cancelled() => break,
-            r = check => r,
+            r = guarded(check) => r,
         };
         books.set(result);
     }
     books.ready.store(false, Relaxed);
     // Bounded: a connection stuck in a dead network must not hold the shutdown.
     let _ = tokio::time::timeout(Duration::from_secs(2), books.store.close()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_check_that_panics_is_an_error_naming_the_panic() {
+        let e = guarded(async { panic!("no provider\n") })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "database unavailable: the database check panicked: no provider"
+        );
+        let n = 3;
+        let e = guarded(async move { panic!("{n} left") })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().ends_with("panicked: 3 left"), "{e}");
+        assert!(guarded(async { Ok(()) }).await.is_ok());
+    }
 }

@@ -1,6 +1,7 @@
 //! service's integration tests, one binary (every extra test binary re-links the workspace).
 
 mod books_postgres;
+mod books_postgres_tls;
 mod books_sqlite;
 mod books_sqlite_file;
 mod clients;
