@@ -21,6 +21,9 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 LABEL org.opencontainers.image.title="hellofleet-service" \
       org.opencontainers.image.source="hellofleet"
 COPY --from=builder /out/service /service
+# RDS's CA bundle: the books database URL says sslmode=verify-full with this file as
+# sslrootcert, so the database's certificate and name are checked, not only encrypted.
+ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/service"]

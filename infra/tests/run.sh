@@ -707,7 +707,11 @@ service_start() {
   [ "$(stat -c %a "$tmp/root/etc/hellofleet/report.key")" = 600 ] &&
   # The log spool's data dir is on the host, so the next container after a crash ships it.
   grep -q '^docker run --rm --name service .*-v [^ ]*/var/lib/hellofleet:[^ ]*/var/lib/hellofleet .*-e DATA_DIR .*stand-in-Image$' "$tmp/calls" &&
-  [ "$(stat -c %a "$tmp/root/var/lib/hellofleet")" = 700 ]
+  [ "$(stat -c %a "$tmp/root/var/lib/hellofleet")" = 700 ] &&
+  # The books URL: the secret's password escaped, the database's certificate checked against
+  # the RDS CA bundle at the very path the service image puts it.
+  grep -qx 'BOOKS_DB=postgres://books:p%40ss%2Fw%3Ard@[^/]*/books?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem' "$tmp/root/etc/hellofleet/books.env" &&
+  grep -qx 'ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem' infra/docker/service.Dockerfile
 }
 t "user data: the service starts from ECR with its region, port, log sink, group, controller and report key" service_start
 
