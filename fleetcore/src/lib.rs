@@ -29,4 +29,4 @@ pub mod snapshot;
 pub mod synthetic;
 pub mod tick;
 
-pub use core_config::{CoreConfig, GroupConfig};
+pub use core_config::{CoreConfig, GroupConfig, GroupError};
