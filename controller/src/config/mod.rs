@@ -4,11 +4,21 @@
 //! `TryFrom` (`Policies`, `GroupConfig`, [`LocalSettings`], [`AwsSettings`], …), every
 //! default is in [`defaults`], and the provider's settings are one enum ([`ProviderConfig`]).
 //!
+//! The parts can only be built valid: [`Config`], [`GroupConfig`] (`fleetcore`'s, built by
+//! `GroupConfig::new`), [`MetricsConfig`], [`ApiConfig`], [`ReportsConfig`],
+//! [`HistoryConfig`], [`LocalSettings`], [`AwsSettings`] and [`LeaseSettings`] have private
+//! fields (visible to this module's own files and tests only), read through accessors
+//! (`config.tick()`, `config.group().max_size()`). Outside this module the only ways to a
+//! `Config` are validation ([`Config::from_toml`], [`Config::load`], [`Config::validate`])
+//! and [`Config::local_default`]; the only changes are the few methods of `change`, each
+//! unable to break a check or checking it again with validation's own error.
+//!
 //! Nothing starts before [`Config::validate`] (or [`Config::load`]) has accepted the
 //! configuration. See `controller/examples/local.toml` and `aws.toml` for every field.
 //! Files: `file` (raw forms), `defaults`, `validate` (the `TryFrom`s of the whole and of the
 //! common sections), `local` (`[local]`), `aws` (`[aws]`, `[lease]`), `overrides` (CLI
-//! flags), `report_key` (`[reports]` signing), `watch` (reload on change).
+//! flags), `report_key` (`[reports]` signing), `change` (changes after validation), `watch`
+//! (reload on change).
 
 mod aws;
 mod change;
