@@ -46,14 +46,9 @@ impl AwsSettings {
 }
 
 impl Default for AwsSettings {
+    /// The defaults of [`defaults`] (`[aws]` absent or empty), validated like a file's.
     fn default() -> Self {
-        Self {
-            region: None,
-            connect_timeout: defaults::AWS_CONNECT_TIMEOUT,
-            attempt_timeout: defaults::AWS_ATTEMPT_TIMEOUT,
-            operation_timeout: defaults::AWS_OPERATION_TIMEOUT,
-            max_attempts: defaults::AWS_MAX_ATTEMPTS,
-        }
+        AwsSettings::try_from(AwsFile::default()).expect("the aws defaults are valid")
     }
 }
 
@@ -72,7 +67,6 @@ impl TryFrom<AwsFile> for AwsSettings {
                 ));
             }
         }
-        let d = AwsSettings::default();
         let bounded = |field: &str, given: &Option<String>, default: Duration| {
             let v = match given {
                 Some(s) => duration(field, s)?,
@@ -86,17 +80,17 @@ impl TryFrom<AwsFile> for AwsSettings {
         let connect_timeout = bounded(
             "aws.connect_timeout",
             &aws.connect_timeout,
-            d.connect_timeout,
+            defaults::AWS_CONNECT_TIMEOUT,
         )?;
         let attempt_timeout = bounded(
             "aws.attempt_timeout",
             &aws.attempt_timeout,
-            d.attempt_timeout,
+            defaults::AWS_ATTEMPT_TIMEOUT,
         )?;
         let operation_timeout = bounded(
             "aws.operation_timeout",
             &aws.operation_timeout,
-            d.operation_timeout,
+            defaults::AWS_OPERATION_TIMEOUT,
         )?;
         if attempt_timeout < connect_timeout {
             return Err(invalid(
@@ -114,7 +108,7 @@ impl TryFrom<AwsFile> for AwsSettings {
                 ),
             ));
         }
-        let max_attempts = aws.max_attempts.unwrap_or(d.max_attempts);
+        let max_attempts = aws.max_attempts.unwrap_or(defaults::AWS_MAX_ATTEMPTS);
         if !(1..=10).contains(&max_attempts) {
             return Err(invalid(
                 "aws.max_attempts",
@@ -217,4 +211,23 @@ pub(super) fn validate_lease(
         ttl,
         holder: lease.holder,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_validated_and_are_the_documented_ones() {
+        assert_eq!(
+            AwsSettings::default(),
+            AwsSettings {
+                region: None,
+                connect_timeout: Duration::from_secs(2),
+                attempt_timeout: Duration::from_secs(4),
+                operation_timeout: Duration::from_secs(10),
+                max_attempts: 3,
+            }
+        );
+    }
 }
