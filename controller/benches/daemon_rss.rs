@@ -43,11 +43,12 @@ fn daemon() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut config = Config::local_default();
-        config.group.max_size = INSTANCES;
-        config.group.desired_capacity = None;
-        config.tick = Duration::from_secs(1);
-        config.reports.key = Some(bench_key());
+        let toml = format!(
+            "tick = \"1s\"\n[group]\nname = \"hellofleet-local\"\nmin_size = 1\nmax_size = {INSTANCES}\n"
+        );
+        let config = Config::from_toml(&toml, "bench", &Default::default())
+            .unwrap()
+            .with_report_key(bench_key());
         let fleet = Arc::new(MemoryFleet::new("rss", 1, INSTANCES, INSTANCES));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("PORT {}", listener.local_addr().unwrap().port());

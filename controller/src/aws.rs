@@ -39,15 +39,15 @@ pub const SET_DESIRED_CAPACITY: &str = "SetDesiredCapacity";
 /// The `[aws]` bounds as the SDK's timeout configuration.
 pub fn timeout_config(s: &AwsSettings) -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(s.connect_timeout)
-        .operation_attempt_timeout(s.attempt_timeout)
-        .operation_timeout(s.operation_timeout)
+        .connect_timeout(s.connect_timeout())
+        .operation_attempt_timeout(s.attempt_timeout())
+        .operation_timeout(s.operation_timeout())
         .build()
 }
 
 /// The SDK's standard retry with `[aws] max_attempts`.
 pub fn retry_config(s: &AwsSettings) -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(s.max_attempts)
+    RetryConfig::standard().with_max_attempts(s.max_attempts())
 }
 
 /// The SDK configuration from the standard chain, with `[aws]`'s region (when given),
@@ -57,8 +57,8 @@ pub async fn sdk_config(s: &AwsSettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeout_config(s))
         .retry_config(retry_config(s));
-    if let Some(r) = &s.region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
+    if let Some(r) = s.region() {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
     }
     loader.load().await
 }
@@ -269,17 +269,19 @@ mod tests {
 
     #[test]
     fn aws_settings_become_the_sdk_timeouts_and_standard_retry() {
-        let s = AwsSettings {
+        let s = AwsSettings::try_from(crate::config::file::AwsFile {
             region: None,
-            connect_timeout: std::time::Duration::from_millis(200),
-            attempt_timeout: std::time::Duration::from_millis(500),
-            operation_timeout: std::time::Duration::from_millis(800),
-            max_attempts: 2,
-        };
+            connect_timeout: Some("200ms".into()),
+            attempt_timeout: Some("500ms".into()),
+            operation_timeout: Some("800ms".into()),
+            max_attempts: Some(2),
+        })
+        .unwrap();
+        let ms = std::time::Duration::from_millis;
         let t = timeout_config(&s);
-        assert_eq!(t.connect_timeout(), Some(s.connect_timeout));
-        assert_eq!(t.operation_attempt_timeout(), Some(s.attempt_timeout));
-        assert_eq!(t.operation_timeout(), Some(s.operation_timeout));
+        assert_eq!(t.connect_timeout(), Some(ms(200)));
+        assert_eq!(t.operation_attempt_timeout(), Some(ms(500)));
+        assert_eq!(t.operation_timeout(), Some(ms(800)));
         let r = retry_config(&s);
         assert_eq!(r.max_attempts(), 2);
         assert_eq!(r.mode(), aws_smithy_types::retry::RetryMode::Standard);
@@ -287,10 +289,13 @@ mod tests {
 
     #[tokio::test]
     async fn every_client_gets_the_bounds_and_errors_name_the_endpoint() {
-        let sdk = sdk_config(&AwsSettings {
-            region: Some("eu-west-1".into()),
-            ..AwsSettings::default()
-        })
+        let sdk = sdk_config(
+            &AwsSettings::try_from(crate::config::file::AwsFile {
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
         .await;
         assert_eq!(
             sdk.timeout_config().and_then(|t| t.operation_timeout()),

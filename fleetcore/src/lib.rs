@@ -16,6 +16,7 @@
 //! - [`snapshot`]: the group as a provider reports it ([`snapshot::GroupSnapshot`]).
 //! - [`core_config`]: the validated parts of the configuration the core reads
 //!   ([`CoreConfig`], [`GroupConfig`]); the controller builds them from its `Config`.
+//!   A `GroupConfig` is valid by construction: [`GroupConfig::new`] is the only way to one.
 //! - [`simulate`]: the simulator's engine: a users trace through the tick core on a modelled
 //!   group, the baselines (`aws-target-tracking`, `hpa`, `native`), the scores and summaries.
 //! - [`synthetic`]: synthetic load reports for simulations, benchmarks and tests.
@@ -29,4 +30,4 @@ pub mod snapshot;
 pub mod synthetic;
 pub mod tick;
 
-pub use core_config::{CoreConfig, GroupConfig};
+pub use core_config::{CoreConfig, GroupConfig, GroupError};

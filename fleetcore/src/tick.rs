@@ -115,8 +115,8 @@ impl Reconciler {
         Self::new(
             config.policies,
             ReconcilerSettings {
-                min_size: config.group.min_size,
-                max_size: config.group.max_size,
+                min_size: config.group.min_size(),
+                max_size: config.group.max_size(),
                 tick_ms: config.tick.as_millis() as u64,
                 stale_after_ms: config.stale_after.as_millis() as u64,
                 per_instance_metrics: config.per_instance_metrics,

@@ -24,15 +24,15 @@ pub enum PoliciesCommand {
 pub fn run(args: &PoliciesArgs) -> Result<String, crate::config::ConfigError> {
     let PoliciesCommand::Render { config } = &args.command;
     let c = crate::config::Config::load(config, &crate::config::Overrides::default())?;
-    crate::native::validate_native(&c.group.name, &c.policies).map_err(|e| {
+    crate::native::validate_native(c.group().name(), c.policies()).map_err(|e| {
         crate::config::ConfigError::Invalid {
             message: e.to_string(),
             field: e.path,
         }
     })?;
     Ok(crate::native::render::render(
-        &c.group.name,
-        &c.metrics.namespace,
-        &c.policies,
+        c.group().name(),
+        c.metrics().namespace(),
+        c.policies(),
     ))
 }

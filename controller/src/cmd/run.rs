@@ -38,10 +38,9 @@ pub enum RunError {
 
 /// Runs the daemon until `shutdown`.
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> Result<(), RunError> {
-    let mut config = Config::load(&args.config, &args.overrides)?;
-    config.reports.load_key()?;
-    config.reports.check_key()?;
-    let ProviderConfig::Aws(aws) = &config.provider else {
+    let config = Config::load(&args.config, &args.overrides)?.load_report_key()?;
+    config.reports().check_key()?;
+    let ProviderConfig::Aws(aws) = config.provider() else {
         return Err(RunError::NotAws(args.config.display().to_string()));
     };
     // Loading the SDK config may consult the instance metadata service (region,
@@ -50,12 +49,12 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> Result<(), RunEr
         sdk = crate::aws::sdk_config(aws) => sdk,
         () = shutdown.cancelled() => return Ok(()),
     };
-    let fleet = Arc::new(crate::aws::AwsFleet::new(&sdk, &config.group.name));
+    let fleet = Arc::new(crate::aws::AwsFleet::new(&sdk, config.group().name()));
     let sink = crate::metrics::sink_for(&config, Some(&sdk)).await;
-    let listener = tokio::net::TcpListener::bind(config.api.listen)
+    let listener = tokio::net::TcpListener::bind(config.api().listen())
         .await
         .map_err(|source| RunError::Listen {
-            addr: config.api.listen,
+            addr: config.api().listen(),
             source,
         })?;
     let addr = listener.local_addr()?;
@@ -63,14 +62,13 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> Result<(), RunEr
     // `[lease]`: two controllers (a replacement overlapping its predecessor) never both
     // change the group; the one holding the DynamoDB lease does.
     let lease: Option<Arc<dyn crate::lease::LeaseStore>> = config
-        .lease
-        .as_ref()
-        .map(|l| Arc::new(crate::aws_lease::DynamoLease::new(&sdk, &l.table, &l.key)) as _);
+        .lease()
+        .map(|l| Arc::new(crate::aws_lease::DynamoLease::new(&sdk, l.table(), l.key())) as _);
     // Reloads the file when it changes; reconciles the group's native policies and alarms
     // (none in controller mode: leftovers of a native run are deleted).
     let store = Arc::new(crate::native::aws::AwsPolicies::new(
         &sdk,
-        &config.group.name,
+        config.group().name(),
     ));
     let extras = crate::daemon::Extras {
         watch: Some(crate::config::ConfigWatch::new(
@@ -79,8 +77,8 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> Result<(), RunEr
         )),
         native: Some(crate::native::driver::NativeDriver::new(
             store,
-            &config.group.name,
-            &config.metrics.namespace,
+            config.group().name(),
+            config.metrics().namespace(),
         )),
         lease,
     };

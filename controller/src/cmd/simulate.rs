@@ -105,7 +105,7 @@ pub enum SimulateError {
 /// How a config's policies run: a config with `[policies] mode = "native"` (or `"stack"`)
 /// is simulated as AWS would run its policies, any other by the controller's engine.
 fn model_of(config: &Config) -> Model {
-    if config.policies.mode().aws_decides() {
+    if config.policies().mode().aws_decides() {
         Model::Native
     } else {
         Model::Controller
@@ -198,7 +198,7 @@ fn params_of(args: &SimulateArgs, config: &Config) -> Result<SimParams, Simulate
             })
         }
     };
-    let alarm = config.policies.scale_out().alarm();
+    let alarm = config.policies().scale_out().alarm();
     let default_target = match alarm.metric {
         fleetcore::policy::MetricName::ConcurrentUsersPerInstance => alarm.threshold,
         _ => 50.0,
@@ -243,13 +243,19 @@ pub fn load_config(
             let d = Config::local_default();
             let text = format!(
                 "[group]\nname = {:?}\nmin_size = {}\nmax_size = {}\n",
-                d.group.name, d.group.min_size, d.group.max_size
+                d.group().name(),
+                d.group().min_size(),
+                d.group().max_size()
             );
-            let mut config = Config::from_toml(&text, "the built-in local config", overrides)?;
-            config.group.desired_capacity = d
-                .group
-                .desired_capacity
-                .filter(|&c| c >= config.group.min_size && c <= config.group.max_size);
+            let config = Config::from_toml(&text, "the built-in local config", overrides)?;
+            // The defaults' desired capacity where the (overridden) sizes allow it, else none.
+            let config = match d.group().desired_capacity() {
+                Some(c) => config
+                    .clone()
+                    .with_desired_capacity(c)
+                    .unwrap_or_else(|_| config.without_desired_capacity()),
+                None => config.without_desired_capacity(),
+            };
             Ok(("local-default".into(), config))
         }
     }

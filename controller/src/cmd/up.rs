@@ -100,7 +100,7 @@ pub fn load_config(args: &UpArgs) -> Result<(Config, LocalSettings), LocalError>
         Some(path) => Config::load(path, &overrides)?,
         None => Config::from_toml(defaults::LOCAL_TOML, "the built-in defaults", &overrides)?,
     };
-    let ProviderConfig::Local(settings) = &config.provider else {
+    let ProviderConfig::Local(settings) = config.provider() else {
         return Err(LocalError::NotLocal);
     };
     let settings = settings.clone();
@@ -136,27 +136,28 @@ fn url(addr: SocketAddr) -> String {
 
 pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalError> {
     let (mut config, local) = load_config(&args)?;
-    std::fs::create_dir_all(&local.data_dir).map_err(|source| LocalError::DataDir {
-        path: local.data_dir.display().to_string(),
+    std::fs::create_dir_all(local.data_dir()).map_err(|source| LocalError::DataDir {
+        path: local.data_dir().display().to_string(),
         source,
     })?;
-    let report_key_file = crate::local::key::prepare(&mut config.reports, &local.data_dir)?;
-    let (books_token_file, books_token) = crate::local::key::books_token(&local.data_dir)?;
+    let report_key_file;
+    (config, report_key_file) = crate::local::key::prepare(config, local.data_dir())?;
+    let (books_token_file, books_token) = crate::local::key::books_token(local.data_dir())?;
     // Absolute: the URL must not depend on the instances' working directory.
-    let books_db = std::fs::canonicalize(&local.data_dir)
-        .unwrap_or_else(|_| local.data_dir.clone())
+    let books_db = std::fs::canonicalize(local.data_dir())
+        .unwrap_or_else(|_| local.data_dir().to_path_buf())
         .join(BOOKS_DB_FILE_NAME);
     create_books_db(&books_db)?;
     let program = std::env::current_exe().map_err(LocalError::CurrentExe)?;
     raise_open_files_limit();
     let balancer_listener = bind(
-        local.balancer,
+        local.balancer(),
         "the fleet's API, local.balancer",
         "--api-port",
     )
     .await?;
     let api_listener = bind(
-        config.api.listen,
+        config.api().listen(),
         "the controller's API and dashboard, api.listen",
         "--listen",
     )
@@ -164,22 +165,22 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let balancer_addr = balancer_listener
         .local_addr()
         .map_err(|source| LocalError::Bind {
-            addr: local.balancer,
+            addr: local.balancer(),
             what: "the fleet's API",
             source,
         })?;
     let api_addr = api_listener
         .local_addr()
         .map_err(|source| LocalError::Bind {
-            addr: config.api.listen,
+            addr: config.api().listen(),
             what: "the controller's API",
             source,
         })?;
 
     let handle = BalancerHandle::new();
     let balancer_options = BalancerOptions {
-        strategy: local.strategy,
-        proxy_protocol: local.proxy_protocol,
+        strategy: local.strategy(),
+        proxy_protocol: local.proxy_protocol(),
         ..BalancerOptions::default()
     };
     let balancer = Balancer::from_listener(balancer_listener, handle.clone(), balancer_options);
@@ -190,7 +191,7 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
     let program_args = vec![
         "serve-instance".into(),
         "--report-every".into(),
-        humantime::format_duration(config.reports.interval).to_string(),
+        humantime::format_duration(config.reports().interval()).to_string(),
         "--max-connection-requests".into(),
         LOCAL_MAX_CONNECTION_REQUESTS.to_string(),
         // Every instance on the one SQLite file (WAL) of the run; the token by file.
@@ -199,7 +200,8 @@ pub async fn up(args: UpArgs, shutdown: CancellationToken) -> Result<(), LocalEr
         "--books-token-file".into(),
         books_token_file.display().to_string(),
     ];
-    let mut group_options = GroupOptions::from_config(program, program_args, &config.group, &local);
+    let mut group_options =
+        GroupOptions::from_config(program, program_args, config.group(), &local);
     group_options.report_to = Some(url(api_addr));
     group_options.report_key_file = Some(report_key_file);
     group_options.endpoint = Some(url(balancer_addr));
@@ -275,14 +277,14 @@ fn print_urls(balancer: SocketAddr, api: SocketAddr, local: &LocalSettings, book
     println!("  factorial                   {fleet}/api/v1/factorial?number=20");
     println!(
         "  books (SQLite {})  {fleet}/books",
-        local.data_dir.join(BOOKS_DB_FILE_NAME).display()
+        local.data_dir().join(BOOKS_DB_FILE_NAME).display()
     );
     println!("  books write token           Authorization: Bearer {books_token}");
     println!("  dashboard                   {api}/");
     println!("  JSON API                    {api}/api/status");
     println!(
         "  instance logs               {}",
-        local.data_dir.join("logs").display()
+        local.data_dir().join("logs").display()
     );
     println!("Ctrl-C stops everything it started.");
 }
@@ -359,7 +361,7 @@ async fn supervise(
         }
         ended?;
         // A restarted controller keeps the group's capacity: no start-up desired capacity.
-        config.group.desired_capacity = None;
+        config = config.without_desired_capacity();
         listener = rebind(api_addr).await?;
         tracing::warn!(
             "SIGUSR1: the controller daemon restarted (its state is rebuilt; the group and the balancer kept running)"
@@ -402,9 +404,9 @@ mod tests {
             "/tmp/x",
         ]))
         .unwrap();
-        assert_eq!(local.balancer, "127.0.0.1:18000".parse().unwrap());
-        assert_eq!(config.api.listen, "127.0.0.1:19090".parse().unwrap());
-        assert_eq!(local.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(local.balancer(), "127.0.0.1:18000".parse().unwrap());
+        assert_eq!(config.api().listen(), "127.0.0.1:19090".parse().unwrap());
+        assert_eq!(local.data_dir(), PathBuf::from("/tmp/x"));
     }
 
     #[test]

@@ -7,30 +7,48 @@ use std::time::Duration;
 use super::file::{AwsFile, LeaseFile};
 use super::{ConfigError, defaults, duration, invalid};
 
-/// `[aws]`: the region and the bounds of every AWS call the controller makes.
+/// `[aws]`: the region and the bounds of every AWS call the controller makes, validated
+/// (`TryFrom<AwsFile>`; the defaults by `Default`); read through accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
+    pub(super) region: Option<String>,
+    pub(super) connect_timeout: Duration,
+    pub(super) attempt_timeout: Duration,
+    pub(super) operation_timeout: Duration,
+    pub(super) max_attempts: u32,
+}
+
+impl AwsSettings {
     /// Absent: the standard chain (`AWS_REGION`, profile…).
-    pub region: Option<String>,
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
     /// Establishing a connection (TCP + TLS).
-    pub connect_timeout: Duration,
-    /// One attempt of an operation, response included.
-    pub attempt_timeout: Duration,
-    /// A whole operation, every retry included.
-    pub operation_timeout: Duration,
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// One attempt of an operation, response included (at least `connect_timeout`).
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// A whole operation, every retry included (at least `attempt_timeout`).
+    pub fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
+
     /// Attempts per operation, the first included (the SDK's standard retry).
-    pub max_attempts: u32,
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
 }
 
 impl Default for AwsSettings {
+    /// The defaults of [`defaults`] (`[aws]` absent or empty), validated like a file's.
     fn default() -> Self {
-        Self {
-            region: None,
-            connect_timeout: defaults::AWS_CONNECT_TIMEOUT,
-            attempt_timeout: defaults::AWS_ATTEMPT_TIMEOUT,
-            operation_timeout: defaults::AWS_OPERATION_TIMEOUT,
-            max_attempts: defaults::AWS_MAX_ATTEMPTS,
-        }
+        AwsSettings::try_from(AwsFile::default()).expect("the aws defaults are valid")
     }
 }
 
@@ -49,7 +67,6 @@ impl TryFrom<AwsFile> for AwsSettings {
                 ));
             }
         }
-        let d = AwsSettings::default();
         let bounded = |field: &str, given: &Option<String>, default: Duration| {
             let v = match given {
                 Some(s) => duration(field, s)?,
@@ -63,17 +80,17 @@ impl TryFrom<AwsFile> for AwsSettings {
         let connect_timeout = bounded(
             "aws.connect_timeout",
             &aws.connect_timeout,
-            d.connect_timeout,
+            defaults::AWS_CONNECT_TIMEOUT,
         )?;
         let attempt_timeout = bounded(
             "aws.attempt_timeout",
             &aws.attempt_timeout,
-            d.attempt_timeout,
+            defaults::AWS_ATTEMPT_TIMEOUT,
         )?;
         let operation_timeout = bounded(
             "aws.operation_timeout",
             &aws.operation_timeout,
-            d.operation_timeout,
+            defaults::AWS_OPERATION_TIMEOUT,
         )?;
         if attempt_timeout < connect_timeout {
             return Err(invalid(
@@ -91,7 +108,7 @@ impl TryFrom<AwsFile> for AwsSettings {
                 ),
             ));
         }
-        let max_attempts = aws.max_attempts.unwrap_or(d.max_attempts);
+        let max_attempts = aws.max_attempts.unwrap_or(defaults::AWS_MAX_ATTEMPTS);
         if !(1..=10).contains(&max_attempts) {
             return Err(invalid(
                 "aws.max_attempts",
@@ -108,17 +125,37 @@ impl TryFrom<AwsFile> for AwsSettings {
     }
 }
 
-/// `[lease]`: the DynamoDB lease only whose holder changes the group (see `crate::lease`).
+/// `[lease]`: the DynamoDB lease only whose holder changes the group (see `crate::lease`),
+/// validated with the tick it must outlast; read through accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseSettings {
-    pub table: String,
-    pub key: String,
-    pub ttl: Duration,
-    /// `None`: [`crate::lease::default_holder`] at start.
-    pub holder: Option<String>,
+    pub(super) table: String,
+    pub(super) key: String,
+    pub(super) ttl: Duration,
+    pub(super) holder: Option<String>,
 }
 
 impl LeaseSettings {
+    /// The DynamoDB table (partition key `lease`, a string).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The item's key (default: the group's name).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// How long a claim lasts: at least three ticks and twice [`LeaseSettings::margin`].
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// `None`: [`crate::lease::default_holder`] at start.
+    pub fn holder(&self) -> Option<&str> {
+        self.holder.as_deref()
+    }
+
     /// How long before its end a lease stops counting as held: one tick (an apply started
     /// while holding may be in flight that long) plus the clock skew allowance.
     pub fn margin(tick: Duration) -> Duration {
@@ -174,4 +211,23 @@ pub(super) fn validate_lease(
         ttl,
         holder: lease.holder,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_validated_and_are_the_documented_ones() {
+        assert_eq!(
+            AwsSettings::default(),
+            AwsSettings {
+                region: None,
+                connect_timeout: Duration::from_secs(2),
+                attempt_timeout: Duration::from_secs(4),
+                operation_timeout: Duration::from_secs(10),
+                max_attempts: 3,
+            }
+        );
+    }
 }

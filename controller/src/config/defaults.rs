@@ -14,8 +14,9 @@ use super::local::Strategy;
 pub const TICK: &str = "5s";
 /// `group.name`.
 pub const GROUP_NAME: &str = "hellofleet";
-/// A group larger than this is a typo, not a fleet (a bound, not a default).
-pub const MAX_GROUP_SIZE: u32 = 10_000;
+/// A group larger than this is a typo, not a fleet (a bound, not a default; checked by
+/// `fleetcore::GroupConfig::new`).
+pub const MAX_GROUP_SIZE: u32 = fleetcore::GroupConfig::MAX_SIZE;
 
 /// `[policies]` absent: one to ten instances' worth of step policies (see
 /// `Policies::local_default`).

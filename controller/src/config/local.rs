@@ -3,7 +3,7 @@
 //! applied to it first) by [`TryFrom`]; every error names its field (`local.boot_timeout: …`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::defaults;
@@ -31,30 +31,75 @@ pub enum Strategy {
     RoundRobin,
 }
 
-/// Settings of the local provider (`[local]`), validated.
+/// Settings of the local provider (`[local]`), validated: private fields (the config module's
+/// own tests compare whole values), read through accessors, built only by `TryFrom<LocalFile>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalSettings {
+    pub(super) balancer: SocketAddr,
+    pub(super) data_dir: PathBuf,
+    pub(super) strategy: Strategy,
+    pub(super) zones: Vec<String>,
+    pub(super) health_check_interval: Duration,
+    pub(super) unhealthy_threshold: u32,
+    pub(super) deregistration_delay: Duration,
+    pub(super) boot_timeout: Duration,
+    pub(super) stop_timeout: Duration,
+    pub(super) proxy_protocol: bool,
+}
+
+impl LocalSettings {
     /// Address of the local balancer (the NLB's role).
-    pub balancer: SocketAddr,
-    /// Where instance logs (file sink) and state go.
-    pub data_dir: PathBuf,
-    pub strategy: Strategy,
-    /// Simulated availability zones; instances are spread evenly across them.
-    pub zones: Vec<String>,
+    pub fn balancer(&self) -> SocketAddr {
+        self.balancer
+    }
+
+    /// Where instance logs (file sink) and state go (never empty).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// How the balancer picks a backend for a new flow.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Simulated availability zones (at least one, none empty); instances are spread
+    /// evenly across them.
+    pub fn zones(&self) -> &[String] {
+        &self.zones
+    }
+
     /// Period of the `/healthz` checks.
-    pub health_check_interval: Duration,
+    pub fn health_check_interval(&self) -> Duration {
+        self.health_check_interval
+    }
+
     /// Consecutive failed checks that make an instance unhealthy (then replaced).
-    pub unhealthy_threshold: u32,
+    pub fn unhealthy_threshold(&self) -> u32 {
+        self.unhealthy_threshold
+    }
+
     /// Longest wait for a deregistered instance's connections to end before SIGTERM.
-    pub deregistration_delay: Duration,
+    pub fn deregistration_delay(&self) -> Duration {
+        self.deregistration_delay
+    }
+
     /// An instance not ready within this is replaced.
-    pub boot_timeout: Duration,
+    pub fn boot_timeout(&self) -> Duration {
+        self.boot_timeout
+    }
+
     /// Longest wait for an instance to exit after SIGTERM before SIGKILL.
-    pub stop_timeout: Duration,
+    pub fn stop_timeout(&self) -> Duration {
+        self.stop_timeout
+    }
+
     /// The balancer passes each client's address to the instances in a PROXY protocol v2
     /// header (they run with `--proxy-protocol`), as an NLB target group with proxy
     /// protocol v2 does; off, every user behind one address counts as the balancer's.
-    pub proxy_protocol: bool,
+    pub fn proxy_protocol(&self) -> bool {
+        self.proxy_protocol
+    }
 }
 
 impl Default for LocalSettings {

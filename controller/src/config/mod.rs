@@ -4,13 +4,24 @@
 //! `TryFrom` (`Policies`, `GroupConfig`, [`LocalSettings`], [`AwsSettings`], …), every
 //! default is in [`defaults`], and the provider's settings are one enum ([`ProviderConfig`]).
 //!
+//! The parts can only be built valid: [`Config`], [`GroupConfig`] (`fleetcore`'s, built by
+//! `GroupConfig::new`), [`MetricsConfig`], [`ApiConfig`], [`ReportsConfig`],
+//! [`HistoryConfig`], [`LocalSettings`], [`AwsSettings`] and [`LeaseSettings`] have private
+//! fields (visible to this module's own files and tests only), read through accessors
+//! (`config.tick()`, `config.group().max_size()`). Outside this module the only ways to a
+//! `Config` are validation ([`Config::from_toml`], [`Config::load`], [`Config::validate`])
+//! and [`Config::local_default`]; the only changes are the few methods of `change`, each
+//! unable to break a check or checking it again with validation's own error.
+//!
 //! Nothing starts before [`Config::validate`] (or [`Config::load`]) has accepted the
 //! configuration. See `controller/examples/local.toml` and `aws.toml` for every field.
 //! Files: `file` (raw forms), `defaults`, `validate` (the `TryFrom`s of the whole and of the
 //! common sections), `local` (`[local]`), `aws` (`[aws]`, `[lease]`), `overrides` (CLI
-//! flags), `report_key` (`[reports]` signing), `watch` (reload on change).
+//! flags), `report_key` (`[reports]` signing), `change` (changes after validation), `watch`
+//! (reload on change).
 
 mod aws;
+mod change;
 pub mod defaults;
 pub mod file;
 mod local;
@@ -31,22 +42,25 @@ pub use watch::ConfigWatch;
 
 use fleetcore::policy::Policies;
 
-/// The validated configuration of the daemon (and of `up` and `simulate`).
+/// The validated configuration of the daemon (and of `up` and `simulate`). Private fields,
+/// read through accessors; built only by validation ([`Config::validate`], [`Config::load`],
+/// [`Config::from_toml`], [`Config::local_default`]); changed only by the few `with_*`
+/// methods below, which either cannot break what validation checks or check it again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub group: GroupConfig,
-    pub tick: Duration,
-    pub policies: Policies,
-    pub metrics: MetricsConfig,
-    pub api: ApiConfig,
-    pub reports: ReportsConfig,
-    pub history: HistoryConfig,
-    pub provider: ProviderConfig,
-    /// `[lease]` (aws provider only): absent, this controller always leads.
-    pub lease: Option<LeaseSettings>,
+    group: GroupConfig,
+    tick: Duration,
+    policies: Policies,
+    metrics: MetricsConfig,
+    api: ApiConfig,
+    reports: ReportsConfig,
+    history: HistoryConfig,
+    provider: ProviderConfig,
+    lease: Option<LeaseSettings>,
 }
 
-/// `[group]`, validated; the pure core's type (the tick core and the simulator read it).
+/// `[group]`, validated; the pure core's type (the tick core and the simulator read it),
+/// valid by construction (`GroupConfig::new`).
 pub use fleetcore::GroupConfig;
 
 impl From<&Config> for fleetcore::CoreConfig {
@@ -62,49 +76,132 @@ impl From<&Config> for fleetcore::CoreConfig {
     }
 }
 
+/// `[metrics]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
-    /// Publish to CloudWatch.
-    pub publish: bool,
-    pub namespace: String,
-    pub per_instance: bool,
+    publish: bool,
+    namespace: String,
+    per_instance: bool,
 }
 
+impl MetricsConfig {
+    /// Publish to CloudWatch.
+    pub fn publish(&self) -> bool {
+        self.publish
+    }
+
+    /// A valid CloudWatch namespace (not `AWS/…`).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Also publish `ConcurrentUsers` per instance.
+    pub fn per_instance(&self) -> bool {
+        self.per_instance
+    }
+}
+
+/// `[api]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
-    pub listen: SocketAddr,
+    listen: SocketAddr,
+    max_report_bytes: usize,
+    header_timeout: Duration,
+    max_connections: usize,
+}
+
+impl ApiConfig {
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
     /// Larger `POST /api/reports` bodies are refused with 413.
-    pub max_report_bytes: usize,
+    pub fn max_report_bytes(&self) -> usize {
+        self.max_report_bytes
+    }
+
     /// A connection that has not sent a whole request head within this (counted from its
     /// accept, or from the end of its previous response: the keep-alive idle time) is closed.
-    pub header_timeout: Duration,
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout
+    }
+
     /// Open connections at most; one more is closed at once.
-    pub max_connections: usize,
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
 }
 
+/// `[reports]`, validated, and the report key once read ([`Config::load_report_key`]) or
+/// made ([`Config::with_report_key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportsConfig {
-    pub interval: Duration,
-    pub stale_after: Duration,
-    /// Unsigned reports are refused with 401 (signed ones are always checked).
-    pub require_signature: bool,
-    /// Where the shared key comes from (`controller up` makes one when neither is set).
-    pub key_file: Option<std::path::PathBuf>,
-    pub key_env: Option<String>,
-    /// A signature's time must be within this of the controller's clock.
-    pub max_clock_skew: Duration,
-    /// The key itself, once read ([`ReportsConfig::load_key`]) or made; never in a file.
-    pub key: Option<proto::sign::ReportKey>,
+    interval: Duration,
+    stale_after: Duration,
+    require_signature: bool,
+    key_file: Option<std::path::PathBuf>,
+    key_env: Option<String>,
+    max_clock_skew: Duration,
+    key: Option<proto::sign::ReportKey>,
 }
 
+impl ReportsConfig {
+    /// How often instances push their load report.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Older reports are stale (never shorter than [`ReportsConfig::interval`]).
+    pub fn stale_after(&self) -> Duration {
+        self.stale_after
+    }
+
+    /// Unsigned reports are refused with 401 (signed ones are always checked).
+    pub fn require_signature(&self) -> bool {
+        self.require_signature
+    }
+
+    /// Where the shared key comes from (`controller up` makes one when neither is set).
+    pub fn key_file(&self) -> Option<&Path> {
+        self.key_file.as_deref()
+    }
+
+    /// The environment variable holding the shared key (never set with `key_file`).
+    pub fn key_env(&self) -> Option<&str> {
+        self.key_env.as_deref()
+    }
+
+    /// A signature's time must be within this of the controller's clock.
+    pub fn max_clock_skew(&self) -> Duration {
+        self.max_clock_skew
+    }
+
+    /// The key itself, once read or made; never in a file.
+    pub fn key(&self) -> Option<&proto::sign::ReportKey> {
+        self.key.as_ref()
+    }
+}
+
+/// `[history]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryConfig {
-    /// Decisions kept for the API and the dashboard.
-    pub decisions: usize,
-    /// Metric points kept (one per tick).
-    pub metrics: usize,
+    decisions: usize,
+    metrics: usize,
 }
 
+impl HistoryConfig {
+    /// Decisions kept for the API and the dashboard.
+    pub fn decisions(&self) -> usize {
+        self.decisions
+    }
+
+    /// Metric points kept (one per tick).
+    pub fn metrics(&self) -> usize {
+        self.metrics
+    }
+}
+
+/// The provider and its settings (each built only by its own validation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderConfig {
     Local(LocalSettings),
@@ -148,6 +245,15 @@ impl ConfigError {
         match self {
             ConfigError::Invalid { field, .. } => Some(field),
             _ => None,
+        }
+    }
+}
+
+impl From<fleetcore::GroupError> for ConfigError {
+    fn from(e: fleetcore::GroupError) -> Self {
+        ConfigError::Invalid {
+            field: e.field.into(),
+            message: e.message,
         }
     }
 }
@@ -197,6 +303,44 @@ impl Config {
     /// Stage two: the file as given → the validated config (`Config::try_from`).
     pub fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
         Config::try_from(file)
+    }
+
+    pub fn group(&self) -> &GroupConfig {
+        &self.group
+    }
+
+    /// Within [100ms, 1h], and no longer than either alarm's period.
+    pub fn tick(&self) -> Duration {
+        self.tick
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    pub fn metrics(&self) -> &MetricsConfig {
+        &self.metrics
+    }
+
+    pub fn api(&self) -> &ApiConfig {
+        &self.api
+    }
+
+    pub fn reports(&self) -> &ReportsConfig {
+        &self.reports
+    }
+
+    pub fn history(&self) -> &HistoryConfig {
+        &self.history
+    }
+
+    pub fn provider(&self) -> &ProviderConfig {
+        &self.provider
+    }
+
+    /// `[lease]` (aws provider only): absent, this controller always leads.
+    pub fn lease(&self) -> Option<&LeaseSettings> {
+        self.lease.as_ref()
     }
 }
 

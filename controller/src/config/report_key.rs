@@ -1,7 +1,8 @@
 //! `[reports]` signing fields: where the shared report key comes from, and reading it.
 //!
-//! Validation is pure ([`validate`]); [`ReportsConfig::load_key`] is the one place that reads
-//! the key (a file or an environment variable), before the daemon starts.
+//! Validation is pure ([`validate`]); `ReportsConfig::load_key` (called by
+//! [`super::Config::load_report_key`]) is the one place that reads the key (a file or an
+//! environment variable), before the daemon starts.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,8 +49,9 @@ pub(super) fn validate(
 
 impl ReportsConfig {
     /// Reads the key named by `key_file` or `key_env` into `key`. Neither set: `key` stays as
-    /// is (`controller up` then makes one). Errors name the field.
-    pub fn load_key(&mut self) -> Result<(), ConfigError> {
+    /// is (`controller up` then makes one). Errors name the field. Outside this module:
+    /// [`super::Config::load_report_key`].
+    pub(super) fn load_key(&mut self) -> Result<(), ConfigError> {
         let (field, text) = if let Some(path) = &self.key_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 invalid(

@@ -29,7 +29,7 @@ fn the_shipped_examples_parse() {
         Policies::local_default(),
         "local.toml spells out the defaults"
     );
-    assert_eq!(local.group.desired_capacity, Some(1));
+    assert_eq!(local.group.desired_capacity(), Some(1));
     assert!(!local.metrics.publish);
 
     let aws = parse(&example("aws.toml")).unwrap();
@@ -75,7 +75,7 @@ fn every_example_line_is_commented() {
 #[test]
 fn defaults_fill_a_minimal_file() {
     let c = parse(MINIMAL).unwrap();
-    assert_eq!(c.group.name, "hellofleet");
+    assert_eq!(c.group.name(), "hellofleet");
     assert_eq!(c.tick, Duration::from_secs(5));
     assert_eq!(c.api.listen, "127.0.0.1:9090".parse().unwrap());
     assert_eq!(c.provider, ProviderConfig::Local(LocalSettings::default()));
@@ -88,7 +88,7 @@ fn defaults_fill_a_minimal_file() {
 #[test]
 fn local_default_is_valid_and_matches_the_brief() {
     let c = Config::local_default();
-    assert_eq!((c.group.min_size, c.group.max_size), (1, 10));
+    assert_eq!((c.group.min_size(), c.group.max_size()), (1, 10));
     // Valid by construction; building them again from their raw form agrees.
     assert_eq!(Policies::new(c.policies.to_raw()), Ok(c.policies));
 }
@@ -246,8 +246,8 @@ fn cli_overrides_win_and_are_validated_like_the_file() {
     };
     let text = format!("tick = \"5s\"\n{MINIMAL}[reports]\nkey_env = \"HELLOFLEET_REPORT_KEY\"\n");
     let c = Config::from_toml(&text, "t", &o).unwrap();
-    assert_eq!(c.group.name, "web");
-    assert_eq!(c.group.max_size, 8);
+    assert_eq!(c.group.name(), "web");
+    assert_eq!(c.group.max_size(), 8);
     assert_eq!(c.tick, Duration::from_secs(2));
     assert_eq!(c.metrics.namespace, "Test");
     assert!(!c.metrics.publish);
@@ -305,9 +305,11 @@ fn report_signing_fields_are_checked_and_named() {
         "outside",
     );
     // Without key_file / key_env the aws provider has no key: `controller run` refuses to
-    // start (ReportsConfig::check_key, after load_key), naming reports.key_file.
-    let mut aws = parse(&format!("provider = \"aws\"\n{MINIMAL}")).unwrap();
-    aws.reports.load_key().unwrap();
+    // start (ReportsConfig::check_key, after Config::load_report_key), naming reports.key_file.
+    let aws = parse(&format!("provider = \"aws\"\n{MINIMAL}"))
+        .unwrap()
+        .load_report_key()
+        .unwrap();
     let e = aws.reports.check_key().unwrap_err();
     assert_eq!(e.field(), Some("reports.key_file"));
     let open = parse(&format!(
@@ -340,18 +342,18 @@ fn the_key_is_read_from_the_named_file_and_must_be_long_enough() {
         )
     };
     std::fs::write(&path, "short\n").unwrap();
-    let mut c = parse(&text(&path)).unwrap();
-    let e = c.reports.load_key().unwrap_err();
+    let c = parse(&text(&path)).unwrap();
+    let e = c.clone().load_report_key().unwrap_err();
     assert_eq!(e.field(), Some("reports.key_file"));
     assert!(e.to_string().contains("at least 32"), "{e}");
     std::fs::write(&path, format!("{}\n", "k".repeat(48))).unwrap();
-    c.reports.load_key().unwrap();
+    let c = c.load_report_key().unwrap();
     assert_eq!(
         c.reports.key,
         Some(proto::sign::ReportKey::from_text(&"k".repeat(48)).unwrap())
     );
-    let mut missing = parse(&text(&dir.join("absent"))).unwrap();
-    let e = missing.reports.load_key().unwrap_err();
+    let missing = parse(&text(&dir.join("absent"))).unwrap();
+    let e = missing.load_report_key().unwrap_err();
     assert!(e.to_string().contains("cannot read"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -67,7 +67,7 @@ impl TryFrom<ConfigFile> for Config {
         };
         let lease = match (file.lease, file.provider) {
             (None, _) => None,
-            (Some(l), ProviderKind::Aws) => Some(validate_lease(l, &group.name, tick)?),
+            (Some(l), ProviderKind::Aws) => Some(validate_lease(l, group.name(), tick)?),
             (Some(_), ProviderKind::Local) => {
                 return Err(invalid(
                     "lease",
@@ -180,51 +180,14 @@ impl TryFrom<&file::HistoryFile> for HistoryConfig {
 impl TryFrom<&file::GroupFile> for GroupConfig {
     type Error = ConfigError;
 
+    /// `GroupConfig::new`'s checks (name, sizes, `desired_capacity` inside them).
     fn try_from(g: &file::GroupFile) -> Result<GroupConfig, ConfigError> {
-        let name = g.name.trim();
-        if name.is_empty() || name.len() > 255 {
-            return Err(invalid(
-                "group.name",
-                format!("{:?} must be 1 to 255 characters", g.name),
-            ));
-        }
-        if g.max_size == 0 {
-            return Err(invalid("group.max_size", "must be at least 1"));
-        }
-        let most = defaults::MAX_GROUP_SIZE;
-        if g.max_size > most {
-            return Err(invalid(
-                "group.max_size",
-                format!("{} is above {most}", g.max_size),
-            ));
-        }
-        if g.max_size < g.min_size {
-            return Err(ConfigError::Invalid {
-                field: "group.max_size".into(),
-                message: format!(
-                    "group.max_size ({}) is below group.min_size ({})",
-                    g.max_size, g.min_size
-                ),
-            });
-        }
-        if let Some(d) = g
-            .desired_capacity
-            .filter(|d| !(g.min_size..=g.max_size).contains(d))
-        {
-            return Err(invalid(
-                "group.desired_capacity",
-                format!(
-                    "{d} is outside [group.min_size, group.max_size] = [{}, {}]",
-                    g.min_size, g.max_size
-                ),
-            ));
-        }
-        Ok(GroupConfig {
-            name: name.into(),
-            min_size: g.min_size,
-            max_size: g.max_size,
-            desired_capacity: g.desired_capacity,
-        })
+        Ok(GroupConfig::new(
+            &g.name,
+            g.min_size,
+            g.max_size,
+            g.desired_capacity,
+        )?)
     }
 }
 
@@ -254,7 +217,7 @@ fn validate_native_mode(
             ),
         ));
     }
-    crate::native::validate_native(&group.name, policies).map_err(|e| invalid(&e.path, &e.message))
+    crate::native::validate_native(group.name(), policies).map_err(|e| invalid(&e.path, &e.message))
 }
 
 fn validate_namespace(ns: Option<String>) -> Result<String, ConfigError> {

@@ -38,10 +38,7 @@ impl ConfigWatch {
             return None;
         }
         self.seen = now;
-        Some(Config::load(&self.path, &self.overrides).and_then(|mut c| {
-            c.reports.load_key()?;
-            Ok(c)
-        }))
+        Some(Config::load(&self.path, &self.overrides).and_then(Config::load_report_key))
     }
 }
 
@@ -65,7 +62,7 @@ mod tests {
         // Another length: a change even within the file system's mtime granularity.
         std::fs::write(&path, "[group]\nmin_size = 1\nmax_size = 4\n\n").unwrap();
         let c = w.poll().expect("changed").expect("valid");
-        assert_eq!(c.group.max_size, 4);
+        assert_eq!(c.group.max_size(), 4);
         assert!(w.poll().is_none(), "reported once");
         std::fs::write(&path, "[group]\nmin_size = 1\n").unwrap();
         let e = w.poll().expect("changed").unwrap_err();

@@ -50,16 +50,16 @@ pub async fn readyz(State(s): State<Arc<Shared>>) -> (StatusCode, String) {
 /// happens.
 pub fn bounds_warnings(config: &GroupConfig, group: &GroupSnapshot) -> Vec<String> {
     let mut out = vec![];
-    if config.max_size > group.max_size {
+    if config.max_size() > group.max_size {
         out.push(format!(
             "group.max_size is {} but the group's own MaxSize is {}: the controller will not go above {}",
-            config.max_size, group.max_size, group.max_size
+            config.max_size(), group.max_size, group.max_size
         ));
     }
-    if config.min_size < group.min_size {
+    if config.min_size() < group.min_size {
         out.push(format!(
             "group.min_size is {} but the group's own MinSize is {}: the controller will not go below {}",
-            config.min_size, group.min_size, group.min_size
+            config.min_size(), group.min_size, group.min_size
         ));
     }
     out
@@ -101,12 +101,7 @@ mod tests {
             desired_capacity: min,
             instances: vec![],
         };
-        let config = GroupConfig {
-            name: "g".into(),
-            min_size: 1,
-            max_size: 20,
-            desired_capacity: None,
-        };
+        let config = GroupConfig::new("g", 1, 20, None).unwrap();
         assert!(bounds_warnings(&config, &snap(1, 20)).is_empty());
         let w = bounds_warnings(&config, &snap(2, 5));
         assert_eq!(w.len(), 2, "{w:?}");

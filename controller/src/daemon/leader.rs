@@ -34,14 +34,13 @@ impl Leader {
     /// A lease under `settings` for a controller ticking every `tick`.
     pub fn new(store: Arc<dyn LeaseStore>, settings: &LeaseSettings, tick: Duration) -> Leader {
         let holder = settings
-            .holder
-            .clone()
-            .unwrap_or_else(crate::lease::default_holder);
+            .holder()
+            .map_or_else(crate::lease::default_holder, str::to_owned);
         Leader {
             store,
             lease: Mutex::new(Lease::new(
                 holder,
-                settings.ttl,
+                settings.ttl(),
                 LeaseSettings::margin(tick),
             )),
         }

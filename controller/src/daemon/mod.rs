@@ -108,7 +108,7 @@ pub async fn bounded<T>(
 /// Start-up may take this many operation timeouts (describe, set, describe) plus a second
 /// before the daemon gives up on its own, whatever the provider does.
 fn start_up_budget(config: &Config) -> Duration {
-    config.provider.aws().operation_timeout * 3 + Duration::from_secs(1)
+    config.provider().aws().operation_timeout() * 3 + Duration::from_secs(1)
 }
 
 /// Runs the controller until `shutdown` is cancelled. Fails early (before serving) if the
@@ -151,11 +151,11 @@ pub async fn run_with(
     shutdown: CancellationToken,
     mut extras: Extras,
 ) -> Result<(), DaemonError> {
-    config.reports.check_key()?;
+    config.reports().check_key()?;
     // Native mode sets no capacity: the initial desired capacity is the group's business.
-    let native_mode = config.policies.mode().aws_decides();
-    let leader = match (&config.lease, extras.lease.take()) {
-        (Some(settings), Some(store)) => Some(Leader::new(store, settings, config.tick)),
+    let native_mode = config.policies().mode().aws_decides();
+    let leader = match (config.lease(), extras.lease.take()) {
+        (Some(settings), Some(store)) => Some(Leader::new(store, settings, config.tick())),
         _ => None,
     };
     let start_up = async {
@@ -163,7 +163,7 @@ pub async fn run_with(
         // The configured initial capacity is a change too: only under the lease.
         let leads = match &leader {
             Some(l) => {
-                let deadline = Instant::now() + config.provider.aws().operation_timeout;
+                let deadline = Instant::now() + config.provider().aws().operation_timeout();
                 if let Err(e) = l.claim(deadline, &shutdown).await {
                     tracing::warn!(error = %e, "claiming the lease at start-up failed");
                 }
@@ -172,8 +172,8 @@ pub async fn run_with(
             None => true,
         };
         if let Some(d) = config
-            .group
-            .desired_capacity
+            .group()
+            .desired_capacity()
             .filter(|d| leads && !native_mode && *d != snapshot.desired_capacity)
         {
             tracing::info!(
@@ -188,7 +188,7 @@ pub async fn run_with(
     // One more operation for the lease's first claim, when there is one.
     let budget = start_up_budget(&config)
         + if leader.is_some() {
-            config.provider.aws().operation_timeout
+            config.provider().aws().operation_timeout()
         } else {
             Duration::ZERO
         };
@@ -216,7 +216,7 @@ pub async fn run_with(
     if let Some(l) = leader {
         state.set_lease(l);
     }
-    let warnings = bounds_warnings(&config.group, &snapshot);
+    let warnings = bounds_warnings(config.group(), &snapshot);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -228,19 +228,19 @@ pub async fn run_with(
         provider = fleet.kind(),
         sink = sink.kind(),
         group = %snapshot.name,
-        tick = ?config.tick,
+        tick = ?config.tick(),
         "controller running"
     );
     // The first tick runs before the API answers, so no client ever reads a status made
     // before the fleet was observed (a restarted controller would otherwise show tick 0 with
     // an empty group for a moment). Fixed cadence: a tick that comes due while the previous
     // one still runs is skipped, not queued (no burst after a slow tick).
-    let mut interval = tokio::time::interval(config.tick);
+    let mut interval = tokio::time::interval(config.tick());
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     interval.tick().await;
     // At most one tick before the first tick: a slow AWS delays nothing much (the
     // reconcile is retried each tick until it succeeds).
-    let first = Instant::now() + config.tick;
+    let first = Instant::now() + config.tick();
     let failed = native_step(&mut reconciler, &mut extras, &state, first).await;
     note_failures(&state, &reconciler, failed);
     tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
@@ -248,8 +248,8 @@ pub async fn run_with(
         let app = app(Arc::clone(&state));
         let stop = shutdown.clone();
         let limits = ConnLimits {
-            header_timeout: config.api.header_timeout,
-            max_connections: config.api.max_connections,
+            header_timeout: config.api().header_timeout(),
+            max_connections: config.api().max_connections(),
         };
         async move { serve(listener, app, limits, stop).await }
     });
@@ -259,7 +259,7 @@ pub async fn run_with(
             () = shutdown.cancelled() => break,
             _ = interval.tick() => {}
         }
-        let tick_end = Instant::now() + config.tick;
+        let tick_end = Instant::now() + config.tick();
         tick_once(&mut reconciler, fleet.as_ref(), sink.as_ref(), &state).await;
         let failed = native_step(&mut reconciler, &mut extras, &state, tick_end).await;
         note_failures(&state, &reconciler, failed);

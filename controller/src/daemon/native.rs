@@ -48,13 +48,13 @@ pub async fn native_step(
         && let Some(loaded) = watch.poll()
     {
         match loaded {
-            Ok(c) if c.policies != *rec.policies() => {
+            Ok(c) if c.policies() != rec.policies() => {
                 tracing::info!(
                     path = %watch.path().display(),
-                    mode = c.policies.mode().as_str(),
+                    mode = c.policies().mode().as_str(),
                     "config changed: the new [policies] take effect (other sections need a restart)"
                 );
-                rec.set_policies(c.policies);
+                rec.set_policies(c.policies().clone());
                 if let Some(d) = &mut extras.native {
                     d.policies_changed();
                 }

@@ -169,13 +169,13 @@ impl Shared {
             tick: 0,
             updated_at_ms: 0,
             group: GroupStatus {
-                name: config.group.name.clone(),
-                min_size: config.group.min_size,
-                max_size: config.group.max_size,
+                name: config.group().name().to_owned(),
+                min_size: config.group().min_size(),
+                max_size: config.group().max_size(),
                 desired_capacity: config
-                    .group
-                    .desired_capacity
-                    .unwrap_or(config.group.min_size),
+                    .group()
+                    .desired_capacity()
+                    .unwrap_or(config.group().min_size()),
                 in_service: 0,
                 pending: 0,
                 draining: 0,
@@ -183,11 +183,11 @@ impl Shared {
             instances: vec![],
             fleet: FleetTotals::default(),
             policy: PolicySummary {
-                metric: config.policies.scale_out().alarm().metric.as_str().into(),
-                scale_out_threshold: config.policies.scale_out().alarm().threshold,
-                scale_in_threshold: config.policies.scale_in().alarm().threshold,
-                tick_ms: config.tick.as_millis() as u64,
-                mode: config.policies.mode().as_str().into(),
+                metric: config.policies().scale_out().alarm().metric.as_str().into(),
+                scale_out_threshold: config.policies().scale_out().alarm().threshold,
+                scale_in_threshold: config.policies().scale_in().alarm().threshold,
+                tick_ms: config.tick().as_millis() as u64,
+                mode: config.policies().mode().as_str().into(),
             },
             endpoint,
             health: proto::ControllerHealth::default(),
@@ -205,19 +205,19 @@ impl Shared {
             known: RwLock::new(HashSet::new()),
             members: OnceLock::new(),
             lease: OnceLock::new(),
-            report_key: config.reports.key.clone(),
-            require_signature: config.reports.require_signature,
-            max_skew_ms: config.reports.max_clock_skew.as_millis() as u64,
+            report_key: config.reports().key().cloned(),
+            require_signature: config.reports().require_signature(),
+            max_skew_ms: config.reports().max_clock_skew().as_millis() as u64,
             replays: Mutex::new(ReplayGuard::new(
-                config.reports.max_clock_skew.as_millis() as u64,
+                config.reports().max_clock_skew().as_millis() as u64,
                 REPLAY_CAP,
             )),
             counters: ReportCounters::default(),
             tick_tx: watch::channel(0).0,
-            max_decisions: config.history.decisions,
-            max_points: config.history.metrics,
-            max_report_bytes: config.api.max_report_bytes,
-            tick: config.tick,
+            max_decisions: config.history().decisions(),
+            max_points: config.history().metrics(),
+            max_report_bytes: config.api().max_report_bytes(),
+            tick: config.tick(),
             shutdown,
         }
     }

@@ -82,23 +82,23 @@ impl GroupOptions {
         local: &LocalSettings,
     ) -> Self {
         Self {
-            name: group.name.clone(),
-            min_size: group.min_size,
-            max_size: group.max_size,
+            name: group.name().to_owned(),
+            min_size: group.min_size(),
+            max_size: group.max_size(),
             program,
             program_args,
-            data_dir: local.data_dir.clone(),
+            data_dir: local.data_dir().to_path_buf(),
             report_to: None,
             report_key_file: None,
             endpoint: None,
-            zones: local.zones.clone(),
-            health_interval: local.health_check_interval,
-            unhealthy_threshold: local.unhealthy_threshold,
+            zones: local.zones().to_vec(),
+            health_interval: local.health_check_interval(),
+            unhealthy_threshold: local.unhealthy_threshold(),
             readiness_poll: Duration::from_millis(25),
-            boot_timeout: local.boot_timeout,
-            deregistration_delay: local.deregistration_delay,
-            stop_timeout: local.stop_timeout,
-            proxy_protocol: local.proxy_protocol,
+            boot_timeout: local.boot_timeout(),
+            deregistration_delay: local.deregistration_delay(),
+            stop_timeout: local.stop_timeout(),
+            proxy_protocol: local.proxy_protocol(),
             restart: RestartPolicy::default(),
         }
     }
@@ -106,18 +106,12 @@ impl GroupOptions {
     /// A group `local` of 1 to 10 with the `[local]` defaults in `data_dir`, without PROXY
     /// headers (nothing in front of its instances sends them): for tests and tools.
     pub fn new(program: PathBuf, program_args: Vec<String>, data_dir: PathBuf) -> Self {
-        let group = GroupConfig {
-            name: "local".into(),
-            min_size: 1,
-            max_size: 10,
-            desired_capacity: None,
-        };
-        let local = LocalSettings {
+        let group = GroupConfig::new("local", 1, 10, None).expect("a valid group");
+        Self {
             data_dir,
             proxy_protocol: false,
-            ..LocalSettings::default()
-        };
-        Self::from_config(program, program_args, &group, &local)
+            ..Self::from_config(program, program_args, &group, &LocalSettings::default())
+        }
     }
 }
 

@@ -10,22 +10,24 @@ use std::path::{Path, PathBuf};
 use proto::sign::ReportKey;
 use rand::Rng;
 
-use crate::config::ReportsConfig;
+use crate::config::Config;
 
 /// File name of the run's key in the data dir.
 pub const KEY_FILE_NAME: &str = "report.key";
 
-/// Loads or makes the key into `reports.key` and returns the file the instances read it
+/// `config` with the key loaded or made (`reports.key`), and the file the instances read it
 /// from: `reports.key_file` as configured, else `data_dir/report.key` (written 0600).
-pub fn prepare(reports: &mut ReportsConfig, data_dir: &Path) -> Result<PathBuf, KeyFileError> {
-    reports
-        .load_key()
+pub fn prepare(config: Config, data_dir: &Path) -> Result<(Config, PathBuf), KeyFileError> {
+    let config = config
+        .load_report_key()
         .map_err(|e| KeyFileError::Config(e.to_string()))?;
-    if let (Some(path), Some(_)) = (&reports.key_file, &reports.key) {
-        return Ok(path.clone());
+    let reports = config.reports();
+    if let (Some(path), Some(_)) = (reports.key_file(), reports.key()) {
+        let path = path.to_path_buf();
+        return Ok((config, path));
     }
-    let text = match &reports.key {
-        Some(_) => std::env::var(reports.key_env.as_deref().unwrap_or_default())
+    let text = match reports.key() {
+        Some(_) => std::env::var(reports.key_env().unwrap_or_default())
             .map_err(|e| KeyFileError::Config(e.to_string()))?,
         None => random_key_text(),
     };
@@ -35,8 +37,7 @@ pub fn prepare(reports: &mut ReportsConfig, data_dir: &Path) -> Result<PathBuf, 
         path: path.clone(),
         source,
     })?;
-    reports.key = Some(key);
-    Ok(path)
+    Ok((config.with_report_key(key), path))
 }
 
 /// File name of the run's books write token in the data dir.
@@ -94,17 +95,18 @@ mod tests {
     fn a_fresh_key_per_run_is_written_0600_and_loaded() {
         let dir = std::env::temp_dir().join(format!("hf-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut reports = crate::config::Config::local_default().reports;
-        let path = prepare(&mut reports, &dir).unwrap();
+        let (config, path) = prepare(Config::local_default(), &dir).unwrap();
         assert_eq!(path, dir.join(KEY_FILE_NAME));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(reports.key, Some(ReportKey::from_text(&text).unwrap()));
+        assert_eq!(
+            config.reports().key(),
+            Some(&ReportKey::from_text(&text).unwrap())
+        );
         // Another run, another key.
-        let mut again = crate::config::Config::local_default().reports;
-        prepare(&mut again, &dir).unwrap();
-        assert_ne!(again.key, reports.key);
+        let (again, _) = prepare(Config::local_default(), &dir).unwrap();
+        assert_ne!(again.reports().key(), config.reports().key());
         assert_eq!(random_key_text().len(), 64);
         let _ = std::fs::remove_dir_all(&dir);
     }

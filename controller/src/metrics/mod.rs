@@ -94,20 +94,20 @@ pub async fn sink_for(
     config: &crate::config::Config,
     sdk: Option<&aws_config::SdkConfig>,
 ) -> std::sync::Arc<dyn MetricsSink> {
-    if !config.metrics.publish {
+    if !config.metrics().publish() {
         return std::sync::Arc::new(NoopSink);
     }
     let built;
     let sdk = match sdk {
         Some(sdk) => sdk,
         None => {
-            built = crate::aws::sdk_config(&config.provider.aws()).await;
+            built = crate::aws::sdk_config(&config.provider().aws()).await;
             &built
         }
     };
     std::sync::Arc::new(cloudwatch::CloudWatchSink::new(
         sdk,
-        &config.metrics.namespace,
-        &config.group.name,
+        config.metrics().namespace(),
+        config.group().name(),
     ))
 }

@@ -321,7 +321,8 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
     let file = TempFile::new(&config_text("native", 50, "scale-in"));
     let wanted_policies = Config::load(&file.0, &Overrides::default())
         .unwrap()
-        .policies;
+        .policies()
+        .clone();
     let daemon = start(&sdk, &file).await;
 
     // Start: ours put beside the foreign ones.

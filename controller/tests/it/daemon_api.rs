@@ -31,8 +31,7 @@ fn shared(config: &Config) -> Arc<Shared> {
 
 /// The state with the test key, over a fleet of 3 (i-mem-3 still Pending).
 fn setup() -> (Arc<Shared>, Arc<MemoryFleet>) {
-    let mut config = Config::local_default();
-    config.reports.key = Some(test_key());
+    let config = Config::local_default().with_report_key(test_key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 2).with_pending_launches());
     futures::executor::block_on(fleet.set_desired_capacity(3)).unwrap();
     let state = shared(&config);
@@ -248,9 +247,11 @@ async fn a_failing_provider_is_recorded_not_fatal() {
 
 #[tokio::test]
 async fn decision_history_is_bounded() {
-    let mut config = Config::local_default();
-    config.history.decisions = 3;
-    config.history.metrics = 2;
+    let toml = format!(
+        "{}[history]\ndecisions = 3\nmetrics = 2\n",
+        controller::config::defaults::LOCAL_TOML
+    );
+    let config = Config::from_toml(&toml, "test", &Default::default()).unwrap();
     let fleet = MemoryFleet::new("g", 1, 10, 1);
     let state = shared(&config);
     let mut rec = Reconciler::from_config(&config, "memory", None);
@@ -382,8 +383,11 @@ async fn a_far_ahead_seq_from_an_old_process_does_not_silence_the_real_instance(
 /// setting); the default refuses them.
 #[tokio::test]
 async fn unsigned_reports_are_taken_only_when_signatures_are_not_required() {
-    let mut config = Config::local_default();
-    config.reports.require_signature = false;
+    let toml = format!(
+        "{}[reports]\nrequire_signature = false\n",
+        controller::config::defaults::LOCAL_TOML
+    );
+    let config = Config::from_toml(&toml, "test", &Default::default()).unwrap();
     let state = shared(&config);
     let fleet = MemoryFleet::new("g", 1, 10, 1);
     state.set_known(&fleet.snapshot());
@@ -405,12 +409,16 @@ async fn in_native_mode_a_tick_publishes_but_never_sets_the_capacity() {
     let (state, fleet) = setup_in_service();
     let now = controller::clock::now_ms();
     report_70_each(&state, now).await;
-    let mut config = Config::local_default();
-    config.policies = config
-        .policies
-        .with_mode(fleetcore::policy::PolicyMode::Native);
+    // The daemon's reconciler with native-mode policies (as a reloaded config sets them).
+    let config = Config::local_default();
+    let mut rec = Reconciler::from_config(&config, "memory", None);
+    rec.set_policies(
+        config
+            .policies()
+            .with_mode(fleetcore::policy::PolicyMode::Native),
+    );
     let sink = MemorySink::new();
-    tick(&config, &fleet, &sink, &state).await;
+    tick_once(&mut rec, fleet.as_ref(), &sink, &state).await;
 
     // The same load scales out in controller mode (the test above): here nothing is set.
     assert_eq!(fleet.desired_calls(), vec![3], "SetDesiredCapacity called");

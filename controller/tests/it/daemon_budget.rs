@@ -60,8 +60,11 @@ impl MetricsSink for HangingSink {
 }
 
 fn setup(shutdown: CancellationToken) -> (Shared, Arc<Hanging>, Reconciler) {
-    let mut config = Config::local_default();
-    config.tick = Duration::from_millis(500);
+    let toml = format!(
+        "tick = \"500ms\"\n{}",
+        controller::config::defaults::LOCAL_TOML
+    );
+    let config = Config::from_toml(&toml, "test", &Default::default()).unwrap();
     let state = Shared::new(&config, "hanging", None, shutdown);
     let fleet = Arc::new(Hanging {
         inner: MemoryFleet::new("g", 1, 10, 2),

@@ -23,11 +23,14 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 const CAP: usize = 16;
 
 async fn start() -> Daemon {
-    let mut config = Config::local_default();
-    config.reports.key = Some(test_key());
-    config.tick = Duration::from_millis(200);
-    config.api.header_timeout = HEAD_TIMEOUT;
-    config.api.max_connections = CAP;
+    let toml = format!(
+        "tick = \"200ms\"\n{}[api]\nheader_timeout = \"{}ms\"\nmax_connections = {CAP}\n",
+        controller::config::defaults::LOCAL_TOML,
+        HEAD_TIMEOUT.as_millis()
+    );
+    let config = Config::from_toml(&toml, "test", &Default::default())
+        .unwrap()
+        .with_report_key(test_key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     let daemon = Daemon::spawn(|listener, stop| {
         run(config, fleet, Arc::new(MemorySink::new()), listener, stop)

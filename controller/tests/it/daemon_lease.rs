@@ -79,8 +79,9 @@ holder = "me"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_neither_applies_nor_publishes_and_takes_over_when_the_lease_is_free() {
-    let mut config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
-    config.reports.key = Some(test_key());
+    let config = Config::from_toml(CONFIG, "test", &Overrides::default())
+        .unwrap()
+        .with_report_key(test_key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     let sink = Arc::new(MemorySink::new());
     let store = Arc::new(MemLease::default());
@@ -152,8 +153,9 @@ async fn a_standby_neither_applies_nor_publishes_and_takes_over_when_the_lease_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_store_the_controller_always_leads() {
-    let mut config = Config::from_toml(CONFIG, "test", &Overrides::default()).unwrap();
-    config.reports.key = Some(test_key());
+    let config = Config::from_toml(CONFIG, "test", &Overrides::default())
+        .unwrap()
+        .with_report_key(test_key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     let sink: Arc<dyn MetricsSink> = Arc::new(MemorySink::new());
     let daemon = Daemon::spawn(|listener, shutdown| {

@@ -62,7 +62,7 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
 
     // The aws provider reads the key from the file the config names (no key, no start).
     let config = config_with_key(CONFIG, "daemon-run-moto", "");
-    assert_eq!(config.reports.key, Some(test_key()));
+    assert_eq!(config.reports().key(), Some(&test_key()));
     let fleet = Arc::new(AwsFleet::new(&sdk, "web"));
     let sink = Arc::new(CloudWatchSink::new(&sdk, "HelloFleetE2E", "web"));
     let daemon =
@@ -130,10 +130,14 @@ async fn reports_over_the_threshold_scale_the_moto_group_to_max_and_metrics_reac
 
 #[tokio::test]
 async fn the_configured_desired_capacity_is_applied_and_shutdown_stops_everything() {
-    let mut config = Config::local_default();
-    config.reports.key = Some(test_key());
-    config.group.desired_capacity = Some(3);
-    config.tick = Duration::from_millis(100);
+    let overrides = controller::config::Overrides {
+        tick: Some("100ms".into()),
+        desired_capacity: Some(3),
+        ..Default::default()
+    };
+    let config = Config::from_toml(controller::config::defaults::LOCAL_TOML, "test", &overrides)
+        .unwrap()
+        .with_report_key(test_key());
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     let sink = Arc::new(MemorySink::new());
     let dyn_sink: Arc<dyn MetricsSink> = sink.clone();
@@ -176,8 +180,7 @@ async fn start_up_error(config: Config, fleet: Arc<MemoryFleet>) -> DaemonError 
 async fn a_group_that_cannot_be_read_fails_before_serving() {
     let fleet = Arc::new(MemoryFleet::new("g", 1, 10, 1));
     fleet.fail_with(Some("no such group"));
-    let mut config = Config::local_default();
-    config.reports.key = Some(test_key());
+    let config = Config::local_default().with_report_key(test_key());
     let err = start_up_error(config, fleet).await;
     assert!(err.to_string().contains("no such group"), "{err}");
 }

@@ -94,9 +94,10 @@ pub fn config_with_key(base: &str, name: &str, extra: &str) -> Config {
         policies(),
         key_file.display().to_string()
     );
-    let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
-    config.reports.load_key().unwrap();
-    config
+    Config::from_toml(&toml, "test", &Overrides::default())
+        .unwrap()
+        .load_report_key()
+        .unwrap()
 }
 
 /// A daemon running on a fresh 127.0.0.1:0 listener; cancelled when dropped.

@@ -98,8 +98,9 @@ const FAMILY_RATES: &str = r#"new Promise((resolve, reject) => {
 async fn the_dashboard_shows_a_scale_out_without_a_reload() {
     // The tests' step policies (+1 at 50 users per instance, -1 after 5 periods at 5), 0.3 s periods.
     let toml = format!("{CONFIG}{}", testkit::fixtures::step_policies(0.3, 5));
-    let mut config = Config::from_toml(&toml, "test", &Overrides::default()).unwrap();
-    config.reports.key = Some(test_key());
+    let config = Config::from_toml(&toml, "test", &Overrides::default())
+        .unwrap()
+        .with_report_key(test_key());
     let fleet = Arc::new(MemoryFleet::new("web", 1, 4, 1));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -113,8 +113,9 @@ fn config(extra: &str) -> Config {
     Config::from_toml(&text, "test", &Overrides::default()).expect("valid test config")
 }
 
-fn with_lookahead() -> Config {
-    let mut c = config("");
+/// `config("")` with a lookahead, as the simulator's core reads it.
+fn with_lookahead() -> fleetcore::CoreConfig {
+    let mut c = fleetcore::CoreConfig::from(&config(""));
     c.policies = c
         .policies
         .changed(|p| {
@@ -133,7 +134,7 @@ fn lookahead_runs_in_the_tick_core_and_cuts_under_provisioning_on_a_ramp() {
     let trace = Trace::builtin("ramp", BuiltinParams::default()).expect("ramp");
     let p = SimParams::default();
     let plain = simulate("plain", &config(""), &trace, &p);
-    let ahead = simulate("ahead", &with_lookahead(), &trace, &p);
+    let ahead = simulate("ahead", with_lookahead(), &trace, &p);
     let (a, b) = (plain.summary.scores, ahead.summary.scores);
     assert!(b.theta_u < a.theta_u, "{a:?}\n{b:?}");
     assert!(b.slo_minutes_lost <= a.slo_minutes_lost, "{a:?}\n{b:?}");
@@ -146,7 +147,7 @@ fn lookahead_runs_in_the_tick_core_and_cuts_under_provisioning_on_a_ramp() {
     assert!(explained.iter().all(|d| d.action == "scale_out"));
     assert!(explained[0].explanation.contains("users rising"));
     // The native model is AWS running the policies: no lookahead there.
-    let native = simulate_model("native", &with_lookahead(), Model::Native, &trace, &p);
+    let native = simulate_model("native", with_lookahead(), Model::Native, &trace, &p);
     assert!(
         native
             .actions

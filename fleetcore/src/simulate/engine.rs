@@ -135,10 +135,10 @@ impl Simulator {
             Model::Hpa => Some(Baseline::Hpa(Hpa::new(target))),
         };
         let g = &config.group;
-        let desired = g.desired_capacity.unwrap_or(g.min_size);
+        let desired = g.desired_capacity().unwrap_or(g.min_size());
         let fleet = SimFleet::new(
-            &g.name,
-            (g.min_size, g.max_size, desired),
+            g.name(),
+            (g.min_size(), g.max_size(), desired),
             p.model,
             peak_users,
             start_ms,
