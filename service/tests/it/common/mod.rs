@@ -156,11 +156,17 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts the binary and waits for its `listening on` line.
+    /// Starts the binary on port 0 and waits for its `listening on` line, which
+    /// names the port the process bound itself (no port picked by the test and
+    /// released before the child binds it, which another process could take).
     pub fn spawn(flags: &[&str], env: &[(&str, String)]) -> Process {
-        let (process, listening) = Self::launch(flags, env);
-        if listening.recv_timeout(Duration::from_secs(30)).is_err() {
-            panic!("service did not start:\n{}", process.stderr_text());
+        let (mut process, listening) = Self::launch(flags, env);
+        match listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => {
+                process.port = addr.port();
+                process.base = format!("http://{addr}");
+            }
+            Err(_) => panic!("service did not start:\n{}", process.stderr_text()),
         }
         process
     }
@@ -174,7 +180,7 @@ impl Process {
         // The reader thread drops its sender at the end of stderr.
         match listening.recv_timeout(Duration::from_secs(10)) {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
-            Ok(()) => panic!(
+            Ok(_) => panic!(
                 "said `listening on`, then exited:\n{}",
                 process.stderr_text()
             ),
@@ -183,17 +189,14 @@ impl Process {
         (code, process.stderr_text())
     }
 
-    /// Spawns the binary; the receiver gets a message per `listening on` line.
-    fn launch(flags: &[&str], env: &[(&str, String)]) -> (Process, std::sync::mpsc::Receiver<()>) {
-        let port = testkit::free_port();
+    /// Spawns the binary on port 0; the receiver gets the address of each
+    /// `listening on` line. `port` and `base` are set by [`Process::spawn`].
+    fn launch(
+        flags: &[&str],
+        env: &[(&str, String)],
+    ) -> (Process, std::sync::mpsc::Receiver<SocketAddr>) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_service"));
-        cmd.args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--no-imds",
-        ])
+        cmd.args(["--host", "127.0.0.1", "--port", "0", "--no-imds"])
         .args(flags)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("RUST_LOG", "info")
@@ -210,16 +213,25 @@ impl Process {
         let keep = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on") {
-                    let _ = tx.send(());
-                }
+                let listening = line
+                    .split_once("listening on ")
+                    .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
+                let addr = listening.map(str::parse::<SocketAddr>);
                 keep.lock().unwrap().push(line);
+                match addr {
+                    Some(Ok(addr)) => {
+                        let _ = tx.send(addr);
+                    }
+                    // No address in the line: `spawn` fails, showing stderr.
+                    Some(Err(_)) => return,
+                    None => {}
+                }
             }
         });
         let process = Process {
             child,
-            port,
-            base: format!("http://127.0.0.1:{port}"),
+            port: 0,
+            base: String::new(),
             stderr: lines,
         };
         (process, rx)
