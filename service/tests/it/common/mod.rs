@@ -197,12 +197,12 @@ impl Process {
     ) -> (Process, std::sync::mpsc::Receiver<SocketAddr>) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_service"));
         cmd.args(["--host", "127.0.0.1", "--port", "0", "--no-imds"])
-        .args(flags)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+            .args(flags)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
