@@ -49,6 +49,13 @@ fn up_with_publishing_off_makes_no_aws_or_metadata_call() {
         .spawn()
         .expect("spawn controller up");
     let stdout = testkit::bound::LineReader::spawn(child.stdout.take().unwrap(), "JSON API");
+    // Read while it runs: a pipe nobody reads fills up and blocks the child's logging.
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut text);
+        text
+    });
 
     let deadline = Instant::now() + Duration::from_secs(30);
     // No address means it exited first: `ready` stays false and the assert shows stderr.
@@ -68,11 +75,26 @@ fn up_with_publishing_off_makes_no_aws_or_metadata_call() {
     // tick is done once /readyz answers).
     std::thread::sleep(Duration::from_secs(2));
     let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-    let out = child.wait_with_output().unwrap();
+    let stop_deadline = Instant::now() + Duration::from_secs(60);
+    let exited = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if Instant::now() > stop_deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = stderr_reader.join().unwrap();
     stop.store(true, Ordering::SeqCst);
     counter.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        exited,
+        "controller up still running 60 s after SIGTERM: {stderr}"
+    );
     assert!(ready, "controller up never became ready: {stderr}");
     assert_eq!(
         hits.load(Ordering::SeqCst),

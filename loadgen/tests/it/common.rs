@@ -2,7 +2,7 @@
 //! controller serving a real `proto::Status`, and the `loadgen` binary with a deadline.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Lines, Write};
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
@@ -246,14 +246,37 @@ pub fn run(args: &[&str], limit: Duration) -> Output {
 
 pub fn wait(mut running: Running, limit: Duration) -> Output {
     let deadline = Instant::now() + limit;
-    loop {
-        let c = running.0.as_mut().unwrap();
-        if c.try_wait().unwrap().is_some() {
-            return running.0.take().unwrap().wait_with_output().unwrap();
+    let c = running.0.as_mut().unwrap();
+    // Both pipes are read while it runs: a child that fills a pipe nobody reads (64 KiB
+    // of warnings on a slow machine) blocks on the write and never exits.
+    let (stdout, stderr) = (drain(c.stdout.take()), drain(c.stderr.take()));
+    let status = loop {
+        if let Some(status) = c.try_wait().unwrap() {
+            break status;
         }
         assert!(Instant::now() < deadline, "loadgen ran past {limit:?}");
         std::thread::sleep(Duration::from_millis(50));
+    };
+    running.0 = None;
+    let read = |h: Option<JoinHandle<Vec<u8>>>| {
+        h.map_or_else(Vec::new, |h| h.join().expect("pipe reader"))
+    };
+    Output {
+        status,
+        stdout: read(stdout),
+        stderr: read(stderr),
     }
+}
+
+/// Reads `pipe` to its end on a thread.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
+    pipe.map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    })
 }
 
 /// The CSV timeline as (header, rows of cells).
