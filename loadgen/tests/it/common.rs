@@ -198,8 +198,9 @@ pub fn loadgen() -> Command {
     c
 }
 
-/// A started `loadgen`, killed on drop if still running.
-pub struct Running(pub Option<Child>);
+/// A started `loadgen`, killed on drop if still running; its stderr is read from the
+/// start (by a thread), so a test reading only its stdout never leaves it blocked.
+pub struct Running(pub Option<Child>, Option<JoinHandle<Vec<u8>>>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -230,13 +231,14 @@ impl Running {
 
 /// Starts `loadgen` with `args`, stdout and stderr piped; killed on drop.
 pub fn start(args: &[&str]) -> Running {
-    let child = loadgen()
+    let mut child = loadgen()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn loadgen");
-    Running(Some(child))
+    let stderr = drain(child.stderr.take());
+    Running(Some(child), stderr)
 }
 
 /// Runs `loadgen` with `args`; panics if it takes longer than `limit`.
@@ -249,7 +251,8 @@ pub fn wait(mut running: Running, limit: Duration) -> Output {
     let c = running.0.as_mut().unwrap();
     // Both pipes are read while it runs: a child that fills a pipe nobody reads (64 KiB
     // of warnings on a slow machine) blocks on the write and never exits.
-    let (stdout, stderr) = (drain(c.stdout.take()), drain(c.stderr.take()));
+    let stdout = drain(c.stdout.take());
+    let stderr = running.1.take();
     let status = loop {
         if let Some(status) = c.try_wait().unwrap() {
             break status;
