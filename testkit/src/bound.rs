@@ -80,10 +80,13 @@ impl LineReader {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(addr) = addr_after(&line, &marker) {
-                        sent = tx.send(addr).is_ok();
-                    }
+                let found = if sent {
+                    None
+                } else {
+                    addr_after(&line, &marker)
+                };
+                if let Some(addr) = found {
+                    sent = tx.send(addr).is_ok();
                 }
                 let mut kept = keep.lock().unwrap_or_else(|e| e.into_inner());
                 // Bounded: a chatty child (moto logs each request) keeps the first lines.
