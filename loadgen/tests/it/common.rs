@@ -50,8 +50,13 @@ impl TestService {
             instance_id,
         ];
         argv.extend_from_slice(flags);
-        let config = service::Config::from_args(ServiceCli::try_parse_from(argv).unwrap().args)
-            .expect("valid service flags");
+        // From the flags only, none of the service's environment variables (HOST, PORT…).
+        let matches = <ServiceCli as clap::CommandFactory>::command()
+            .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+            .try_get_matches_from(argv)
+            .unwrap();
+        let cli = <ServiceCli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        let config = service::Config::from_args(cli.args).expect("valid service flags");
         let shutdown = CancellationToken::new();
         let (stop, id) = (shutdown.clone(), instance_id.to_string());
         let thread = std::thread::spawn(move || {

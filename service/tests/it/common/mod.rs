@@ -28,11 +28,19 @@ struct Cli {
     args: Args,
 }
 
-/// A validated config from flags; IMDS is always off in tests.
+/// A validated config from flags; IMDS is always off in tests. From the flags only: every
+/// option also reads an environment variable (HOST, PORT, LOG_SINK…), which a CI machine
+/// may set, so here none is read.
 pub fn config(flags: &[&str]) -> Config {
+    use clap::{CommandFactory, FromArgMatches};
     let mut argv = vec!["service", "--no-imds", "--host", "127.0.0.1"];
     argv.extend_from_slice(flags);
-    Config::from_args(Cli::try_parse_from(argv).expect("flags parse").args).expect("valid flags")
+    let matches = Cli::command()
+        .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+        .try_get_matches_from(argv)
+        .expect("flags parse");
+    let cli = Cli::from_arg_matches(&matches).expect("flags parse");
+    Config::from_args(cli.args).expect("valid flags")
 }
 
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
