@@ -825,14 +825,20 @@ stop_emulator() {
   stop_named controller
   stop_named moto
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# printed_port LOG MARKER: the port of the first "MARKER http://127.0.0.1:PORT" in LOG.
+# Servers here start on port 0 and print the port they bound: a port picked free and
+# released first could be taken by another process before the server binds it.
+printed_port() {
+  sed -n "s|.*$2 http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p" "$1" 2>/dev/null | head -n 1
+}
 start_emulator() {
   command -v moto_server >/dev/null 2>&1 || { echo "moto_server is missing: bash .ci/install.sh (into ${HF_VENV:-/opt/hellofleet-venv})"; return 1; }
   local port
-  port="$(free_port)"
-  spawn moto "$tmp/moto.log" moto_server -H 127.0.0.1 -p "$port"
+  spawn moto "$tmp/moto.log" moto_server -H 127.0.0.1 -p 0
   for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/" && { echo "$port" >"$tmp/moto.port"; return 0; }
+    port="$(printed_port "$tmp/moto.log" "Running on")"
+    [ -n "$port" ] && curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/" &&
+      { echo "$port" >"$tmp/moto.port"; return 0; }
     sleep 0.1
   done
   echo "moto_server did not start"; cat "$tmp/moto.log"
@@ -938,13 +944,13 @@ controller_takes_config() { # the config the stack stores drives the real contro
     emu aws autoscaling create-auto-scaling-group --region eu-west-1 --auto-scaling-group-name hellofleet-fleet \
       --launch-template LaunchTemplateName=hflt --min-size 2 --max-size 10 --desired-capacity 2 \
       --availability-zones eu-west-1a || return 1
-  port="$(free_port)"
   local e
   read -r -a e <<<"$(emu_env)"
   # env execs the controller, so the recorded pid is the controller's.
-  spawn controller "$tmp/ctl.log" "${e[@]}" "$bin" run --config "$tmp/stored.toml" --listen "127.0.0.1:$port"
+  spawn controller "$tmp/ctl.log" "${e[@]}" "$bin" run --config "$tmp/stored.toml" --listen "127.0.0.1:0"
   for i in $(seq 1 150); do
-    curl -sf "http://127.0.0.1:$port/api/status" >"$tmp/status.json" 2>/dev/null && break
+    port="$(printed_port "$tmp/ctl.log" "controller: dashboard")"
+    [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/api/status" >"$tmp/status.json" 2>/dev/null && break
     kill -0 "$(cat "$tmp/controller.pid")" 2>/dev/null || { echo "controller exited:"; cat "$tmp/ctl.log"; return 1; }
     sleep 0.1
   done

@@ -98,12 +98,22 @@ impl<'a> Request<'a> {
     /// The bytes on the wire: the request line, `Host`, `headers`, `Content-Length`,
     /// `Connection: close`, the body.
     pub fn bytes(&self, addr: SocketAddr) -> Vec<u8> {
+        self.wire(addr, "Connection: close\r\n")
+    }
+
+    /// [`Request::bytes`] without `Connection: close`: the server answers and keeps the
+    /// connection open (for [`keep_alive_exchange_on`]).
+    pub fn bytes_keep_alive(&self, addr: SocketAddr) -> Vec<u8> {
+        self.wire(addr, "")
+    }
+
+    fn wire(&self, addr: SocketAddr, connection: &str) -> Vec<u8> {
         let mut head = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\n", self.method, self.path);
         for (name, value) in self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            "Content-Length: {}\r\n{connection}\r\n",
             self.body.len()
         ));
         let mut bytes = head.into_bytes();
@@ -191,6 +201,44 @@ pub async fn exchange_on(s: &mut tokio::net::TcpStream, bytes: &[u8], within: Du
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out).await;
         out
+    };
+    tokio::time::timeout(within, run)
+        .await
+        .unwrap_or_else(|_| panic!("{}", timed_out(within)))
+}
+
+/// Writes `bytes` on a connection kept open, and reads one whole answer (its
+/// `Content-Length` of body) within `within`, leaving the connection open: to hold a
+/// connection the server has certainly accepted and served. Panics on a close before the
+/// answer is whole, an answer without `Content-Length`, or the deadline.
+pub async fn keep_alive_exchange_on(
+    s: &mut tokio::net::TcpStream,
+    bytes: &[u8],
+    within: Duration,
+) -> Response {
+    let run = async {
+        s.write_all(bytes).await.expect("write the request");
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let answer = Response::parse(&raw[..split + 4]).expect("an HTTP/1 head");
+                let length: usize = answer
+                    .header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .expect("an answer with Content-Length");
+                if raw.len() >= split + 4 + length {
+                    return Response::parse(&raw[..split + 4 + length]).expect("an HTTP/1 answer");
+                }
+            }
+            let n = s.read(&mut buf).await.expect("read the answer");
+            assert!(
+                n > 0,
+                "closed before a whole answer: {:?}",
+                String::from_utf8_lossy(&raw)
+            );
+            raw.extend_from_slice(&buf[..n]);
+        }
     };
     tokio::time::timeout(within, run)
         .await

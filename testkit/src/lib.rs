@@ -1,17 +1,20 @@
 //! Test support shared by the crates' integration tests.
 //!
-//! - [`Moto`]: moto's AWS API emulator on a free loopback port, killed on drop.
+//! - [`RefusedPort`]: a loopback port that refuses connections (held, so nobody takes it).
+//! - [`Moto`]: moto's AWS API emulator on a loopback port it picks itself, killed on drop.
 //! - [`fault_proxy::FaultProxy`]: a TCP proxy that refuses, blackholes or drops responses.
 //! - [`Postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl, as `postgres` when root).
 //! - [`http`]: the one HTTP/1 client of the tests (and raw exchanges for malformed input).
 //! - [`fixtures`]: shared fixtures (the step policies of the controller's tests).
-//! - [`free_port`]: a free TCP port on 127.0.0.1.
+//! - [`free_port`]: a free TCP port on 127.0.0.1 (released: prefer a child on port 0
+//!   and [`bound`], which reads back the port it bound).
 //! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it;
 //!   [`browser::Browser`] drives it over the Chrome DevTools Protocol.
 //! - [`threads_cpu_ns`]: CPU time of this process's threads by name, for the benches.
 //!
 //! Tests never skip when a component is missing: they fail with the install command.
 
+pub mod bound;
 pub mod browser;
 pub mod fault_proxy;
 pub mod fixtures;
@@ -34,32 +37,98 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback port that refuses connections for as long as this lives: bound, never
+/// listening, so no other process can take it (a released [`free_port`] can be taken and
+/// then answer).
+pub struct RefusedPort {
+    _socket: socket2::Socket,
+    addr: SocketAddr,
+}
+
+impl RefusedPort {
+    pub fn new() -> RefusedPort {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("bind 127.0.0.1:0");
+        let addr = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("the bound address");
+        RefusedPort {
+            _socket: socket,
+            addr,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Default for RefusedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A moto server (`moto_server`, from PyPI `moto[server]`) for one test.
 pub struct Moto {
     child: Child,
     port: u16,
+    output: bound::LineReader,
 }
 
 impl Moto {
-    /// Starts moto on a free loopback port and waits until it answers.
+    /// Starts moto on port 0 (it binds a free port itself and prints it: no port
+    /// released for it that another process could take first) and waits until it answers.
     pub fn start() -> Moto {
-        Self::start_on(free_port())
+        let (child, output) = Self::spawn(0);
+        let port = match output.addr(Duration::from_secs(30)) {
+            Ok(addr) => addr.port(),
+            Err(e) => panic!(
+                "moto_server did not say where it listens ({e}). Install it with: pip install 'moto[server]'"
+            ),
+        };
+        Self::ready(child, port, output)
     }
 
     /// Starts moto on the given port (used to restart it on the same endpoint).
     pub fn start_on(port: u16) -> Moto {
-        let child = Command::new(moto_command())
+        let (child, output) = Self::spawn(port);
+        Self::ready(child, port, output)
+    }
+
+    fn spawn(port: u16) -> (Child, bound::LineReader) {
+        let mut child = Command::new(moto_command())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start moto_server ({e}). Install it with: pip install 'moto[server]'"
                 )
             });
-        let mut moto = Moto { child, port };
+        let stderr = child.stderr.take().expect("stderr is piped");
+        // ` * Running on http://127.0.0.1:PORT`; the thread drains the request log after.
+        let output = bound::LineReader::spawn(stderr, "Running on ");
+        (child, output)
+    }
+
+    fn ready(child: Child, port: u16, output: bound::LineReader) -> Moto {
+        let mut moto = Moto {
+            child,
+            port,
+            output,
+        };
         moto.wait_ready(Duration::from_secs(30));
         moto
     }
@@ -95,7 +164,8 @@ impl Moto {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
-                    "moto_server exited early ({status}). Install it with: pip install 'moto[server]'"
+                    "moto_server exited early ({status}). Install it with: pip install 'moto[server]'\n{}",
+                    self.output.text()
                 );
             }
             if http_get_ok(self.port, "/moto-api/") {

@@ -110,9 +110,25 @@ impl Postgres {
                 "--no-sync",
             ],
         );
+        // PostgreSQL cannot bind port 0 and report it: the port is picked here and
+        // released, so another process may take it before the server binds it. Only
+        // that (the log says so) is worth a new port; any other failure panics.
         let mut pg = pg;
-        pg.restart();
+        for attempt in 1.. {
+            match pg.try_start() {
+                Ok(()) => break,
+                Err(e) if attempt < 5 && pg.log().contains("could not bind") => {
+                    eprintln!("PostgreSQL port {} was taken ({e}); another port", pg.port);
+                    pg.port = free_port();
+                }
+                Err(e) => panic!("{e}\nserver log:\n{}", pg.log()),
+            }
+        }
         pg
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
     fn data(&self) -> String {
@@ -133,22 +149,35 @@ impl Postgres {
 
     /// Runs one of PostgreSQL's programs; panics on failure.
     fn run(&self, program: &str, args: &[&str]) {
+        self.try_run(program, args)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Runs one of PostgreSQL's programs; its output on failure.
+    fn try_run(&self, program: &str, args: &[&str]) -> Result<(), String> {
         let out = self
             .command(program)
             .args(args)
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}. {INSTALL}"));
-        assert!(
-            out.status.success(),
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "{program} {args:?} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        );
+        ))
     }
 
     /// Starts the server (again) on the same port and data.
     pub fn restart(&mut self) {
+        self.try_start()
+            .unwrap_or_else(|e| panic!("{e}\nserver log:\n{}", self.log()));
+    }
+
+    fn try_start(&mut self) -> Result<(), String> {
         let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
             self.port,
@@ -163,14 +192,15 @@ impl Postgres {
         let log = self.dir.join("server.log").display().to_string();
         let data = self.data();
         let started = Instant::now();
-        self.run(
+        self.try_run(
             "pg_ctl",
             &[
                 "-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "60", "start",
             ],
-        );
+        )?;
         self.running = true;
         assert!(started.elapsed() < Duration::from_secs(61));
+        Ok(())
     }
 
     /// Stops the server at once (`-m immediate`: connections are cut, no checkpoint).

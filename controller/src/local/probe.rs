@@ -253,9 +253,8 @@ mod tests {
         let addr = answering(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec(), Duration::ZERO).await;
         let got = get_answer(addr, "/readyz", Duration::from_secs(2), false).await;
         assert_eq!(got, Err(NoAnswer::Invalid));
-        let port = testkit::free_port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let got = get_answer(addr, "/readyz", Duration::from_secs(2), false).await;
+        let refused = testkit::RefusedPort::new();
+        let got = get_answer(refused.addr(), "/readyz", Duration::from_secs(2), false).await;
         assert_eq!(got, Err(NoAnswer::Refused));
         let ok = Ok(Answer {
             status: 200,
@@ -266,10 +265,15 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_listening_is_none() {
-        let port = testkit::free_port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let refused = testkit::RefusedPort::new();
         assert_eq!(
-            get_status(addr, "/healthz", Duration::from_millis(500), false).await,
+            get_status(
+                refused.addr(),
+                "/healthz",
+                Duration::from_millis(500),
+                false
+            )
+            .await,
             None
         );
     }

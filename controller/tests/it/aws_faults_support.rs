@@ -63,10 +63,10 @@ pub async fn desired_capacity(asg: &aws_sdk_autoscaling::Client) -> i32 {
     crate::moto_group::desired_capacity(asg, GROUP).await
 }
 
-/// A running `controller run`; killed on drop.
+/// A running `controller run` on port 0 (it prints the address it bound); killed on drop.
 pub struct Controller {
     child: Option<Child>,
-    pub api: String,
+    api: std::sync::OnceLock<String>,
     pub stderr: PathBuf,
     _dir: TempDir,
 }
@@ -82,13 +82,15 @@ impl Drop for TempDir {
 impl Controller {
     /// Spawns `controller run` with `timing`, its AWS endpoint at `proxy`.
     pub fn spawn(moto: &Moto, proxy: &FaultProxy, timing: &Timing) -> Controller {
-        let port = testkit::free_port();
-        let listen = format!("127.0.0.1:{port}");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
-            std::env::temp_dir().join(format!("hellofleet-faults-{}-{}", std::process::id(), port));
+            std::env::temp_dir().join(format!("hellofleet-faults-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("controller.toml");
-        std::fs::write(&path, config(timing, &listen)).unwrap();
+        // Port 0: no port released here that another process could take first.
+        std::fs::write(&path, config(timing, "127.0.0.1:0")).unwrap();
         let stderr = dir.join("stderr.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_controller"));
         cmd.args(["run", "--config", path.to_str().unwrap()])
@@ -105,10 +107,33 @@ impl Controller {
         let child = cmd.spawn().expect("spawn controller run");
         Controller {
             child: Some(child),
-            api: format!("http://{listen}"),
+            api: std::sync::OnceLock::new(),
             stderr,
             _dir: TempDir(dir),
         }
+    }
+
+    /// `http://ADDR`, from the line `controller: dashboard http://ADDR/ …` it prints once
+    /// bound (waits for it: 30 s at most; panics, with stderr, if it exits before).
+    pub fn api(&self) -> &str {
+        self.api.get_or_init(|| {
+            let pid = self.child.as_ref().map(Child::id);
+            // `wait` (which reaps) takes `&mut`: /proc tells an exit (gone or a zombie).
+            let exited = || {
+                pid.is_none_or(|pid| {
+                    !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|stat| !stat.contains(") Z "))
+                })
+            };
+            let addr = testkit::bound::wait_for_addr_in_file(
+                &self.stderr,
+                "controller: dashboard ",
+                Duration::from_secs(30),
+                exited,
+            )
+            .unwrap_or_else(|e| panic!("controller run: {e}"));
+            format!("http://{addr}")
+        })
     }
 
     pub fn stderr_text(&self) -> String {
@@ -146,7 +171,7 @@ impl Controller {
             .build()
             .unwrap();
         let resp = client
-            .get(format!("{}{path}", self.api))
+            .get(format!("{}{path}", self.api()))
             .send()
             .await
             .ok()?;

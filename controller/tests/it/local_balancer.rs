@@ -127,9 +127,10 @@ async fn spreads_flows_evenly_and_counts_them() {
 async fn a_refused_connect_is_retried_on_the_next_backend() {
     let stop = CancellationToken::new();
     let (addr, handle, bstop, task) = start(options(Strategy::RoundRobin)).await;
+    let refused = testkit::RefusedPort::new();
     let dead = Backend {
         id: "dead".into(),
-        addr: SocketAddr::from(([127, 0, 0, 1], testkit::free_port())),
+        addr: refused.addr(),
     };
     handle.set_backends(vec![dead, backend("live", stop.clone()).await]);
     for _ in 0..6 {

@@ -54,14 +54,23 @@ async fn two_local_instances_share_one_books_file() {
         .trim_start_matches("http://")
         .parse()
         .unwrap();
-    let first = TcpStream::connect(addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = TcpStream::connect(addr).await.unwrap();
+    // The first is answered (so its flow is placed and counted) and kept open before the
+    // second connects: not a fixed sleep, which a loaded balancer may outlast.
+    let request = testkit::http::Request::new("GET", &location);
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let first_answer = testkit::http::keep_alive_exchange_on(
+        &mut first,
+        &request.bytes_keep_alive(addr),
+        Duration::from_secs(5),
+    )
+    .await;
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    let raw =
+        testkit::http::exchange_on(&mut second, &request.bytes(addr), Duration::from_secs(5)).await;
+    let second_answer = testkit::http::Response::parse(&raw).expect("an HTTP/1 answer");
+    drop(first);
     let mut seen = std::collections::BTreeSet::new();
-    let get = testkit::http::Request::new("GET", &location).bytes(addr);
-    for mut conn in [first, second] {
-        let raw = testkit::http::exchange_on(&mut conn, &get, Duration::from_secs(5)).await;
-        let answer = testkit::http::Response::parse(&raw).expect("an HTTP/1 answer");
+    for answer in [first_answer, second_answer] {
         assert_eq!(answer.status, 200, "{answer:?}");
         assert!(answer.body.contains("Quincas Borba"), "{answer:?}");
         let who = answer

@@ -22,8 +22,7 @@ fn up(args: &[&str]) -> (bool, String) {
 fn a_taken_balancer_port_names_the_port_and_the_flag() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let listen = format!("127.0.0.1:{}", testkit::free_port());
-    let (ok, stderr) = up(&["--api-port", &port, "--listen", &listen]);
+    let (ok, stderr) = up(&["--api-port", &port, "--listen", "127.0.0.1:0"]);
     assert!(!ok);
     assert!(
         stderr.contains(&format!("port {port}")) && stderr.contains("--api-port"),
@@ -35,8 +34,7 @@ fn a_taken_balancer_port_names_the_port_and_the_flag() {
 fn a_taken_api_port_names_the_port_and_the_flag() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let port = testkit::free_port().to_string();
-    let (ok, stderr) = up(&["--api-port", &port, "--listen", &addr]);
+    let (ok, stderr) = up(&["--api-port", "0", "--listen", &addr]);
     assert!(!ok);
     let taken_port = addr.rsplit(':').next().unwrap();
     assert!(

@@ -31,11 +31,11 @@ fn up_with_publishing_off_makes_no_aws_or_metadata_call() {
     };
 
     let dir = std::env::temp_dir().join(format!("hellofleet-noaws-{}", std::process::id()));
-    let api = format!("127.0.0.1:{}", testkit::free_port());
     let trap_url = format!("http://{trap_addr}");
+    // Port 0 for both: `up` binds them and prints the URLs (the API's is read below).
     let mut child = Command::new(env!("CARGO_BIN_EXE_controller"))
-        .args(["up", "--data-dir", dir.to_str().unwrap(), "--listen", &api])
-        .args(["--api-port", &testkit::free_port().to_string()])
+        .args(["up", "--data-dir", dir.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--api-port", "0"])
         .env_remove("AWS_EC2_METADATA_DISABLED")
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
@@ -44,15 +44,24 @@ fn up_with_publishing_off_makes_no_aws_or_metadata_call() {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn controller up");
+    let stdout = testkit::bound::LineReader::spawn(child.stdout.take().unwrap(), "JSON API");
+    // Read while it runs: a pipe nobody reads fills up and blocks the child's logging.
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut text);
+        text
+    });
 
-    let port: u16 = api.rsplit(':').next().unwrap().parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
+    // No address means it exited first: `ready` stays false and the assert shows stderr.
+    let port = stdout.addr(Duration::from_secs(30)).map_or(0, |a| a.port());
     let mut ready = false;
-    while Instant::now() < deadline {
+    while port != 0 && Instant::now() < deadline {
         if testkit::http_get_ok(port, "/readyz") {
             ready = true;
             break;
@@ -66,11 +75,26 @@ fn up_with_publishing_off_makes_no_aws_or_metadata_call() {
     // tick is done once /readyz answers).
     std::thread::sleep(Duration::from_secs(2));
     let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-    let out = child.wait_with_output().unwrap();
+    let stop_deadline = Instant::now() + Duration::from_secs(60);
+    let exited = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if Instant::now() > stop_deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = stderr_reader.join().unwrap();
     stop.store(true, Ordering::SeqCst);
     counter.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        exited,
+        "controller up still running 60 s after SIGTERM: {stderr}"
+    );
     assert!(ready, "controller up never became ready: {stderr}");
     assert_eq!(
         hits.load(Ordering::SeqCst),

@@ -1,5 +1,5 @@
-//! Support for the `controller up` end-to-end tests: the real binary on free
-//! loopback ports with a test config ([`Stack`], killed on drop with every
+//! Support for the `controller up` end-to-end tests: the real binary on loopback
+//! ports it picks itself (port 0; the URLs it prints say which) with a test config ([`Stack`], killed on drop with every
 //! instance it started), users driven through the balancer ([`Load`]), and a
 //! `/proc` scan for the fleet's processes.
 
@@ -87,10 +87,11 @@ impl Stack {
         let dir =
             std::env::temp_dir().join(format!("hellofleet-{name}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (api, balancer) = (testkit::free_port(), testkit::free_port());
+        // Port 0 for both: `up` binds them itself and prints where (no port released
+        // here that another process could take before `up` binds it).
         let path = dir.join("controller.toml");
-        std::fs::write(&path, config(policy, api, balancer, &dir)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_controller"))
+        std::fs::write(&path, config(policy, 0, 0, &dir)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_controller"))
             .arg("up")
             .arg("--config")
             .arg(&path)
@@ -100,11 +101,22 @@ impl Stack {
             .stderr(std::fs::File::create(dir.join("controller.err")).unwrap())
             .spawn()
             .expect("start controller up");
+        let out = dir.join("controller.out");
+        let mut exited = || child.try_wait().is_ok_and(|s| s.is_some());
+        let printed = |marker: &str, exited: &mut dyn FnMut() -> bool| {
+            testkit::bound::wait_for_addr_in_file(&out, marker, Duration::from_secs(60), exited)
+                .unwrap_or_else(|e| {
+                    let err = std::fs::read_to_string(dir.join("controller.err"));
+                    panic!("controller up: {e}\n{}", err.unwrap_or_default())
+                })
+        };
+        let api = printed("JSON API", &mut exited);
+        let balancer = printed("fleet API (local balancer)", &mut exited);
         let stack = Stack {
             child: Some(child),
             dir,
-            api: format!("http://127.0.0.1:{api}"),
-            balancer: format!("http://127.0.0.1:{balancer}"),
+            api: format!("http://{api}"),
+            balancer: format!("http://{balancer}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()

@@ -101,7 +101,8 @@ fn two_step_ramp_writes_ground_truth_users_capacity_and_reports() {
 fn a_failing_slo_exits_non_zero_and_a_down_controller_is_only_a_warning() {
     let svc = TestService::start("i-slo");
     let dir = out_dir("slo");
-    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let refused = testkit::RefusedPort::new();
+    let dead = format!("http://{}", refused.addr());
     let out = run(
         &args(
             "steady -u 2 --duration 2s --interval 1s --think-time 50ms --slo errors<1%,p99<1us",

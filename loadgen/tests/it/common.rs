@@ -2,7 +2,7 @@
 //! controller serving a real `proto::Status`, and the `loadgen` binary with a deadline.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Lines, Write};
+use std::io::{BufRead, BufReader, Lines, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
@@ -50,8 +50,13 @@ impl TestService {
             instance_id,
         ];
         argv.extend_from_slice(flags);
-        let config = service::Config::from_args(ServiceCli::try_parse_from(argv).unwrap().args)
-            .expect("valid service flags");
+        // From the flags only, none of the service's environment variables (HOST, PORT…).
+        let matches = <ServiceCli as clap::CommandFactory>::command()
+            .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+            .try_get_matches_from(argv)
+            .unwrap();
+        let cli = <ServiceCli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        let config = service::Config::from_args(cli.args).expect("valid service flags");
         let shutdown = CancellationToken::new();
         let (stop, id) = (shutdown.clone(), instance_id.to_string());
         let thread = std::thread::spawn(move || {
@@ -198,8 +203,9 @@ pub fn loadgen() -> Command {
     c
 }
 
-/// A started `loadgen`, killed on drop if still running.
-pub struct Running(pub Option<Child>);
+/// A started `loadgen`, killed on drop if still running; its stderr is read from the
+/// start (by a thread), so a test reading only its stdout never leaves it blocked.
+pub struct Running(pub Option<Child>, Option<JoinHandle<Vec<u8>>>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -230,13 +236,14 @@ impl Running {
 
 /// Starts `loadgen` with `args`, stdout and stderr piped; killed on drop.
 pub fn start(args: &[&str]) -> Running {
-    let child = loadgen()
+    let mut child = loadgen()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn loadgen");
-    Running(Some(child))
+    let stderr = drain(child.stderr.take());
+    Running(Some(child), stderr)
 }
 
 /// Runs `loadgen` with `args`; panics if it takes longer than `limit`.
@@ -246,14 +253,38 @@ pub fn run(args: &[&str], limit: Duration) -> Output {
 
 pub fn wait(mut running: Running, limit: Duration) -> Output {
     let deadline = Instant::now() + limit;
-    loop {
-        let c = running.0.as_mut().unwrap();
-        if c.try_wait().unwrap().is_some() {
-            return running.0.take().unwrap().wait_with_output().unwrap();
+    let c = running.0.as_mut().unwrap();
+    // Both pipes are read while it runs: a child that fills a pipe nobody reads (64 KiB
+    // of warnings on a slow machine) blocks on the write and never exits.
+    let stdout = drain(c.stdout.take());
+    let stderr = running.1.take();
+    let status = loop {
+        if let Some(status) = c.try_wait().unwrap() {
+            break status;
         }
         assert!(Instant::now() < deadline, "loadgen ran past {limit:?}");
         std::thread::sleep(Duration::from_millis(50));
+    };
+    running.0 = None;
+    let read = |h: Option<JoinHandle<Vec<u8>>>| {
+        h.map_or_else(Vec::new, |h| h.join().expect("pipe reader"))
+    };
+    Output {
+        status,
+        stdout: read(stdout),
+        stderr: read(stderr),
     }
+}
+
+/// Reads `pipe` to its end on a thread.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
+    pipe.map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    })
 }
 
 /// The CSV timeline as (header, rows of cells).

@@ -301,7 +301,8 @@ fn a_short_or_missing_report_key_file_is_refused_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_push_to_a_dead_controller_never_blocks_requests() {
-    let dead = format!("http://127.0.0.1:{}", testkit::free_port());
+    let refused = testkit::RefusedPort::new();
+    let dead = format!("http://{}", refused.addr());
     let mut svc = InProcess::start(&[
         "--report-to",
         &dead,

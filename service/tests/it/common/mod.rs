@@ -28,11 +28,19 @@ struct Cli {
     args: Args,
 }
 
-/// A validated config from flags; IMDS is always off in tests.
+/// A validated config from flags; IMDS is always off in tests. From the flags only: every
+/// option also reads an environment variable (HOST, PORT, LOG_SINK…), which a CI machine
+/// may set, so here none is read.
 pub fn config(flags: &[&str]) -> Config {
+    use clap::{CommandFactory, FromArgMatches};
     let mut argv = vec!["service", "--no-imds", "--host", "127.0.0.1"];
     argv.extend_from_slice(flags);
-    Config::from_args(Cli::try_parse_from(argv).expect("flags parse").args).expect("valid flags")
+    let matches = Cli::command()
+        .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+        .try_get_matches_from(argv)
+        .expect("flags parse");
+    let cli = Cli::from_arg_matches(&matches).expect("flags parse");
+    Config::from_args(cli.args).expect("valid flags")
 }
 
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -147,6 +155,9 @@ impl Drop for InProcess {
     }
 }
 
+/// What a [`Process`] keeps of the test's environment (see [`Process::spawn`]).
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "RUST_BACKTRACE"];
+
 /// The real `service` binary as a child process; killed on drop.
 pub struct Process {
     pub child: Child,
@@ -156,11 +167,17 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts the binary and waits for its `listening on` line.
+    /// Starts the binary on port 0 and waits for its `listening on` line, which
+    /// names the port the process bound itself (no port picked by the test and
+    /// released before the child binds it, which another process could take).
     pub fn spawn(flags: &[&str], env: &[(&str, String)]) -> Process {
-        let (process, listening) = Self::launch(flags, env);
-        if listening.recv_timeout(Duration::from_secs(30)).is_err() {
-            panic!("service did not start:\n{}", process.stderr_text());
+        let (mut process, listening) = Self::launch(flags, env);
+        match listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => {
+                process.port = addr.port();
+                process.base = format!("http://{addr}");
+            }
+            Err(_) => panic!("service did not start:\n{}", process.stderr_text()),
         }
         process
     }
@@ -174,7 +191,7 @@ impl Process {
         // The reader thread drops its sender at the end of stderr.
         match listening.recv_timeout(Duration::from_secs(10)) {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
-            Ok(()) => panic!(
+            Ok(_) => panic!(
                 "said `listening on`, then exited:\n{}",
                 process.stderr_text()
             ),
@@ -183,23 +200,34 @@ impl Process {
         (code, process.stderr_text())
     }
 
-    /// Spawns the binary; the receiver gets a message per `listening on` line.
-    fn launch(flags: &[&str], env: &[(&str, String)]) -> (Process, std::sync::mpsc::Receiver<()>) {
-        let port = testkit::free_port();
+    /// Spawns the binary on port 0; the receiver gets the address of each
+    /// `listening on` line. `port` and `base` are set by [`Process::spawn`].
+    fn launch(
+        flags: &[&str],
+        env: &[(&str, String)],
+    ) -> (Process, std::sync::mpsc::Receiver<SocketAddr>) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_service"));
-        cmd.args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--no-imds",
-        ])
-        .args(flags)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        // Every option of the service also reads an environment variable (HOST, PORT,
+        // DATA_DIR, LOG_SINK, QUEUE_CAPACITY…): the child gets none of the test's
+        // environment but what a process needs, so a CI machine's variables change nothing.
+        cmd.env_clear();
+        for (k, v) in std::env::vars_os() {
+            if INHERITED_ENV.iter().any(|keep| k == *keep) {
+                cmd.env(k, v);
+            }
+        }
+        cmd.args(["--host", "127.0.0.1", "--port", "0", "--no-imds"]);
+        // The default sink is a file in the working directory (the crate's, shared by
+        // every test): a test that does not name one writes nowhere.
+        if !flags.contains(&"--log-sink") {
+            cmd.args(["--log-sink", "file:/dev/null"]);
+        }
+        cmd.args(flags)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -210,16 +238,25 @@ impl Process {
         let keep = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on") {
-                    let _ = tx.send(());
-                }
+                let listening = line
+                    .split_once("listening on ")
+                    .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
+                let addr = listening.map(str::parse::<SocketAddr>);
                 keep.lock().unwrap().push(line);
+                match addr {
+                    Some(Ok(addr)) => {
+                        let _ = tx.send(addr);
+                    }
+                    // No address in the line: `spawn` fails, showing stderr.
+                    Some(Err(_)) => return,
+                    None => {}
+                }
             }
         });
         let process = Process {
             child,
-            port,
-            base: format!("http://127.0.0.1:{port}"),
+            port: 0,
+            base: String::new(),
             stderr: lines,
         };
         (process, rx)
