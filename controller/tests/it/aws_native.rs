@@ -246,14 +246,18 @@ where
     }
 }
 
-/// The `group` part of `/api/status`.
-async fn group_status(addr: std::net::SocketAddr) -> proto::GroupStatus {
-    let body = reqwest::get(format!("http://{addr}/api/status"))
+async fn status_body(addr: std::net::SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/api/status"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The `group` part of `/api/status`.
+async fn group_status(addr: std::net::SocketAddr) -> proto::GroupStatus {
+    let body = status_body(addr).await;
     serde_json::from_str::<proto::Status>(&body)
         .unwrap_or_else(|e| panic!("{e}: {body}"))
         .group
@@ -517,15 +521,7 @@ async fn a_file_that_stops_loading_keeps_the_running_policies() {
     file.write(
         &config_text("native", 50, "scale-in").replace("period_secs = 10", "period_secs = 20"),
     );
-    let status_has = |needle: &'static str| async move {
-        let body = reqwest::get(format!("http://{addr}/api/status"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        body.contains(needle)
-    };
+    let status_has = |needle: &'static str| async move { status_body(addr).await.contains(needle) };
     eventually("the reload error in the status", || {
         status_has("policies.scale_out.alarm.period_secs")
     })

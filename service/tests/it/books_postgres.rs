@@ -13,19 +13,7 @@ use hyper::StatusCode;
 use serde_json::json;
 
 fn instance(scratch: &Scratch, pg: &testkit::Postgres) -> Process {
-    let token = books::token_file(&scratch.0);
-    Process::spawn(
-        &[
-            "--books-token-file",
-            &token,
-            "--log-sink",
-            "file:/dev/null",
-            "--books-timeout",
-            "1s",
-        ],
-        // The URL through the environment, as on AWS.
-        &[("BOOKS_DB", pg.url())],
-    )
+    books::db_instance(&scratch.0, pg.url())
 }
 
 #[tokio::test]

@@ -15,18 +15,7 @@ use hyper::StatusCode;
 use serde_json::json;
 
 fn instance(scratch: &Scratch, url: &str) -> Process {
-    let token = books::token_file(&scratch.0);
-    Process::spawn(
-        &[
-            "--books-token-file",
-            &token,
-            "--log-sink",
-            "file:/dev/null",
-            "--books-timeout",
-            "1s",
-        ],
-        &[("BOOKS_DB", url.to_owned())],
-    )
+    books::db_instance(&scratch.0, url.to_owned())
 }
 
 /// `/readyz` stays 503 and ends up naming a certificate error (15 s at most);

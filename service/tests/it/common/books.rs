@@ -21,6 +21,23 @@ pub fn token_file(dir: &std::path::Path) -> String {
     path.display().to_string()
 }
 
+/// A service process on the database at `url` (given through the environment, as on
+/// AWS), writes allowed with [`TOKEN`], each database call bounded to 1 s.
+pub fn db_instance(dir: &std::path::Path, url: String) -> super::Process {
+    let token = token_file(dir);
+    super::Process::spawn(
+        &[
+            "--books-token-file",
+            &token,
+            "--log-sink",
+            "file:/dev/null",
+            "--books-timeout",
+            "1s",
+        ],
+        &[("BOOKS_DB", url)],
+    )
+}
+
 /// A request with a body (JSON content type when `body` is given).
 pub async fn send(
     c: &HttpClient,
