@@ -6,6 +6,7 @@
 //! - [`Postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl, as `postgres` when root).
 //! - [`http`]: the one HTTP/1 client of the tests (and raw exchanges for malformed input).
 //! - [`fixtures`]: shared fixtures (the step policies of the controller's tests).
+//! - [`clean_env`]: a child's environment cleared but for what any process needs.
 //! - [`free_port`]: a free TCP port on 127.0.0.1 (released: prefer a child on port 0
 //!   and [`bound`], which reads back the port it bound).
 //! - [`chromium_path`]: Debian's Chromium, or a panic saying how to install it;
@@ -28,6 +29,23 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// What [`clean_env`] keeps of the test's environment: what any process needs.
+pub const INHERITED_ENV: &[&str] = &["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "RUST_BACKTRACE"];
+
+/// Clears `cmd`'s environment but [`INHERITED_ENV`]: a child of a test (the service, the
+/// controller, loadgen) reads options from variables (HOST, PORT, LOG_SINK,
+/// HELLOFLEET_CONFIG, AWS_PROFILE…) that a CI machine or a developer's shell may set;
+/// the test then sets, after this, exactly what the child is to see.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        if INHERITED_ENV.iter().any(|keep| k == *keep) {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
 
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {

@@ -93,7 +93,9 @@ impl Controller {
         std::fs::write(&path, config(timing, "127.0.0.1:0")).unwrap();
         let stderr = dir.join("stderr.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_controller"));
-        cmd.args(["run", "--config", path.to_str().unwrap()])
+        // Cleared: AWS_PROFILE, AWS_CONFIG_FILE… of the machine would reach the SDK.
+        testkit::clean_env(&mut cmd)
+            .args(["run", "--config", path.to_str().unwrap()])
             .envs(moto.env())
             .env("AWS_ENDPOINT_URL", proxy.endpoint())
             .env(

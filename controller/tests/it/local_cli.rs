@@ -5,7 +5,7 @@ use std::process::Command;
 
 fn up(args: &[&str]) -> (bool, String) {
     let dir = std::env::temp_dir().join(format!("hellofleet-cli-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_controller"))
+    let out = testkit::clean_env(&mut Command::new(env!("CARGO_BIN_EXE_controller")))
         .arg("up")
         .args(["--data-dir", dir.to_str().unwrap()])
         .args(args)

@@ -33,7 +33,7 @@ fn up_with_publishing_off_makes_no_aws_or_metadata_call() {
     let dir = std::env::temp_dir().join(format!("hellofleet-noaws-{}", std::process::id()));
     let trap_url = format!("http://{trap_addr}");
     // Port 0 for both: `up` binds them and prints the URLs (the API's is read below).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_controller"))
+    let mut child = testkit::clean_env(&mut Command::new(env!("CARGO_BIN_EXE_controller")))
         .args(["up", "--data-dir", dir.to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--api-port", "0"])
         .env_remove("AWS_EC2_METADATA_DISABLED")

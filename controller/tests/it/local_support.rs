@@ -91,7 +91,9 @@ impl Stack {
         // here that another process could take before `up` binds it).
         let path = dir.join("controller.toml");
         std::fs::write(&path, config(policy, 0, 0, &dir)).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_controller"))
+        // A cleared environment: `up`'s instances inherit it, and the service reads
+        // options from variables (HOST, PORT, LOG_SINK…) a CI machine may set.
+        let mut child = testkit::clean_env(&mut Command::new(env!("CARGO_BIN_EXE_controller")))
             .arg("up")
             .arg("--config")
             .arg(&path)

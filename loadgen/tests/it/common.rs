@@ -199,7 +199,10 @@ pub fn out_dir(name: &str) -> PathBuf {
 
 pub fn loadgen() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_loadgen"));
-    c.env("RUST_LOG", "warn").stdin(Stdio::null());
+    // Cleared: HELLOFLEET_BOOKS_TOKEN in the machine's environment would reach loadgen.
+    testkit::clean_env(&mut c)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
     c
 }
 

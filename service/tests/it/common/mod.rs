@@ -155,9 +155,6 @@ impl Drop for InProcess {
     }
 }
 
-/// What a [`Process`] keeps of the test's environment (see [`Process::spawn`]).
-const INHERITED_ENV: &[&str] = &["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "RUST_BACKTRACE"];
-
 /// The real `service` binary as a child process; killed on drop.
 pub struct Process {
     pub child: Child,
@@ -210,12 +207,7 @@ impl Process {
         // Every option of the service also reads an environment variable (HOST, PORT,
         // DATA_DIR, LOG_SINK, QUEUE_CAPACITY…): the child gets none of the test's
         // environment but what a process needs, so a CI machine's variables change nothing.
-        cmd.env_clear();
-        for (k, v) in std::env::vars_os() {
-            if INHERITED_ENV.iter().any(|keep| k == *keep) {
-                cmd.env(k, v);
-            }
-        }
+        testkit::clean_env(&mut cmd);
         cmd.args(["--host", "127.0.0.1", "--port", "0", "--no-imds"]);
         // The default sink is a file in the working directory (the crate's, shared by
         // every test): a test that does not name one writes nowhere.
