@@ -16,6 +16,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p service --bin service \
  && install -D -m 0755 target/release/service /out/service
+# RDS's CA bundle (AWS's trust store, over HTTPS only), refused unless it holds certificates.
+RUN curl -fsS --proto '=https' --tlsv1.2 --retry 3 -o /out/rds-global-bundle.pem \
+      https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem \
+ && grep -q -- '-----BEGIN CERTIFICATE-----' /out/rds-global-bundle.pem
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 LABEL org.opencontainers.image.title="hellofleet-service" \
@@ -23,7 +27,7 @@ LABEL org.opencontainers.image.title="hellofleet-service" \
 COPY --from=builder /out/service /service
 # RDS's CA bundle: the books database URL says sslmode=verify-full with this file as
 # sslrootcert, so the database's certificate and name are checked, not only encrypted.
-ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+COPY --from=builder --chmod=0444 /out/rds-global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/service"]

@@ -711,7 +711,8 @@ service_start() {
   # The books URL: the secret's password escaped, the database's certificate checked against
   # the RDS CA bundle at the very path the service image puts it.
   grep -qx 'BOOKS_DB=postgres://books:p%40ss%2Fw%3Ard@[^/]*/books?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem' "$tmp/root/etc/hellofleet/books.env" &&
-  grep -qx 'ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem' infra/docker/service.Dockerfile
+  grep -qx 'COPY --from=builder --chmod=0444 /out/rds-global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem' infra/docker/service.Dockerfile &&
+  grep -q 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem' infra/docker/service.Dockerfile
 }
 t "user data: the service starts from ECR with its region, port, log sink, group, controller and report key" service_start
 
