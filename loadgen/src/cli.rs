@@ -16,7 +16,7 @@ use crate::slo::Slo;
     name = "loadgen",
     version,
     about = "goose-based load generator for hellofleet: ramp, steady and spike profiles",
-    after_help = "Exit status: 0 done (SLO met), 1 error, 2 bad arguments, 3 SLO not met, 4 every request failed."
+    after_help = "Exit status: 0 done (SLO met), 1 error, 2 bad arguments, 3 SLO not met, 4 every request failed (whatever the SLO)."
 )]
 pub struct Cli {
     #[command(subcommand)]

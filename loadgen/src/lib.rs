@@ -45,5 +45,5 @@ pub use run::{Outcome, RunError, run};
 pub const EXIT_SLO_FAILED: i32 = 3;
 
 /// Exit status when every request of the run failed (a target down, every write refused):
-/// the run measured nothing, with or without an SLO.
+/// the run measured nothing, with or without an SLO (this comes before [`EXIT_SLO_FAILED`]).
 pub const EXIT_ALL_FAILED: i32 = 4;

@@ -81,15 +81,17 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     for v in &outcome.verdicts {
         println!("slo: {v}");
     }
-    if !outcome.slo_met() {
-        eprintln!("SLO not met");
-        Ok(ExitCode::from(EXIT_SLO_FAILED as u8))
-    } else if s.all_failed() {
+    // First: with every request failed, no verdict means anything (a latency SLO
+    // "passes" on fast refusals, an error SLO fails on a target that is down).
+    if s.all_failed() {
         eprintln!(
             "every one of the {} requests failed: the run measured nothing (is the target up, the token right?)",
             s.requests
         );
         Ok(ExitCode::from(EXIT_ALL_FAILED as u8))
+    } else if !outcome.slo_met() {
+        eprintln!("SLO not met");
+        Ok(ExitCode::from(EXIT_SLO_FAILED as u8))
     } else {
         Ok(ExitCode::SUCCESS)
     }

@@ -151,23 +151,24 @@ fn a_failing_slo_exits_non_zero_and_a_down_controller_is_only_a_warning() {
 
     // A target that is down: every request fails, which exits 4 even without an SLO,
     // after writing every report.
-    let dir = out_dir("all-failed");
-    let out = run(
-        &args(
-            "steady -u 1 --duration 1s --interval 1s --think-time 50ms",
-            &["-H", &dead, "--out-dir", dir.to_str().unwrap()],
-        ),
-        Duration::from_secs(30),
-    );
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stderr.contains("requests failed"), "{stderr}");
-    assert!(dir.join("timeline.csv").is_file(), "{stdout}");
-    std::fs::remove_dir_all(&dir).unwrap();
+    // An error-rate SLO would fail too: 4 comes first, as nothing was measured.
+    for slo in ["", " --slo errors<1%"] {
+        let dir = out_dir("all-failed");
+        let command = format!("steady -u 1 --duration 1s --interval 1s --think-time 50ms{slo}");
+        let out = run(
+            &args(&command, &["-H", &dead, "--out-dir", dir.to_str().unwrap()]),
+            Duration::from_secs(30),
+        );
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{command}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        assert!(stderr.contains("requests failed"), "{stderr}");
+        assert!(dir.join("timeline.csv").is_file(), "{stdout}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 #[test]
