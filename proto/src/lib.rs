@@ -9,6 +9,7 @@
 //!   `/api/metrics`), read by the dashboard, loadgen and scripts.
 
 pub mod decision;
+pub mod file;
 pub mod report;
 pub mod sign;
 pub mod sketch;

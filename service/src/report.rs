@@ -24,7 +24,8 @@ pub fn load_key(path: &Path) -> Result<ReportKey, ServiceError> {
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = proto::file::read_small_to_string(path, proto::file::SECRET_LIMIT)
+        .map_err(|e| bad(e.to_string()))?;
     ReportKey::from_text(&text).map_err(|e| bad(e.to_string()))
 }
 

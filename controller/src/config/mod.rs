@@ -42,6 +42,9 @@ pub use watch::ConfigWatch;
 
 use fleetcore::policy::Policies;
 
+/// The largest config file read (a real one is a few KB).
+const CONFIG_LIMIT: u64 = 1024 * 1024;
+
 /// The validated configuration of the daemon (and of `up` and `simulate`). Private fields,
 /// read through accessors; built only by validation ([`Config::validate`], [`Config::load`],
 /// [`Config::from_toml`], [`Config::local_default`]); changed only by the few `with_*`
@@ -277,11 +280,13 @@ impl Config {
         .expect("the built-in defaults are valid")
     }
 
-    /// Reads `path`, applies `overrides`, validates.
+    /// Reads `path` (a regular file of at most 1 MiB), applies `overrides`, validates.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
+        let text = proto::file::read_small_to_string(path, CONFIG_LIMIT).map_err(|source| {
+            ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            }
         })?;
         Self::from_toml(&text, &path.display().to_string(), overrides)
     }

@@ -53,12 +53,14 @@ impl ReportsConfig {
     /// [`super::Config::load_report_key`].
     pub(super) fn load_key(&mut self) -> Result<(), ConfigError> {
         let (field, text) = if let Some(path) = &self.key_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid(
-                    "reports.key_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
+            let text = proto::file::read_small_to_string(path, proto::file::SECRET_LIMIT).map_err(
+                |e| {
+                    invalid(
+                        "reports.key_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                },
+            )?;
             warn_if_readable_by_others(path);
             ("reports.key_file", text)
         } else if let Some(name) = &self.key_env {

@@ -51,6 +51,8 @@ pub enum BooksError {
     },
     #[error("--books-db: {0}")]
     Store(#[from] StoreError),
+    #[error("--books-db: {0}")]
+    Url(String),
     #[error("--books-db sslrootcert {}: {reason}", path.display())]
     RootCert {
         path: std::path::PathBuf,
@@ -65,7 +67,8 @@ pub fn load_token(path: &Path) -> Result<[u8; 32], BooksError> {
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let text =
+        proto::file::read_small(path, proto::file::SECRET_LIMIT).map_err(|e| bad(e.to_string()))?;
     let token = text.trim_ascii();
     if token.len() < MIN_TOKEN {
         return Err(bad(format!("the token must be at least {MIN_TOKEN} bytes")));
@@ -83,6 +86,7 @@ impl Books {
         let env = |name| std::env::var(name).ok();
         let (mode, root) = (env("PGSSLMODE"), env("PGSSLROOTCERT"));
         if let Some(tls) = tls::PgTls::of(url, mode.as_deref(), root.as_deref()) {
+            tls.check_mode().map_err(BooksError::Url)?;
             if let Some(path) = &tls.root_cert {
                 tls::check_root_cert(path).map_err(|reason| BooksError::RootCert {
                     path: path.clone(),

@@ -56,6 +56,19 @@ impl PgTls {
         })
     }
 
+    /// The mode is one of libpq's (and sqlx's) six; else the message naming them.
+    pub fn check_mode(&self) -> Result<(), String> {
+        if MODES.contains(&self.mode.as_str()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "sslmode={} is not one of {}",
+                self.mode,
+                MODES.join(", ")
+            ))
+        }
+    }
+
     /// The server's certificate is checked (against `sslrootcert`, else the public roots).
     pub fn verifies(&self) -> bool {
         matches!(self.mode.as_str(), "verify-ca" | "verify-full")
@@ -83,7 +96,7 @@ impl PgTls {
 
 /// `path` must be readable and hold at least one PEM certificate.
 pub fn check_root_cert(path: &Path) -> Result<(), String> {
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let text = proto::file::read_small(path, ROOT_CERT_LIMIT).map_err(|e| e.to_string())?;
     let has = text
         .windows(CERT_BEGIN.len())
         .any(|w| w == CERT_BEGIN.as_bytes());
@@ -95,6 +108,18 @@ pub fn check_root_cert(path: &Path) -> Result<(), String> {
 }
 
 const CERT_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+
+const MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// RDS's global bundle is about 160 KB.
+const ROOT_CERT_LIMIT: u64 = 16 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -161,6 +186,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_unknown_mode_is_named_with_the_six() {
+        assert_eq!(
+            of("postgres://h/db?sslmode=Verify-Full").check_mode(),
+            Ok(())
+        );
+        let e = of("postgres://h/db?sslmode=bogus")
+            .check_mode()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "sslmode=bogus is not one of disable, allow, prefer, require, verify-ca, verify-full"
+        );
     }
 
     #[test]

@@ -105,7 +105,7 @@ async fn verify_full_connects_with_the_ca_and_refuses_another_ca_or_name() {
 }
 
 #[test]
-fn a_missing_or_certificate_less_root_cert_file_stops_the_process_at_start() {
+fn a_bad_root_cert_file_or_sslmode_stops_the_process_at_start() {
     let scratch = Scratch::new("books-pg-rootcert");
     let not_a_cert = scratch.path("key.pem");
     std::fs::write(&not_a_cert, "-----BEGIN PRIVATE KEY-----\n").unwrap();
@@ -123,4 +123,13 @@ fn a_missing_or_certificate_less_root_cert_file_stops_the_process_at_start() {
             "{stderr}"
         );
     }
+    // A mode that does not exist is a configuration error: refused at start, not a
+    // readiness that stays off for good.
+    let db = "postgres://postgres@127.0.0.1:1/db?sslmode=bogus";
+    let (code, stderr) = Process::refused(&["--books-db", db]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("sslmode=bogus is not one of") && stderr.contains("verify-full"),
+        "{stderr}"
+    );
 }

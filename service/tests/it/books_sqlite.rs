@@ -46,6 +46,32 @@ fn a_short_token_file_is_refused_before_listening() {
     );
 }
 
+/// A token "file" that is endless (`/dev/zero`) or a FIFO no one writes is refused at
+/// once, naming it: never read into memory without end, never a start that hangs.
+#[test]
+fn an_endless_or_blocking_token_file_is_refused_at_once() {
+    let scratch = Scratch::new("books-odd-token");
+    let fifo = scratch.path("token.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let big = scratch.path("big.token");
+    std::fs::write(&big, vec![b'x'; 65 * 1024]).unwrap();
+    let db = format!("sqlite://{}", scratch.path("books.sqlite"));
+    for (token, reason) in [
+        ("/dev/zero", "not a regular file"),
+        (fifo.as_str(), "not a regular file"),
+        (big.as_str(), "larger than 65536 bytes"),
+    ] {
+        let flags = ["--books-db", &db, "--books-token-file", token];
+        let (code, stderr) = Process::refused(&flags);
+        assert_ne!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains(token) && stderr.contains(reason),
+            "{token}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn crud_validation_and_races_across_two_instances_on_one_file() {
     let scratch = Scratch::new("books-sqlite");
