@@ -6,7 +6,8 @@
 //!   A failing provider does not make the controller unready (it still ticks and says so in
 //!   the status); `/healthz` stays plain liveness.
 //! - [`bounds_warnings`]: the configured bounds against the group's own, checked at
-//!   start-up (a config max above the group's MaxSize is capped at each tick, and said so).
+//!   start-up and again at each tick (a config max above the group's MaxSize is capped at
+//!   each tick, and said so; a group resized under the controller changes what is said).
 
 use std::sync::Arc;
 
@@ -15,8 +16,8 @@ use axum::http::StatusCode;
 use proto::ControllerHealth;
 
 use super::state::Shared;
-use crate::config::GroupConfig;
 use crate::provider::GroupSnapshot;
+use fleetcore::tick::ReconcilerSettings;
 
 /// `Ok(why ready)` or `Err(why not)`, one line each.
 pub fn readiness(health: &ControllerHealth, tick_ms: u64) -> Result<String, String> {
@@ -48,18 +49,18 @@ pub async fn readyz(State(s): State<Arc<Shared>>) -> (StatusCode, String) {
 /// Where the configured bounds exceed the group's own: the controller works within both
 /// (the tighter wins at each tick), but the operator should know the config is not what
 /// happens.
-pub fn bounds_warnings(config: &GroupConfig, group: &GroupSnapshot) -> Vec<String> {
+pub fn bounds_warnings(config: &ReconcilerSettings, group: &GroupSnapshot) -> Vec<String> {
     let mut out = vec![];
-    if config.max_size() > group.max_size {
+    if config.max_size > group.max_size {
         out.push(format!(
             "group.max_size is {} but the group's own MaxSize is {}: the controller will not go above {}",
-            config.max_size(), group.max_size, group.max_size
+            config.max_size, group.max_size, group.max_size
         ));
     }
-    if config.min_size() < group.min_size {
+    if config.min_size < group.min_size {
         out.push(format!(
             "group.min_size is {} but the group's own MinSize is {}: the controller will not go below {}",
-            config.min_size(), group.min_size, group.min_size
+            config.min_size, group.min_size, group.min_size
         ));
     }
     out
@@ -101,7 +102,15 @@ mod tests {
             desired_capacity: min,
             instances: vec![],
         };
-        let config = GroupConfig::new("g", 1, 20, None).unwrap();
+        let config = ReconcilerSettings {
+            min_size: 1,
+            max_size: 20,
+            tick_ms: 1_000,
+            stale_after_ms: 5_000,
+            per_instance_metrics: false,
+            provider: "aws".into(),
+            endpoint: None,
+        };
         assert!(bounds_warnings(&config, &snap(1, 20)).is_empty());
         let w = bounds_warnings(&config, &snap(2, 5));
         assert_eq!(w.len(), 2, "{w:?}");

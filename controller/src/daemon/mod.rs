@@ -16,7 +16,7 @@
 //!
 //! - `state`: [`Shared`], read by the API and the dashboard.
 //! - `api`: [`app`], the router (`oneshot`-testable); the signed report ingest.
-//! - `health`: `/readyz` and the start-up warnings (pure checks).
+//! - `health`: `/readyz` and the bounds warnings, at start and at each tick (pure checks).
 //! - `replay`: [`ReplayGuard`], signatures seen within the skew window (pure).
 //! - `serve`: [`serve`], the accept loop: head/idle timeout, connection cap, graceful stop.
 //! - `native`: [`native_step`], after each tick (and once before the first) when
@@ -216,11 +216,7 @@ pub async fn run_with(
     if let Some(l) = leader {
         state.set_lease(l);
     }
-    let warnings = bounds_warnings(config.group(), &snapshot);
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
-    state.set_warnings(warnings);
+    state.set_warnings(bounds_warnings(reconciler.settings(), &snapshot));
     state.set_members(Arc::clone(&fleet));
     let addr = listener.local_addr().ok();
     tracing::info!(
@@ -337,6 +333,8 @@ pub async fn tick_once(
         }
     };
     state.set_known(&snapshot);
+    // The group's own bounds can change under the controller (someone resizes it).
+    state.set_warnings(bounds_warnings(rec.settings(), &snapshot));
     let mut outcome = state.with_book(|book| {
         let out = rec.step(&snapshot, book, now);
         book.retain_known(&snapshot);

@@ -263,6 +263,15 @@ async fn group_status(addr: std::net::SocketAddr) -> proto::GroupStatus {
         .group
 }
 
+/// The configuration warnings of `/api/status`.
+async fn warnings(addr: std::net::SocketAddr) -> Vec<String> {
+    let body = status_body(addr).await;
+    serde_json::from_str::<proto::Status>(&body)
+        .unwrap_or_else(|e| panic!("{e}: {body}"))
+        .health
+        .warnings
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_string()).collect()
 }
@@ -450,6 +459,28 @@ async fn native_mode_puts_reloads_and_removes_only_its_own_policies_and_alarms()
     // config's 3..5.
     let group = group_status(daemon.addr).await;
     assert_eq!((group.min_size, group.max_size), (1, 5), "{group:?}");
+    // Someone lowers the group's MaxSize below the config's 5: the warning says so at
+    // the next ticks, and goes when it is set back (it was computed once, at start).
+    let resize = |max: i32| {
+        asg.update_auto_scaling_group()
+            .auto_scaling_group_name(GROUP)
+            .max_size(max)
+            .send()
+    };
+    resize(4).await.unwrap();
+    let warned = "group.max_size is 5 but the group's own MaxSize is 4";
+    eventually("the MaxSize warning", || async {
+        warnings(daemon.addr)
+            .await
+            .iter()
+            .any(|w| w.starts_with(warned))
+    })
+    .await;
+    resize(5).await.unwrap();
+    eventually("no warning once it is back", || async {
+        warnings(daemon.addr).await.is_empty()
+    })
+    .await;
 
     // A changed file: the threshold moves, the scale-in policy is renamed.
     file.write(&config_text("native", 60, "shrink"));
