@@ -70,7 +70,6 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Validates the flags, binds, handles SIGTERM/SIGINT, serves, drains, and
 /// returns after the logs are flushed.
 pub async fn serve(args: Args) -> Result<(), ServiceError> {
-    install_tls_provider();
     let config = Config::from_args(args)?;
     let shutdown = CancellationToken::new();
     let signals = on_signal(shutdown.clone())?;
@@ -81,16 +80,6 @@ pub async fn serve(args: Args) -> Result<(), ServiceError> {
     let result = run(config, listener, shutdown.clone()).await;
     signals.abort();
     result
-}
-
-/// Makes ring rustls's process-wide crypto provider (once; later calls do nothing).
-///
-/// Both of rustls's providers are compiled in (ring for sqlx, aws-lc-rs for the AWS
-/// SDK), so rustls cannot pick one by itself, and sqlx 0.8's `sslmode=verify-ca` path
-/// asks for the process default (`WebPkiServerVerifier::builder`): without this, the
-/// books database's first connection panics there.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Cancels `token` on the first SIGTERM or SIGINT.

@@ -100,6 +100,16 @@ fn unavailable_or_corrupt(message: String) -> StoreError {
     }
 }
 
+/// Makes ring rustls's process-wide crypto provider (once; later calls do nothing).
+///
+/// Both of rustls's providers are compiled in (ring for sqlx, aws-lc-rs for the AWS
+/// SDK), so rustls cannot pick one by itself, and sqlx 0.8's `sslmode=verify-ca` path
+/// asks for the process default (`WebPkiServerVerifier::builder`): without this, a
+/// PostgreSQL connection with verify-ca panics there.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The file a `sqlite:` URL names (`sqlite://PATH?…` or `sqlite:PATH?…`); `None`
 /// for an in-memory database or another backend.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
@@ -139,6 +149,7 @@ impl Store {
     /// without `mode=` opens the file read-write without creating it (`mode=rw`).
     pub fn open(url: &str, pool_size: u32, timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
+        install_tls_provider();
         let backend = Backend::of(url).ok_or_else(|| {
             StoreError::Unavailable("the URL must start with sqlite: or postgres://".into())
         })?;
