@@ -5,7 +5,6 @@ pub mod books;
 pub mod crash;
 pub mod cwlogs;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -160,7 +159,8 @@ pub struct Process {
     pub child: Child,
     pub port: u16,
     pub base: String,
-    pub stderr: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Its stderr, drained and kept from the start.
+    pub stderr: testkit::bound::LineReader,
 }
 
 impl Process {
@@ -168,13 +168,13 @@ impl Process {
     /// names the port the process bound itself (no port picked by the test and
     /// released before the child binds it, which another process could take).
     pub fn spawn(flags: &[&str], env: &[(&str, String)]) -> Process {
-        let (mut process, listening) = Self::launch(flags, env);
-        match listening.recv_timeout(Duration::from_secs(30)) {
+        let mut process = Self::launch(flags, env);
+        match process.stderr.addr(Duration::from_secs(30)) {
             Ok(addr) => {
                 process.port = addr.port();
                 process.base = format!("http://{addr}");
             }
-            Err(_) => panic!("service did not start:\n{}", process.stderr_text()),
+            Err(e) => panic!("service did not start: {e}"),
         }
         process
     }
@@ -183,26 +183,21 @@ impl Process {
     /// to exit, and returns its exit code and whole stderr. Panics if it ever
     /// said `listening on`.
     pub fn refused(flags: &[&str]) -> (i32, String) {
-        let (mut process, listening) = Self::launch(flags, &[]);
+        let mut process = Self::launch(flags, &[]);
         let code = process.wait_exit(Duration::from_secs(30));
-        // The reader thread drops its sender at the end of stderr.
-        match listening.recv_timeout(Duration::from_secs(10)) {
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
-            Ok(_) => panic!(
+        // Exited: the reader sees the end of stderr, with or without the line.
+        if process.stderr.addr(Duration::from_secs(10)).is_ok() {
+            panic!(
                 "said `listening on`, then exited:\n{}",
                 process.stderr_text()
-            ),
-            Err(e) => panic!("stderr still open after the exit: {e}"),
+            );
         }
         (code, process.stderr_text())
     }
 
-    /// Spawns the binary on port 0; the receiver gets the address of each
-    /// `listening on` line. `port` and `base` are set by [`Process::spawn`].
-    fn launch(
-        flags: &[&str],
-        env: &[(&str, String)],
-    ) -> (Process, std::sync::mpsc::Receiver<SocketAddr>) {
+    /// Spawns the binary on port 0, its stderr read for the `listening on` line.
+    /// `port` and `base` are set by [`Process::spawn`].
+    fn launch(flags: &[&str], env: &[(&str, String)]) -> Process {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_service"));
         // Every option of the service also reads an environment variable (HOST, PORT,
         // DATA_DIR, LOG_SINK, QUEUE_CAPACITY…): the child gets none of the test's
@@ -225,37 +220,16 @@ impl Process {
         }
         let mut child = cmd.spawn().expect("spawn the service binary");
         let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let keep = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let listening = line
-                    .split_once("listening on ")
-                    .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default());
-                let addr = listening.map(str::parse::<SocketAddr>);
-                keep.lock().unwrap().push(line);
-                match addr {
-                    Some(Ok(addr)) => {
-                        let _ = tx.send(addr);
-                    }
-                    // No address in the line: `spawn` fails, showing stderr.
-                    Some(Err(_)) => return,
-                    None => {}
-                }
-            }
-        });
-        let process = Process {
+        Process {
             child,
             port: 0,
             base: String::new(),
-            stderr: lines,
-        };
-        (process, rx)
+            stderr: testkit::bound::LineReader::spawn(stderr, "listening on "),
+        }
     }
 
     pub fn stderr_text(&self) -> String {
-        self.stderr.lock().unwrap().join("\n")
+        self.stderr.text()
     }
 
     /// Sends SIGTERM with `kill`.
