@@ -342,12 +342,9 @@ impl Shared {
     }
 
     /// Replaces the configuration warnings shown in the status and the dashboard; logs
-    /// the ones that are new. Returns whether they changed.
-    pub fn set_warnings(&self, warnings: Vec<String>) -> bool {
+    /// the ones that are new.
+    pub fn set_warnings(&self, warnings: Vec<String>) {
         let mut view = self.view_mut();
-        if view.health.warnings == warnings {
-            return false;
-        }
         for w in warnings
             .iter()
             .filter(|w| !view.health.warnings.contains(w))
@@ -355,7 +352,6 @@ impl Shared {
             tracing::warn!("{w}");
         }
         view.health.warnings = warnings;
-        true
     }
 
     /// Puts the controller under `leader`'s lease (once, before the first tick).
